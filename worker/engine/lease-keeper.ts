@@ -1,0 +1,116 @@
+import type { Logger } from "../sdk/index.ts";
+import type { Claim, WorkflowStore } from "../store/index.ts";
+import { StepAbort } from "./step.ts";
+
+interface Held {
+  claim: Claim;
+  controller: AbortController;
+}
+
+export interface LeaseKeeperOptions {
+  readonly leaseMs: number;
+  /** How often leases are renewed; at most a third of the lease so two renewals can fail. */
+  readonly heartbeatMs: number;
+  /** How often this process re-delivers other workers' expired leases. */
+  readonly reclaimEveryMs: number;
+}
+
+/**
+ * Renews the leases of every step in flight in one store call per heartbeat, aborts the steps
+ * whose lease was lost or whose run finished, and periodically reclaims expired leases.
+ */
+export class LeaseKeeper {
+  private readonly held = new Map<string, Held>();
+  private readonly store: WorkflowStore;
+  private readonly options: LeaseKeeperOptions;
+  private readonly log: Logger;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private reclaimTimer: NodeJS.Timeout | undefined;
+  private renewing = false;
+  onReclaim: (result: { requeued: number; deadLettered: number }) => void = () => undefined;
+
+  constructor(store: WorkflowStore, options: LeaseKeeperOptions, log: Logger) {
+    if (options.heartbeatMs * 3 > options.leaseMs) {
+      throw new RangeError(
+        `heartbeatMs (${options.heartbeatMs}) must be at most a third of leaseMs (${options.leaseMs})`,
+      );
+    }
+    this.store = store;
+    this.options = options;
+    this.log = log;
+  }
+
+  start(): void {
+    this.heartbeatTimer ??= setInterval(() => void this.renew(), this.options.heartbeatMs);
+    this.reclaimTimer ??= setInterval(() => void this.reclaim(), this.options.reclaimEveryMs);
+  }
+
+  stop(): void {
+    clearInterval(this.heartbeatTimer);
+    clearInterval(this.reclaimTimer);
+    this.heartbeatTimer = undefined;
+    this.reclaimTimer = undefined;
+  }
+
+  /** Tracks a claim; the returned signal aborts when the lease is lost or the run finishes. */
+  hold(claim: Claim): AbortController {
+    const controller = new AbortController();
+    this.held.set(claim.token, { claim, controller });
+    return controller;
+  }
+
+  drop(claim: Claim): void {
+    this.held.delete(claim.token);
+  }
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  claims(): Claim[] {
+    return [...this.held.values()].map((entry) => entry.claim);
+  }
+
+  /** Aborts every step in flight (drain deadline passed). */
+  abortAll(reason: StepAbort): void {
+    for (const entry of this.held.values()) entry.controller.abort(reason);
+  }
+
+  async renew(): Promise<void> {
+    if (this.renewing || this.held.size === 0) return;
+    this.renewing = true;
+    const entries = [...this.held.values()];
+    try {
+      const checks = await this.store.extendLeases(
+        entries.map((entry) => entry.claim),
+        this.options.leaseMs,
+      );
+      checks.forEach((check, index) => {
+        const entry = entries[index];
+        if (entry === undefined || check === "ok") return;
+        const reason =
+          check === "lost"
+            ? new StepAbort("lease-lost", "the lease was reclaimed by another worker")
+            : new StepAbort("run-finished", "the run was cancelled or finished");
+        entry.controller.abort(reason);
+      });
+    } catch (error) {
+      // Leases survive one missed renewal by design (heartbeat <= lease / 3): log and try again.
+      this.log.warn({ err: error }, "lease renewal failed");
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  async reclaim(): Promise<void> {
+    try {
+      const result = await this.store.reclaimExpired();
+      if (result.requeued + result.deadLettered > 0) {
+        this.log.info(result, "reclaimed expired leases");
+        this.onReclaim(result);
+      }
+    } catch (error) {
+      this.log.warn({ err: error }, "reclaiming expired leases failed");
+    }
+  }
+}

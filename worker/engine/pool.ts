@@ -1,0 +1,144 @@
+import { randomUUID } from "node:crypto";
+import { eraseTypes, type Logger, type WorkflowDef } from "../sdk/index.ts";
+import type { WorkflowStore } from "../store/index.ts";
+import { ContextCache } from "./context-cache.ts";
+import { LeaseKeeper } from "./lease-keeper.ts";
+import { CompiledWorkflow, StepAbort } from "./step.ts";
+import { DistributedWorker, type StepReport } from "./worker.ts";
+
+export interface WorkerPoolOptions<S = unknown, E = unknown> {
+  readonly store: WorkflowStore;
+  readonly workflow: WorkflowDef<S, E>;
+  /** Concurrent claim loops in this process. */
+  readonly concurrency?: number;
+  readonly leaseMs?: number;
+  readonly heartbeatMs?: number;
+  readonly blockMs?: number;
+  readonly reclaimEveryMs?: number;
+  readonly livenessEveryMs?: number;
+  /** Prefix of the loop ids; defaults to a random id per pool (never reused across pods). */
+  readonly workerId?: string;
+  readonly log?: Logger;
+  readonly onStep?: (report: StepReport) => void;
+  readonly random?: () => number;
+}
+
+const silent: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+/** N claim loops sharing one lease keeper and context cache, with a graceful drain. */
+export class WorkerPool<S = unknown, E = unknown> {
+  readonly id: string;
+  private readonly options: WorkerPoolOptions<S, E>;
+  private readonly keeper: LeaseKeeper;
+  private readonly workers: DistributedWorker[];
+  private readonly stopClaiming = new AbortController();
+  private loops: Promise<void>[] = [];
+  private livenessTimer: NodeJS.Timeout | undefined;
+  private state: "new" | "running" | "draining" | "stopped" = "new";
+  private readonly log: Logger;
+
+  constructor(options: WorkerPoolOptions<S, E>) {
+    this.options = options;
+    this.id = options.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
+    this.log = options.log ?? silent;
+    const leaseMs = options.leaseMs ?? 30_000;
+    const workflow = new CompiledWorkflow(eraseTypes(options.workflow));
+    const contexts = new ContextCache(options.store, workflow.def.context);
+    this.keeper = new LeaseKeeper(
+      options.store,
+      {
+        leaseMs,
+        heartbeatMs: options.heartbeatMs ?? Math.floor(leaseMs / 3),
+        reclaimEveryMs: options.reclaimEveryMs ?? Math.max(100, Math.floor(leaseMs / 2)),
+      },
+      this.log,
+    );
+    const concurrency = options.concurrency ?? 1;
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new RangeError("concurrency must be an integer >= 1");
+    this.workers = Array.from(
+      { length: concurrency },
+      (_, index) =>
+        new DistributedWorker({
+          id: `${this.id}/${index}`,
+          store: options.store,
+          workflow,
+          contexts,
+          keeper: this.keeper,
+          log: this.log,
+          leaseMs,
+          blockMs: options.blockMs ?? 5000,
+          ...(options.onStep === undefined ? {} : { onStep: options.onStep }),
+          ...(options.random === undefined ? {} : { random: options.random }),
+        }),
+    );
+  }
+
+  get inFlight(): number {
+    return this.keeper.size;
+  }
+
+  get status(): "new" | "running" | "draining" | "stopped" {
+    return this.state;
+  }
+
+  start(): void {
+    if (this.state !== "new") return;
+    this.state = "running";
+    this.keeper.start();
+    const everyMs = this.options.livenessEveryMs ?? 5000;
+    this.livenessTimer = setInterval(() => void this.reportLiveness(everyMs * 3), everyMs);
+    void this.reportLiveness(everyMs * 3);
+    this.loops = this.workers.map((worker) => worker.runForever(this.stopClaiming.signal));
+  }
+
+  private async reportLiveness(ttlMs: number): Promise<void> {
+    const status = this.state === "draining" ? "draining" : this.keeper.size > 0 ? "busy" : "idle";
+    try {
+      await this.options.store.heartbeat(
+        { workerId: this.id, status, inFlight: this.keeper.size, at: Date.now() },
+        ttlMs,
+      );
+    } catch (error) {
+      this.log.warn({ err: error }, "liveness heartbeat failed");
+    }
+  }
+
+  /**
+   * Graceful drain: stop claiming, let in-flight steps finish for up to `graceMs`, then abort the
+   * rest and hand their items back to the queue (no attempt counted).
+   */
+  async stop(options: { graceMs?: number } = {}): Promise<void> {
+    if (this.state === "stopped") return;
+    if (this.state === "new") {
+      this.state = "stopped";
+      return;
+    }
+    this.state = "draining";
+    this.stopClaiming.abort();
+    const graceMs = options.graceMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), graceMs);
+    });
+    const all = Promise.all(this.loops);
+    if ((await Promise.race([all, deadline])) === "timeout") {
+      this.log.warn(
+        { inFlight: this.keeper.size },
+        "drain deadline passed: releasing leases of unfinished steps",
+      );
+      this.keeper.abortAll(new StepAbort("shutdown", "worker is shutting down"));
+      await all;
+    }
+    clearTimeout(timer);
+    clearInterval(this.livenessTimer);
+    this.keeper.stop();
+    this.state = "stopped";
+    await this.reportLiveness(1);
+  }
+}

@@ -1,0 +1,230 @@
+import { randomUUID } from "node:crypto";
+import {
+  edgesOf,
+  FloxideError,
+  isTransition,
+  toErrorInfo,
+  type EventDraft,
+  type Logger,
+  type NodeContext,
+  type NodeDef,
+  type Transition,
+  type WorkflowDef,
+} from "../sdk/index.ts";
+import type { Claim, FanFrame, StepOutcome, WorkItem } from "../store/index.ts";
+import type { ContextCache } from "./context-cache.ts";
+import { resolveRetry, retryDelay, shouldRetry, type RetryPolicy } from "./retry.ts";
+import { routeTransition } from "./route.ts";
+
+type AnyWorkflow = WorkflowDef<unknown, unknown>;
+
+/** Per-workflow facts the step needs, computed once. */
+export class CompiledWorkflow {
+  readonly def: AnyWorkflow;
+  private readonly policies = new Map<string, RetryPolicy>();
+
+  constructor(def: AnyWorkflow) {
+    this.def = def;
+    for (const node of this.def.nodes.values()) {
+      this.policies.set(node.name, resolveRetry(this.def.retry, node.options.retry));
+    }
+  }
+
+  policy(node: string): RetryPolicy {
+    return this.policies.get(node) ?? resolveRetry(this.def.retry);
+  }
+
+  newItem(runId: string, node: string, input: unknown, frames: readonly FanFrame[], id?: string): WorkItem {
+    return {
+      id: id ?? randomUUID(),
+      runId,
+      workflow: this.def.name,
+      version: this.def.version,
+      node,
+      input,
+      attempt: 1,
+      maxAttempts: this.policy(node).maxAttempts,
+      frames,
+      enqueuedAt: Date.now(),
+    };
+  }
+}
+
+export interface StepDeps {
+  readonly workflow: CompiledWorkflow;
+  readonly contexts: ContextCache;
+  readonly log: Logger;
+  readonly random?: () => number;
+}
+
+/** Why a step's signal fired; the reason decides whether the failure is the node's fault. */
+export type StopReason = "timeout" | "run-finished" | "lease-lost" | "shutdown";
+
+export class StepAbort extends FloxideError {
+  readonly reason: StopReason;
+  constructor(reason: StopReason, message: string) {
+    super(
+      reason === "timeout" ? "StepTimeout" : reason === "lease-lost" ? "LeaseLost" : "Cancelled",
+      message,
+      {
+        reason,
+      },
+    );
+    this.reason = reason;
+  }
+}
+
+/**
+ * Runs one claimed item to an outcome: loads the context, runs the node under its timeout and
+ * the caller's signal, routes the transition. Never throws for a node's fault: every failure
+ * becomes a retry, fallback or fail outcome for the store to commit.
+ */
+export async function runStep(deps: StepDeps, claim: Claim, stop: AbortSignal): Promise<StepOutcome> {
+  const { item } = claim;
+  const { def } = deps.workflow;
+  const started = performance.now();
+  const elapsed = (): number => Math.round((performance.now() - started) * 1000) / 1000;
+  const node = def.nodes.get(item.node);
+  if (item.workflow !== def.name || item.version !== def.version || node === undefined) {
+    const error = new FloxideError(
+      "InvalidItem",
+      `item ${item.id} is for ${item.workflow}@${item.version} node '${item.node}', this worker runs ${def.name}@${def.version}`,
+      { itemId: item.id },
+    );
+    return { kind: "fail", error: toErrorInfo(error, item.node), deadLetter: true, durationMs: 0 };
+  }
+
+  const controller = new AbortController();
+  const onStop = (): void => controller.abort(stop.reason);
+  if (stop.aborted) onStop();
+  else stop.addEventListener("abort", onStop, { once: true });
+  const timeoutMs = node.options.timeoutMs ?? def.timeoutMs;
+  const timer =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(
+          () => controller.abort(new StepAbort("timeout", `step timed out after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+
+  const events: EventDraft[] = [];
+  try {
+    const view = await deps.contexts.load(item.runId);
+    const transition = await runNode(deps, node, claim, view.state, events, controller.signal);
+    if (transition.kind === "abort") {
+      const error = new FloxideError("Aborted", transition.error, { node: item.node });
+      return { kind: "fail", error: toErrorInfo(error, item.node), deadLetter: false, durationMs: elapsed() };
+    }
+    if (transition.kind === "hold") {
+      return {
+        kind: "success",
+        events,
+        followUps: [],
+        arrivals: [],
+        outputs: [],
+        hold: { reason: transition.reason ?? null },
+        durationMs: elapsed(),
+      };
+    }
+    const makeItem = (target: string, input: unknown, frames: readonly FanFrame[], id?: string): WorkItem =>
+      deps.workflow.newItem(item.runId, target, input, frames, id);
+    const routed = routeTransition(def, item, transition, makeItem);
+    return { kind: "success", events, ...routed, hold: null, durationMs: elapsed() };
+  } catch (error) {
+    return failureOutcome(deps, item, error, elapsed());
+  } finally {
+    clearTimeout(timer);
+    stop.removeEventListener("abort", onStop);
+  }
+}
+
+async function runNode(
+  deps: StepDeps,
+  node: NodeDef<unknown, unknown, unknown, unknown>,
+  claim: Claim,
+  committedState: unknown,
+  events: EventDraft[],
+  signal: AbortSignal,
+): Promise<Transition> {
+  const { item } = claim;
+  const spec = deps.workflow.def.context;
+  let state = committedState;
+  let copied = false;
+  const log = childLog(deps.log, {
+    workflow: item.workflow,
+    run: item.runId,
+    item: item.id,
+    node: item.node,
+  });
+  const ctx: NodeContext<unknown, unknown> = {
+    workflow: item.workflow,
+    runId: item.runId,
+    itemId: item.id,
+    node: item.node,
+    attempt: item.attempt,
+    get state() {
+      return state;
+    },
+    emit(event: unknown) {
+      if (signal.aborted) throw signal.reason;
+      // Copy before the first fold so a failed attempt never touches the cached state.
+      if (!copied) {
+        state = structuredClone(state);
+        copied = true;
+      }
+      try {
+        state = spec.reduce(state, event);
+      } catch (error) {
+        throw new FloxideError(
+          "ReducerFailed",
+          `the context reducer threw on an event from '${item.node}': ${String(error)}`,
+          {
+            node: item.node,
+          },
+          { cause: error },
+        );
+      }
+      events.push({ id: randomUUID(), node: item.node, itemId: item.id, event });
+    },
+    signal,
+    log,
+  };
+  const aborted = new Promise<never>((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+  });
+  aborted.catch(() => undefined);
+  const result = await Promise.race([Promise.resolve().then(() => node.handler(ctx, item.input)), aborted]);
+  if (!isTransition(result)) {
+    throw new FloxideError(
+      "NodeFailed",
+      `node '${item.node}' returned ${JSON.stringify(result) ?? String(result)}, not a transition (use next, nextAll, hold or abort)`,
+      { node: item.node },
+    );
+  }
+  return result;
+}
+
+function failureOutcome(deps: StepDeps, item: WorkItem, error: unknown, durationMs: number): StepOutcome {
+  const info = toErrorInfo(error, item.node);
+  const policy = deps.workflow.policy(item.node);
+  if (shouldRetry(policy, item.attempt, error)) {
+    return { kind: "retry", error: info, delayMs: retryDelay(policy, item.attempt, deps.random), durationMs };
+  }
+  const fallbacks = edgesOf(deps.workflow.def, item.node).onFailure;
+  const final =
+    error instanceof FloxideError && (error.code === "UnknownRoute" || error.code === "Cancelled");
+  if (fallbacks.length > 0 && !final) {
+    const followUps = fallbacks.map((target) =>
+      deps.workflow.newItem(item.runId, target, item.input, item.frames),
+    );
+    return { kind: "fallback", error: info, followUps, durationMs };
+  }
+  return { kind: "fail", error: info, deadLetter: !final, durationMs };
+}
+
+type Bindings = Record<string, string>;
+function childLog(log: Logger, bindings: Bindings): Logger {
+  const withChild = log as Logger & { child?: (b: Bindings) => Logger };
+  return typeof withChild.child === "function" ? withChild.child(bindings) : log;
+}

@@ -1,0 +1,99 @@
+import type { Logger } from "../sdk/index.ts";
+import type { Claim, CommitResult, StepOutcome, WorkflowStore } from "../store/index.ts";
+import type { ContextCache } from "./context-cache.ts";
+import type { LeaseKeeper } from "./lease-keeper.ts";
+import { runStep, StepAbort, type CompiledWorkflow } from "./step.ts";
+
+/** What happened to one claimed item, for metrics and progress displays. */
+export interface StepReport {
+  readonly claim: Claim;
+  readonly outcome: StepOutcome;
+  /** null when the step was not committed (lease lost, or released on shutdown). */
+  readonly commit: CommitResult | null;
+}
+
+export interface WorkerDeps {
+  readonly id: string;
+  readonly store: WorkflowStore;
+  readonly workflow: CompiledWorkflow;
+  readonly contexts: ContextCache;
+  readonly keeper: LeaseKeeper;
+  readonly log: Logger;
+  readonly leaseMs: number;
+  /** How long an idle claim blocks in the store before looping (it re-checks the stop signal). */
+  readonly blockMs: number;
+  readonly onStep?: (report: StepReport) => void;
+  readonly random?: () => number;
+}
+
+/** One claim loop: claim -> load context -> run node -> commit, until stopped. */
+export class DistributedWorker {
+  private readonly deps: WorkerDeps;
+
+  constructor(deps: WorkerDeps) {
+    this.deps = deps;
+  }
+
+  get id(): string {
+    return this.deps.id;
+  }
+
+  /** Claims at most one item (blocking up to blockMs) and processes it. False when none came. */
+  async runOnce(stopClaiming?: AbortSignal): Promise<boolean> {
+    const { store, keeper, leaseMs, blockMs } = this.deps;
+    const options =
+      stopClaiming === undefined
+        ? { workerId: this.id, leaseMs, blockMs }
+        : { workerId: this.id, leaseMs, blockMs, signal: stopClaiming };
+    const claim = await store.claim(options);
+    if (claim === null) return false;
+    const controller = keeper.hold(claim);
+    try {
+      const outcome = await runStep(this.deps, claim, controller.signal);
+      const reason = controller.signal.aborted ? (controller.signal.reason as unknown) : null;
+      const commit = await this.settle(claim, outcome, reason);
+      this.deps.onStep?.({ claim, outcome, commit });
+      if (commit?.status === "run-finished" || commit?.status === "lease-lost")
+        this.deps.contexts.forget(claim.item.runId);
+    } finally {
+      keeper.drop(claim);
+    }
+    return true;
+  }
+
+  private async settle(claim: Claim, outcome: StepOutcome, reason: unknown): Promise<CommitResult | null> {
+    if (reason instanceof StepAbort && reason.reason === "shutdown") {
+      // Drain deadline passed mid-step: hand the item back without counting an attempt.
+      await this.deps.store.release([claim]);
+      return null;
+    }
+    if (reason instanceof StepAbort && reason.reason === "lease-lost") return null;
+    const result = await this.deps.store.commit(claim, outcome);
+    if (result.status !== "committed") {
+      this.deps.log.info(
+        { run: claim.item.runId, item: claim.item.id, node: claim.item.node, result: result.status },
+        "step not committed",
+      );
+    }
+    return result;
+  }
+
+  /** Loops until `stop` aborts; store errors are logged and retried with a capped backoff. */
+  async runForever(stop: AbortSignal): Promise<void> {
+    let failures = 0;
+    while (!stop.aborted) {
+      try {
+        await this.runOnce(stop);
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        const delay = Math.min(5000, 50 * 2 ** Math.min(failures, 7));
+        this.deps.log.error({ err: error, worker: this.id, retryInMs: delay }, "worker loop error");
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          stop.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+        });
+      }
+    }
+  }
+}

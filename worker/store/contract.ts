@@ -1,0 +1,123 @@
+import type {
+  Checkpoint,
+  Claim,
+  CommitResult,
+  DeadLetter,
+  ErrorRecord,
+  EventRecord,
+  ItemState,
+  LeaseCheck,
+  QueueDepth,
+  RunInfo,
+  RunStatus,
+  StepOutcome,
+  WorkItem,
+  WorkerLiveness,
+  WorkflowMetrics,
+} from "./types.ts";
+
+export interface ClaimOptions {
+  readonly workerId: string;
+  readonly leaseMs: number;
+  /** How long to block waiting for an item when none is ready (0 = do not block). */
+  readonly blockMs: number;
+  /** Ends a blocked claim early (drain): the claim then returns null. */
+  readonly signal?: AbortSignal;
+}
+
+/** Leased delivery of work items. Items of finished runs are dropped, items of paused runs parked. */
+export interface WorkQueue {
+  claim(options: ClaimOptions): Promise<Claim | null>;
+  /** Heartbeat: pushes the deadline of every still-valid lease to now + leaseMs. */
+  extendLeases(claims: readonly Claim[], leaseMs: number): Promise<LeaseCheck[]>;
+  /** Gives leased items back without counting an attempt (graceful drain). */
+  release(claims: readonly Claim[]): Promise<number>;
+  /** Re-delivers items whose lease expired (attempt + 1), dead-lettering those out of attempts. */
+  reclaimExpired(): Promise<{ requeued: number; deadLettered: number }>;
+  depth(): Promise<QueueDepth>;
+  deadLetters(limit?: number): Promise<DeadLetter[]>;
+}
+
+/** Applies the result of one step atomically: context events, follow-ups, joins, state, metrics, ack. */
+export interface StepCommitter {
+  commit(claim: Claim, outcome: StepOutcome): Promise<CommitResult>;
+}
+
+export interface CreateRunRequest {
+  readonly runId: string;
+  readonly idempotencyKey: string | null;
+  readonly input: unknown;
+  readonly version: string;
+  readonly startItem: WorkItem;
+}
+
+export interface RunInfoStore {
+  /** Creates the run and enqueues its first item, unless the idempotency key names a run already. */
+  createRun(request: CreateRunRequest): Promise<{ runId: string; created: boolean }>;
+  getRun(runId: string): Promise<RunInfo | null>;
+  listRuns(options?: { status?: RunStatus; limit?: number }): Promise<RunInfo[]>;
+  /** No new item of the run starts until resume; steps in flight finish. */
+  pauseRun(runId: string): Promise<RunInfo>;
+  /** Un-parks paused items and re-delivers held ones. */
+  resumeRun(runId: string): Promise<RunInfo>;
+  /** Ends the run: nothing of it is committed afterwards; in-flight steps see their signal abort. */
+  cancelRun(runId: string, reason: string): Promise<RunInfo>;
+}
+
+export interface ContextStore {
+  /** Events with seq > afterSeq, in sequence order (at most `limit`). */
+  readEvents(runId: string, afterSeq: number, limit?: number): Promise<EventRecord[]>;
+}
+
+export interface CheckpointStore {
+  saveCheckpoint(runId: string, checkpoint: Checkpoint): Promise<void>;
+  loadCheckpoint(runId: string): Promise<Checkpoint | null>;
+}
+
+export interface WorkItemStateStore {
+  listItems(runId: string): Promise<ItemState[]>;
+}
+
+export interface MetricsStore {
+  readMetrics(): Promise<WorkflowMetrics>;
+}
+
+export interface ErrorStore {
+  listErrors(options?: { runId?: string; limit?: number }): Promise<ErrorRecord[]>;
+}
+
+export interface LivenessStore {
+  heartbeat(liveness: WorkerLiveness, ttlMs: number): Promise<void>;
+  listWorkers(): Promise<WorkerLiveness[]>;
+}
+
+/** Everything one workflow's workers and orchestrator need, for one backend. */
+export interface WorkflowStore
+  extends
+    WorkQueue,
+    StepCommitter,
+    RunInfoStore,
+    ContextStore,
+    CheckpointStore,
+    WorkItemStateStore,
+    MetricsStore,
+    ErrorStore,
+    LivenessStore {
+  readonly workflow: string;
+}
+
+/** A backend (memory, Redis) hands out one store per workflow name. */
+export interface StoreBackend {
+  readonly kind: "memory" | "redis";
+  forWorkflow(workflow: string): WorkflowStore;
+  /** Reachability check used by /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface BackendOptions {
+  /** How long a finished run's records are kept (milliseconds). */
+  readonly retentionMs?: number;
+}
+
+export type { WorkItem };

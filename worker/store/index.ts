@@ -1,0 +1,3 @@
+export * from "./types.ts";
+export * from "./contract.ts";
+export { MemoryBackend, MemoryWorkflowStore } from "./memory/backend.ts";

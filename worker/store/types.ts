@@ -1,0 +1,180 @@
+import type { ErrorInfo, EventDraft, EventRecord } from "../sdk/index.ts";
+
+/** One level of fan-out: item `index` of `count` spawned by one `nextAll` towards one successor. */
+export interface FanFrame {
+  readonly id: string;
+  readonly index: number;
+  readonly count: number;
+}
+
+/** A unit of work: run `node` of run `runId` on `input`. Serialised as JSON in every store. */
+export interface WorkItem {
+  readonly id: string;
+  readonly runId: string;
+  readonly workflow: string;
+  readonly version: string;
+  readonly node: string;
+  readonly input: unknown;
+  /** The number of the delivery this item is waiting for: 1 first, +1 per retry or reclaim. */
+  readonly attempt: number;
+  /** Deliveries allowed before the item is dead-lettered. */
+  readonly maxAttempts: number;
+  /** The fan-out stack, innermost last; a join pops one frame. */
+  readonly frames: readonly FanFrame[];
+  readonly enqueuedAt: number;
+}
+
+/** A leased delivery. `token` fences every later write: a reclaimed lease cannot commit. */
+export interface Claim {
+  readonly item: WorkItem;
+  readonly token: string;
+  readonly workerId: string;
+  readonly deadline: number;
+}
+
+export type RunStatus = "queued" | "running" | "paused" | "completed" | "failed" | "cancelled";
+export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ["completed", "failed", "cancelled"];
+export const isTerminal = (status: RunStatus): boolean => TERMINAL_RUN_STATUSES.includes(status);
+
+export interface RunOutput {
+  readonly node: string;
+  readonly itemId: string;
+  readonly value: unknown;
+}
+
+export interface RunInfo {
+  readonly runId: string;
+  readonly workflow: string;
+  readonly version: string;
+  readonly status: RunStatus;
+  readonly input: unknown;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  readonly outputs: readonly RunOutput[];
+  readonly error: ErrorInfo | null;
+  readonly idempotencyKey: string | null;
+  /** Items ready, leased, delayed for retry or parked by a pause: the run is quiescent at 0. */
+  readonly pending: number;
+  /** Items parked by `hold`, waiting for resume or cancel. */
+  readonly held: number;
+}
+
+export type ItemStatus =
+  "queued" | "running" | "retrying" | "held" | "parked" | "completed" | "failed" | "dead" | "cancelled";
+
+export interface ItemState {
+  readonly itemId: string;
+  readonly runId: string;
+  readonly node: string;
+  readonly status: ItemStatus;
+  readonly attempt: number;
+  readonly updatedAt: number;
+  /** Time spent in the node over all attempts, in milliseconds. */
+  readonly durationMs: number;
+  readonly lastError: ErrorInfo | null;
+}
+
+/** Arrival of one fan-out branch at a join. `joinItem` is the item that fires when all are in. */
+export interface JoinArrival {
+  readonly frame: FanFrame;
+  readonly value: unknown;
+  /** Template of the join's own item (input is filled in by the store when it fires). */
+  readonly joinItem: WorkItem;
+}
+
+/** What a finished step asks the store to apply, atomically and fenced by the lease. */
+export type StepOutcome =
+  | {
+      readonly kind: "success";
+      readonly events: readonly EventDraft[];
+      readonly followUps: readonly WorkItem[];
+      readonly arrivals: readonly JoinArrival[];
+      readonly outputs: readonly RunOutput[];
+      /** Set when the node returned `hold`: the item is parked instead of completed. */
+      readonly hold: { readonly reason: string | null } | null;
+      readonly durationMs: number;
+    }
+  | {
+      readonly kind: "retry";
+      readonly error: ErrorInfo;
+      readonly delayMs: number;
+      readonly durationMs: number;
+    }
+  /** The node failed for good and has onFailure edges: follow-ups carry the failed input. */
+  | {
+      readonly kind: "fallback";
+      readonly error: ErrorInfo;
+      readonly followUps: readonly WorkItem[];
+      readonly durationMs: number;
+    }
+  /** The run fails: `abort` (deadLetter false) or a permanent failure with no fallback (true). */
+  | {
+      readonly kind: "fail";
+      readonly error: ErrorInfo;
+      readonly deadLetter: boolean;
+      readonly durationMs: number;
+    };
+
+export type CommitResult =
+  | { readonly status: "committed"; readonly run: RunStatus }
+  | { readonly status: "lease-lost" }
+  | { readonly status: "run-finished"; readonly run: RunStatus };
+
+export type LeaseCheck = "ok" | "lost" | "run-finished";
+
+export interface QueueDepth {
+  readonly ready: number;
+  readonly inFlight: number;
+  readonly delayed: number;
+  readonly dead: number;
+}
+
+export interface DeadLetter {
+  readonly item: WorkItem;
+  readonly error: ErrorInfo;
+  readonly at: number;
+}
+
+export interface ErrorRecord {
+  readonly runId: string;
+  readonly itemId: string;
+  readonly node: string;
+  readonly attempt: number;
+  readonly error: ErrorInfo;
+  /** What happened next: retried, fell back, failed the run, was dead-lettered, lease reclaimed. */
+  readonly action: "retry" | "fallback" | "fail" | "dead" | "reclaim";
+  readonly at: number;
+}
+
+export interface NodeMetrics {
+  readonly completed: number;
+  readonly failed: number;
+  readonly retried: number;
+  readonly held: number;
+  readonly durationMsTotal: number;
+}
+
+export interface WorkflowMetrics {
+  readonly nodes: Readonly<Record<string, NodeMetrics>>;
+  readonly runsStarted: number;
+  readonly runsCompleted: number;
+  readonly runsFailed: number;
+  readonly runsCancelled: number;
+  readonly leaseReclaims: number;
+  readonly deadLettered: number;
+}
+
+export interface WorkerLiveness {
+  readonly workerId: string;
+  readonly status: "idle" | "busy" | "draining";
+  readonly inFlight: number;
+  readonly at: number;
+}
+
+export interface Checkpoint<S = unknown> {
+  readonly seq: number;
+  readonly state: S;
+}
+
+export type { EventRecord, EventDraft };
