@@ -1,0 +1,469 @@
+/**
+ * The store contract, as one suite run against every backend (memory here, Redis in the
+ * integration tests). Each test uses its own workflow name, so one backend serves them all.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import type {
+  BackendOptions,
+  Claim,
+  StepOutcome,
+  StoreBackend,
+  WorkItem,
+  WorkflowStore,
+} from "../../worker/store/index.ts";
+import { waitFor } from "../support/wait.ts";
+
+export interface BackendFactory {
+  create(options: BackendOptions): Promise<StoreBackend>;
+}
+
+let counter = 0;
+const uniqueWorkflow = (): string => `contract-${process.pid}-${(counter += 1)}-${randomUUID().slice(0, 6)}`;
+
+export function item(
+  store: WorkflowStore,
+  runId: string,
+  node: string,
+  input: unknown = null,
+  extra: Partial<WorkItem> = {},
+): WorkItem {
+  return {
+    id: randomUUID(),
+    runId,
+    workflow: store.workflow,
+    version: "1",
+    node,
+    input,
+    attempt: 1,
+    maxAttempts: 3,
+    frames: [],
+    enqueuedAt: Date.now(),
+    ...extra,
+  };
+}
+
+export const success = (over: Partial<Extract<StepOutcome, { kind: "success" }>> = {}): StepOutcome => ({
+  kind: "success",
+  events: [],
+  followUps: [],
+  arrivals: [],
+  outputs: [],
+  hold: null,
+  durationMs: 1,
+  ...over,
+});
+
+const LEASE = { workerId: "w1", leaseMs: 10_000, blockMs: 0 };
+
+export function describeStoreContract(name: string, factory: BackendFactory): void {
+  describe(`store contract: ${name}`, () => {
+    let backend: StoreBackend;
+    before(async () => {
+      backend = await factory.create({ retentionMs: 60_000 });
+    });
+    after(async () => {
+      await backend.close();
+    });
+
+    async function startRun(
+      store: WorkflowStore,
+      input: unknown = { n: 1 },
+      startNode = "a",
+      extra: Partial<WorkItem> = {},
+    ) {
+      const runId = randomUUID();
+      await store.createRun({
+        runId,
+        idempotencyKey: null,
+        input,
+        version: "1",
+        startItem: item(store, runId, startNode, input, extra),
+      });
+      return runId;
+    }
+
+    async function claimOne(store: WorkflowStore, options: Partial<typeof LEASE> = {}): Promise<Claim> {
+      const claim = await store.claim({ ...LEASE, ...options });
+      assert.ok(claim, "expected an item to claim");
+      return claim;
+    }
+
+    test("a created run's first item is claimed with a lease, attempt 1, and the run starts", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store, { hello: "world" });
+      assert.equal((await store.getRun(runId))?.status, "queued");
+      const claim = await claimOne(store);
+      assert.equal(claim.item.runId, runId);
+      assert.equal(claim.item.attempt, 1);
+      assert.deepEqual(claim.item.input, { hello: "world" });
+      assert.ok(claim.deadline > Date.now());
+      const run = await store.getRun(runId);
+      assert.equal(run?.status, "running");
+      assert.ok(run?.startedAt);
+      assert.deepEqual(await store.depth(), { ready: 0, inFlight: 1, delayed: 0, dead: 0 });
+      assert.equal(await store.claim(LEASE), null);
+    });
+
+    test("createRun with an idempotency key returns the existing run the second time", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const first = randomUUID();
+      const a = await store.createRun({
+        runId: first,
+        idempotencyKey: "order-7",
+        input: 1,
+        version: "1",
+        startItem: item(store, first, "a"),
+      });
+      const second = randomUUID();
+      const b = await store.createRun({
+        runId: second,
+        idempotencyKey: "order-7",
+        input: 2,
+        version: "1",
+        startItem: item(store, second, "a"),
+      });
+      assert.deepEqual(a, { runId: first, created: true });
+      assert.deepEqual(b, { runId: first, created: false });
+      assert.equal(await store.getRun(second), null);
+      assert.equal((await store.depth()).ready, 1);
+    });
+
+    test("an idle claim blocks and picks up an item enqueued while it waits", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const started = Date.now();
+      const pending = store.claim({ ...LEASE, blockMs: 5000 });
+      const runId = await startRun(store);
+      const claim = await pending;
+      assert.equal(claim?.item.runId, runId);
+      assert.ok(Date.now() - started < 4000, "picked up long before the block timeout");
+    });
+
+    test("an empty claim returns null after the block time, and at once when its signal aborts", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      assert.equal(await store.claim({ ...LEASE, blockMs: 50 }), null);
+      const controller = new AbortController();
+      const started = Date.now();
+      const pending = store.claim({ ...LEASE, blockMs: 20_000, signal: controller.signal });
+      controller.abort();
+      assert.equal(await pending, null);
+      assert.ok(Date.now() - started < 5000);
+    });
+
+    test("a commit appends events with a per-run sequence, enqueues follow-ups and completes at quiescence", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store);
+      const first = await claimOne(store);
+      const followUp = item(store, runId, "b", { step: 2 });
+      const events = [1, 2].map((n) => ({
+        id: randomUUID(),
+        node: "a",
+        itemId: first.item.id,
+        event: { n },
+      }));
+      assert.deepEqual(await store.commit(first, success({ events, followUps: [followUp] })), {
+        status: "committed",
+        run: "running",
+      });
+      const second = await claimOne(store);
+      assert.equal(second.item.id, followUp.id);
+      assert.deepEqual(second.item.input, { step: 2 });
+      const more = [{ id: randomUUID(), node: "b", itemId: second.item.id, event: { n: 3 } }];
+      const output = { node: "b", itemId: second.item.id, value: { done: true } };
+      assert.deepEqual(await store.commit(second, success({ events: more, outputs: [output] })), {
+        status: "committed",
+        run: "completed",
+      });
+      const log = await store.readEvents(runId, 0);
+      assert.deepEqual(
+        log.map((e) => [e.seq, e.event]),
+        [
+          [1, { n: 1 }],
+          [2, { n: 2 }],
+          [3, { n: 3 }],
+        ],
+      );
+      assert.deepEqual(
+        (await store.readEvents(runId, 2)).map((e) => e.seq),
+        [3],
+      );
+      const run = await store.getRun(runId);
+      assert.equal(run?.status, "completed");
+      assert.deepEqual(run?.outputs, [output]);
+      assert.equal(run?.pending, 0);
+      assert.deepEqual((await store.listItems(runId)).map((s) => s.status).sort(), [
+        "completed",
+        "completed",
+      ]);
+      const metrics = await store.readMetrics();
+      assert.equal(metrics.nodes.a?.completed, 1);
+      assert.equal(metrics.nodes.b?.completed, 1);
+      assert.equal(metrics.runsCompleted, 1);
+    });
+
+    test("a reclaimed lease cannot commit, and the item is re-delivered with attempt + 1", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store);
+      const stale = await claimOne(store, { leaseMs: 30 });
+      await waitFor(async () => (await store.reclaimExpired()).requeued === 1, {
+        intervalMs: 10,
+        message: "lease to expire",
+      });
+      const fresh = await claimOne(store);
+      assert.equal(fresh.item.id, stale.item.id);
+      assert.equal(fresh.item.attempt, 2);
+      const events = [{ id: randomUUID(), node: "a", itemId: stale.item.id, event: "stale" }];
+      assert.deepEqual(await store.commit(stale, success({ events })), { status: "lease-lost" });
+      assert.deepEqual(await store.readEvents(runId, 0), []);
+      assert.equal((await store.commit(fresh, success())).status, "committed");
+      assert.equal((await store.getRun(runId))?.status, "completed");
+      assert.equal((await store.readMetrics()).leaseReclaims, 1);
+      assert.equal((await store.listErrors({ runId }))[0]?.action, "reclaim");
+    });
+
+    test("extending a lease keeps it from being reclaimed", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      await startRun(store);
+      const claim = await claimOne(store, { leaseMs: 200 });
+      for (let i = 0; i < 4; i += 1) {
+        assert.deepEqual(await store.extendLeases([claim], 200), ["ok"]);
+        await new Promise((resolve) => setTimeout(resolve, 80));
+      }
+      assert.deepEqual(await store.reclaimExpired(), { requeued: 0, deadLettered: 0 });
+      assert.equal((await store.commit(claim, success())).status, "committed");
+      assert.deepEqual(await store.extendLeases([claim], 200), ["lost"]);
+    });
+
+    test("a lease that expires on the last attempt dead-letters the item and fails the run", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store, null, "a", { maxAttempts: 1 });
+      await claimOne(store, { leaseMs: 20 });
+      await waitFor(async () => (await store.reclaimExpired()).deadLettered === 1, {
+        intervalMs: 10,
+        message: "dead letter",
+      });
+      const run = await store.getRun(runId);
+      assert.equal(run?.status, "failed");
+      assert.equal(run?.error?.code, "LeaseLost");
+      const dead = await store.deadLetters();
+      assert.equal(dead.length, 1);
+      assert.equal(dead[0]?.item.runId, runId);
+      assert.equal((await store.depth()).dead, 1);
+      assert.equal((await store.readMetrics()).deadLettered, 1);
+    });
+
+    test("a retry is delayed in the store, then re-delivered with attempt + 1", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store);
+      const claim = await claimOne(store);
+      const error = { code: "Error", message: "flaky", node: "a" };
+      assert.equal(
+        (await store.commit(claim, { kind: "retry", error, delayMs: 150, durationMs: 1 })).status,
+        "committed",
+      );
+      assert.deepEqual(await store.depth(), { ready: 0, inFlight: 0, delayed: 1, dead: 0 });
+      assert.equal(await store.claim(LEASE), null, "not before its delay");
+      const again = await store.claim({ ...LEASE, blockMs: 3000 });
+      assert.equal(again?.item.id, claim.item.id);
+      assert.equal(again?.item.attempt, 2);
+      assert.equal((await store.listItems(runId))[0]?.status, "running");
+      const errors = await store.listErrors({ runId });
+      assert.deepEqual(
+        errors.map((e) => [e.action, e.attempt, e.error.message]),
+        [["retry", 1, "flaky"]],
+      );
+      assert.equal((await store.readMetrics()).nodes.a?.retried, 1);
+    });
+
+    test("a join fires exactly once, when every branch has arrived, with inputs in fan-out order", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store);
+      const root = await claimOne(store);
+      const frameId = `${root.item.id}:b`;
+      const branches = [0, 1, 2].map((index) =>
+        item(store, runId, "b", index, { frames: [{ id: frameId, index, count: 3 }] }),
+      );
+      await store.commit(root, success({ followUps: branches }));
+      const claims = [await claimOne(store), await claimOne(store), await claimOne(store)];
+      const joinItem = item(store, runId, "j", null, { id: `${frameId}>j` });
+      for (const claim of [claims[2], claims[0], claims[1]] as Claim[]) {
+        assert.equal((await store.depth()).ready, 0, "the join has not fired early");
+        const frame = claim.item.frames[0] as WorkItem["frames"][number];
+        await store.commit(claim, success({ arrivals: [{ frame, value: `out-${frame.index}`, joinItem }] }));
+      }
+      const joined = await claimOne(store);
+      assert.equal(joined.item.node, "j");
+      assert.deepEqual(joined.item.input, ["out-0", "out-1", "out-2"]);
+      assert.deepEqual(joined.item.frames, []);
+      assert.equal(await store.claim(LEASE), null, "exactly one join item");
+      await store.commit(joined, success({ outputs: [{ node: "j", itemId: joined.item.id, value: 3 }] }));
+      assert.equal((await store.getRun(runId))?.status, "completed");
+    });
+
+    test("a run left with a join short of branches fails with JoinIncomplete", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store);
+      const root = await claimOne(store);
+      const frame = { id: `${root.item.id}:b`, index: 0, count: 2 };
+      await store.commit(
+        root,
+        success({
+          arrivals: [{ frame, value: 1, joinItem: item(store, runId, "j", null, { id: `${frame.id}>j` }) }],
+        }),
+      );
+      const run = await store.getRun(runId);
+      assert.equal(run?.status, "failed");
+      assert.equal(run?.error?.code, "JoinIncomplete");
+    });
+
+    test("a failed run stops its other branches: no delivery, no commit", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store);
+      const root = await claimOne(store);
+      await store.commit(
+        root,
+        success({ followUps: [item(store, runId, "b"), item(store, runId, "c"), item(store, runId, "d")] }),
+      );
+      const b = await claimOne(store);
+      const c = await claimOne(store);
+      const error = { code: "Aborted", message: "stop everything", node: "b" };
+      assert.deepEqual(await store.commit(b, { kind: "fail", error, deadLetter: false, durationMs: 1 }), {
+        status: "committed",
+        run: "failed",
+      });
+      assert.deepEqual(await store.extendLeases([c], 10_000), ["run-finished"]);
+      const late = [{ id: randomUUID(), node: "c", itemId: c.item.id, event: "late" }];
+      assert.deepEqual(await store.commit(c, success({ events: late })), {
+        status: "run-finished",
+        run: "failed",
+      });
+      assert.equal(await store.claim(LEASE), null, "d is never delivered");
+      assert.deepEqual(await store.readEvents(runId, 0), []);
+      const run = await store.getRun(runId);
+      assert.equal(run?.error?.message, "stop everything");
+      assert.equal((await store.deadLetters()).length, 0, "abort does not dead-letter");
+    });
+
+    test("a fallback completes the failed item and enqueues the onFailure follow-ups", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store, { order: 1 });
+      const claim = await claimOne(store);
+      const error = { code: "Error", message: "declined", node: "a" };
+      const compensation = item(store, runId, "undo", claim.item.input);
+      await store.commit(claim, { kind: "fallback", error, followUps: [compensation], durationMs: 1 });
+      const next = await claimOne(store);
+      assert.equal(next.item.node, "undo");
+      assert.deepEqual(next.item.input, { order: 1 });
+      assert.equal((await store.listItems(runId)).find((s) => s.itemId === claim.item.id)?.status, "failed");
+      await store.commit(next, success());
+      assert.equal((await store.getRun(runId))?.status, "completed");
+    });
+
+    test("pause parks the run's items; resume makes them claimable again", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store);
+      assert.equal((await store.pauseRun(runId)).status, "paused");
+      assert.equal(await store.claim(LEASE), null);
+      assert.equal((await store.listItems(runId))[0]?.status, "parked");
+      assert.equal((await store.getRun(runId))?.pending, 1, "a parked item is still pending");
+      await store.resumeRun(runId);
+      const claim = await claimOne(store);
+      assert.equal(claim.item.runId, runId);
+    });
+
+    test("hold parks an item until resume re-delivers it; the run does not complete meanwhile", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store, "approve me");
+      const claim = await claimOne(store);
+      await store.commit(claim, success({ hold: { reason: "waiting for approval" } }));
+      let run = await store.getRun(runId);
+      assert.equal(run?.status, "running");
+      assert.equal(run?.held, 1);
+      assert.equal((await store.listItems(runId))[0]?.status, "held");
+      assert.equal(await store.claim(LEASE), null);
+      await store.resumeRun(runId);
+      const again = await claimOne(store);
+      assert.equal(again.item.id, claim.item.id);
+      assert.deepEqual(again.item.input, "approve me");
+      await store.commit(again, success());
+      run = await store.getRun(runId);
+      assert.equal(run?.status, "completed");
+      assert.equal(run?.held, 0);
+    });
+
+    test("cancel ends the run: queued and held items are never delivered", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store);
+      const claim = await claimOne(store);
+      await store.commit(claim, success({ hold: { reason: null } }));
+      const other = await startRun(store);
+      const cancelled = await store.cancelRun(runId, "no longer needed");
+      assert.equal(cancelled.status, "cancelled");
+      assert.equal(cancelled.error?.message, "no longer needed");
+      await assert.rejects(store.resumeRun(runId), { code: "RunFinished" });
+      const next = await claimOne(store);
+      assert.equal(next.item.runId, other);
+      assert.equal(await store.claim(LEASE), null);
+      await assert.rejects(store.pauseRun(randomUUID()), { code: "RunNotFound" });
+    });
+
+    test("release hands a leased item back without counting an attempt", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      await startRun(store);
+      const claim = await claimOne(store);
+      assert.equal(await store.release([claim]), 1);
+      const again = await claimOne(store);
+      assert.equal(again.item.id, claim.item.id);
+      assert.equal(again.item.attempt, 1);
+      assert.equal((await store.commit(claim, success())).status, "lease-lost");
+    });
+
+    test("checkpoints keep the newest snapshot", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store);
+      assert.equal(await store.loadCheckpoint(runId), null);
+      await store.saveCheckpoint(runId, { seq: 5, state: { total: 5 } });
+      await store.saveCheckpoint(runId, { seq: 3, state: { total: 3 } });
+      assert.deepEqual(await store.loadCheckpoint(runId), { seq: 5, state: { total: 5 } });
+    });
+
+    test("worker liveness expires after its ttl", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      await store.heartbeat({ workerId: "pod-a", status: "busy", inFlight: 2, at: Date.now() }, 60_000);
+      await store.heartbeat({ workerId: "pod-b", status: "idle", inFlight: 0, at: Date.now() }, 50);
+      assert.deepEqual((await store.listWorkers()).map((w) => w.workerId).sort(), ["pod-a", "pod-b"]);
+      await waitFor(async () => (await store.listWorkers()).length === 1, {
+        intervalMs: 20,
+        message: "pod-b to expire",
+      });
+      assert.equal((await store.listWorkers())[0]?.status, "busy");
+    });
+
+    test("listRuns filters by status, newest first", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const a = await startRun(store);
+      const b = await startRun(store);
+      await store.cancelRun(a, "x");
+      assert.deepEqual(
+        (await store.listRuns({ status: "cancelled" })).map((r) => r.runId),
+        [a],
+      );
+      assert.deepEqual(
+        (await store.listRuns({ status: "queued" })).map((r) => r.runId),
+        [b],
+      );
+      assert.equal((await store.listRuns()).length, 2);
+    });
+
+    test("items are stored by value: changing a caller's object afterwards changes nothing", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const input = { list: [1, 2] };
+      const runId = await startRun(store, input);
+      input.list.push(3);
+      const claim = await claimOne(store);
+      assert.deepEqual(claim.item.input, { list: [1, 2] });
+      assert.deepEqual((await store.getRun(runId))?.input, { list: [1, 2] });
+    });
+  });
+}
