@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { eraseTypes, type Logger, type WorkflowDef } from "../sdk/index.ts";
 import type { WorkflowStore } from "../store/index.ts";
 import { ContextCache } from "./context-cache.ts";
@@ -46,6 +47,8 @@ export class WorkerPool<S = unknown, E = unknown> {
     this.options = options;
     this.id = options.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
     this.log = options.log ?? silent;
+    // Every claim loop listens on the one drain signal.
+    setMaxListeners(0, this.stopClaiming.signal);
     const leaseMs = options.leaseMs ?? 30_000;
     const workflow = new CompiledWorkflow(eraseTypes(options.workflow));
     const contexts = new ContextCache(options.store, workflow.def.context);

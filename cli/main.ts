@@ -1,0 +1,49 @@
+/** The `floxide` command: one entry that dispatches to the parts. Thin by design. */
+import { FloxideError } from "../worker/sdk/index.ts";
+import { UsageError } from "./usage.ts";
+
+const USAGE = `usage: floxide <command> [options]
+
+commands:
+  demo      run the video example locally and print a summary
+  help      show this text
+
+Run 'floxide <command> --help' for a command's options.`;
+
+type Command = (args: string[]) => Promise<number>;
+
+const commands: Record<string, () => Promise<Command>> = {
+  demo: async () => (await import("./demo.ts")).demo,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(`${USAGE}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const load = commands[name];
+  if (load === undefined) {
+    process.stderr.write(`floxide: unknown command '${name}'\n\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    return await (
+      await load()
+    )(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`floxide ${name}: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof FloxideError) {
+      process.stderr.write(`floxide ${name}: ${error.code}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.exitCode = await main(process.argv.slice(2));
+}
