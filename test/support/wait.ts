@@ -9,6 +9,8 @@ export interface WaitOptions {
   intervalMs?: number;
   /** Says what was awaited, in the error thrown on timeout. */
   message?: string;
+  /** Stops waiting at once, rejecting with the signal's reason (e.g. the awaited process died). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -20,10 +22,11 @@ export async function waitFor<T>(
   condition: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   options: WaitOptions = {},
 ): Promise<T> {
-  const { timeoutMs = 10_000, intervalMs = 100, message = "condition" } = options;
+  const { timeoutMs = 10_000, intervalMs = 100, message = "condition", signal } = options;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (true) {
+    signal?.throwIfAborted();
     try {
       const value = await condition();
       if (value !== undefined && value !== null && value !== false) return value;
@@ -34,6 +37,7 @@ export async function waitFor<T>(
       const cause = lastError instanceof Error ? `: last error: ${lastError.message}` : "";
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${message}${cause}`, { cause: lastError });
     }
-    await delay(intervalMs);
+    // An abort cuts the pause short; the check at the top of the loop then throws its reason.
+    await delay(intervalMs, undefined, { signal }).catch(() => undefined);
   }
 }
