@@ -28,6 +28,8 @@ export class LeaseKeeper {
   private reclaimTimer: NodeJS.Timeout | undefined;
   private renewing = false;
   onReclaim: (result: { requeued: number; deadLettered: number }) => void = () => undefined;
+  /** Called after each renewal attempt, so long steps count as progress for /healthz. */
+  onRenew: () => void = () => undefined;
 
   constructor(store: WorkflowStore, options: LeaseKeeperOptions, log: Logger) {
     if (options.heartbeatMs * 3 > options.leaseMs) {
@@ -99,6 +101,7 @@ export class LeaseKeeper {
       this.log.warn({ err: error }, "lease renewal failed");
     } finally {
       this.renewing = false;
+      this.onRenew();
     }
   }
 

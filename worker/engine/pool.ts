@@ -21,6 +21,7 @@ export interface WorkerPoolOptions<S = unknown, E = unknown> {
   readonly workerId?: string;
   readonly log?: Logger;
   readonly onStep?: (report: StepReport) => void;
+  readonly onReclaim?: (result: { requeued: number; deadLettered: number }) => void;
   readonly random?: () => number;
 }
 
@@ -42,6 +43,7 @@ export class WorkerPool<S = unknown, E = unknown> {
   private livenessTimer: NodeJS.Timeout | undefined;
   private state: "new" | "running" | "draining" | "stopped" = "new";
   private readonly log: Logger;
+  private lastProgressAt = Date.now();
 
   constructor(options: WorkerPoolOptions<S, E>) {
     this.options = options;
@@ -61,6 +63,11 @@ export class WorkerPool<S = unknown, E = unknown> {
       },
       this.log,
     );
+    if (options.onReclaim !== undefined) this.keeper.onReclaim = options.onReclaim;
+    const progress = (): void => {
+      this.lastProgressAt = Date.now();
+    };
+    this.keeper.onRenew = progress;
     const concurrency = options.concurrency ?? 1;
     if (!Number.isInteger(concurrency) || concurrency < 1)
       throw new RangeError("concurrency must be an integer >= 1");
@@ -76,10 +83,16 @@ export class WorkerPool<S = unknown, E = unknown> {
           log: this.log,
           leaseMs,
           blockMs: options.blockMs ?? 5000,
+          onIteration: progress,
           ...(options.onStep === undefined ? {} : { onStep: options.onStep }),
           ...(options.random === undefined ? {} : { random: options.random }),
         }),
     );
+  }
+
+  /** Milliseconds since a claim loop last finished an iteration or the leases were renewed. */
+  sinceProgressMs(): number {
+    return Date.now() - this.lastProgressAt;
   }
 
   get inFlight(): number {
@@ -93,6 +106,7 @@ export class WorkerPool<S = unknown, E = unknown> {
   start(): void {
     if (this.state !== "new") return;
     this.state = "running";
+    this.lastProgressAt = Date.now();
     this.keeper.start();
     const everyMs = this.options.livenessEveryMs ?? 5000;
     this.livenessTimer = setInterval(() => void this.reportLiveness(everyMs * 3), everyMs);

@@ -23,6 +23,8 @@ export interface WorkerDeps {
   /** How long an idle claim blocks in the store before looping (it re-checks the stop signal). */
   readonly blockMs: number;
   readonly onStep?: (report: StepReport) => void;
+  /** Called after every loop iteration, successful or not: the loop is not stuck. */
+  readonly onIteration?: () => void;
   readonly random?: () => number;
 }
 
@@ -85,8 +87,10 @@ export class DistributedWorker {
       try {
         await this.runOnce(stop);
         failures = 0;
+        this.deps.onIteration?.();
       } catch (error) {
         failures += 1;
+        this.deps.onIteration?.();
         const delay = Math.min(5000, 50 * 2 ** Math.min(failures, 7));
         this.deps.log.error({ err: error, worker: this.id, retryInMs: delay }, "worker loop error");
         await new Promise<void>((resolve) => {

@@ -1,0 +1,145 @@
+import { resolveOptions, readFlags, type OptionTable, type ParsedOptions } from "./options.ts";
+
+/** Every option of `floxide worker`. The operator sets the environment variables. */
+export const WORKER_OPTIONS = {
+  workflow: {
+    flag: "workflow",
+    env: "FLOXIDE_WORKFLOW",
+    type: "string",
+    required: true,
+    description: "Path of the workflow module (its default export is the workflow).",
+  },
+  redisUrl: {
+    flag: "redis",
+    env: "FLOXIDE_REDIS_URL",
+    type: "string",
+    required: true,
+    description: "Redis URL: `redis://[user:pass@]host:port[/db]`, or `rediss://` for TLS.",
+    secret: true,
+  },
+  redisUsername: {
+    flag: "redis-username",
+    env: "FLOXIDE_REDIS_USERNAME",
+    type: "string",
+    description: "Redis ACL user (overrides the URL's).",
+  },
+  redisPassword: {
+    flag: "redis-password",
+    env: "FLOXIDE_REDIS_PASSWORD",
+    type: "string",
+    description: "Redis password (overrides the URL's); the operator sets it from a Secret.",
+    secret: true,
+  },
+  redisTlsCaFile: {
+    flag: "redis-tls-ca-file",
+    env: "FLOXIDE_REDIS_TLS_CA_FILE",
+    type: "string",
+    description: "PEM file of the CA that signed Redis' TLS certificate.",
+  },
+  redisMode: {
+    flag: "redis-mode",
+    env: "FLOXIDE_REDIS_MODE",
+    type: "enum",
+    values: ["standalone", "cluster", "sentinel"],
+    default: "standalone",
+    description: "How to connect: one server, a Redis Cluster (URL is a seed node), or Sentinel.",
+  },
+  redisSentinelName: {
+    flag: "redis-sentinel-name",
+    env: "FLOXIDE_REDIS_SENTINEL_NAME",
+    type: "string",
+    description: "Sentinel master group name (mode sentinel).",
+  },
+  keyPrefix: {
+    flag: "key-prefix",
+    env: "FLOXIDE_KEY_PREFIX",
+    type: "string",
+    default: "floxide",
+    description: "Prefix of every Redis key.",
+  },
+  concurrency: {
+    flag: "concurrency",
+    env: "FLOXIDE_CONCURRENCY",
+    type: "int",
+    default: 4,
+    min: 1,
+    max: 1000,
+    description: "Steps run at once in this process.",
+  },
+  port: {
+    flag: "port",
+    env: "FLOXIDE_PORT",
+    type: "int",
+    default: 8080,
+    min: 0,
+    max: 65535,
+    description: "HTTP port of /healthz, /readyz and /metrics (0 = any free port).",
+  },
+  host: {
+    flag: "host",
+    env: "FLOXIDE_HOST",
+    type: "string",
+    default: "0.0.0.0",
+    description: "HTTP listen address.",
+  },
+  drainTimeoutSeconds: {
+    flag: "drain-timeout",
+    env: "FLOXIDE_DRAIN_TIMEOUT",
+    type: "int",
+    default: 30,
+    min: 0,
+    max: 86400,
+    description:
+      "Seconds to let in-flight steps finish after SIGTERM; unfinished ones are handed back to the queue.",
+  },
+  leaseMs: {
+    flag: "lease-ms",
+    env: "FLOXIDE_LEASE_MS",
+    type: "int",
+    default: 30000,
+    min: 300,
+    max: 3_600_000,
+    description: "Lease on a claimed item; renewed every third of it.",
+  },
+  blockMs: {
+    flag: "block-ms",
+    env: "FLOXIDE_BLOCK_MS",
+    type: "int",
+    default: 5000,
+    min: 10,
+    max: 60000,
+    description: "How long an idle claim blocks in Redis.",
+  },
+  retentionSeconds: {
+    flag: "retention",
+    env: "FLOXIDE_RETENTION",
+    type: "int",
+    default: 7 * 86400,
+    min: 60,
+    max: 365 * 86400,
+    description: "Seconds a finished run's records are kept.",
+  },
+  logLevel: {
+    flag: "log-level",
+    env: "FLOXIDE_LOG_LEVEL",
+    type: "enum",
+    values: ["trace", "debug", "info", "warn", "error", "fatal", "silent"],
+    default: "info",
+    description: "pino log level.",
+  },
+  workerId: {
+    flag: "worker-id",
+    env: "POD_NAME",
+    type: "string",
+    description: "Identity in leases and liveness; defaults to the host name.",
+  },
+} as const satisfies OptionTable;
+
+export type WorkerConfig = ParsedOptions<typeof WORKER_OPTIONS>;
+
+export function loadWorkerConfig(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+): WorkerConfig {
+  return resolveOptions(WORKER_OPTIONS, readFlags(argv, WORKER_OPTIONS), env);
+}

@@ -1,0 +1,2 @@
+export { buildHttpServer } from "./server.ts";
+export type { HealthSources } from "./health.ts";
