@@ -241,7 +241,8 @@ clusterTest("helm runs and reaches the API server", async () => {
     "--output=json",
     `--kubeconfig=${controlPlane.kubeconfigPath}`,
   );
-  assert.deepEqual(JSON.parse(releases), []);
+  // A real cluster may have releases; the harness's own has none.
+  assert.ok(Array.isArray(JSON.parse(releases)), releases);
 });
 
 clusterTest("an impersonated ServiceAccount without a RoleBinding is refused (403)", async () => {
