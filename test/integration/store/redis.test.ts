@@ -1,0 +1,20 @@
+/** The store contract on a real standalone redis-server. */
+import { randomUUID } from "node:crypto";
+import { after, before } from "node:test";
+import { createRedisBackend } from "../../../worker/store/index.ts";
+import { describeStoreContract } from "../../store/contract-suite.ts";
+import { startRedis, type RedisServer } from "../../support/redis.ts";
+
+let redis: RedisServer;
+before(async () => {
+  redis = await startRedis();
+});
+after(async () => {
+  await redis.stop();
+});
+
+describeStoreContract("redis", {
+  // A key prefix per backend keeps runs apart when REDIS_URL points at a shared server.
+  create: async (options) =>
+    createRedisBackend({ ...options, connection: redis.url, keyPrefix: `test-${randomUUID().slice(0, 8)}` }),
+});

@@ -1,0 +1,290 @@
+/**
+ * Real Redis servers for tests. `startRedis()` uses REDIS_URL when set, else spawns
+ * `redis-server` on a free loopback port with its own temp dir; `startRedisCluster()` spawns a
+ * local 3-master Redis Cluster (or uses REDIS_CLUSTER_NODES). Every spawned server is killed
+ * when the test process exits, even if a test forgot to stop it.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { waitFor } from "./wait.ts";
+
+export interface RedisServer {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** True for REDIS_URL: a server this helper neither stops nor restarts. */
+  readonly external: boolean;
+  /** SIGTERM, wait for exit, remove the temp dir. */
+  stop(): Promise<void>;
+  /** Stops (if running) and starts again on the same port and dir (data survives with AOF). */
+  restart(): Promise<void>;
+  /** SIGKILL, wait for exit; `restart()` brings it back. */
+  kill(): Promise<void>;
+}
+
+export interface StartRedisOptions {
+  /** Append-only file with fsync on every write, so data survives kill + restart. */
+  readonly appendonly?: boolean;
+  /** More `redis-server` arguments, e.g. ["--requirepass", "secret"]. */
+  readonly args?: readonly string[];
+  /** How long to wait for the server to answer PING (default 10 s). */
+  readonly readyTimeoutMs?: number;
+}
+
+export interface RedisClusterServer {
+  readonly nodes: readonly { readonly host: string; readonly port: number }[];
+  /** `redis://host:port?cluster=true&nodes=...`, understood by the store's connection parser. */
+  readonly url: string;
+  readonly external: boolean;
+  stop(): Promise<void>;
+}
+
+const HOST = "127.0.0.1";
+const INSTALL_HINT =
+  "redis-server was not found on PATH. Install it (Debian/Ubuntu: `apt-get install -y redis-server redis-tools`) " +
+  "or point REDIS_URL at a running Redis.";
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const child of running) child.kill("SIGKILL");
+  });
+}
+
+function requireBinary(name: string): void {
+  const probe = spawnSync(name, ["--version"], { stdio: "ignore" });
+  if (probe.error !== undefined)
+    throw new Error(name === "redis-server" ? INSTALL_HINT : `${name}: ${INSTALL_HINT}`);
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, HOST, () => server.close(() => resolve(true)));
+  });
+}
+
+/** A free loopback port; `clusterBus` also needs port + 10000 free (Redis Cluster's bus). */
+async function freePort(clusterBus = false): Promise<number> {
+  for (let tries = 0; tries < 50; tries += 1) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once("error", reject);
+      server.listen(0, HOST, () => {
+        const address = server.address();
+        server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
+      });
+    });
+    if (!clusterBus) return port;
+    if (port + 10000 <= 65535 && (await portIsFree(port + 10000))) return port;
+  }
+  throw new Error("no free port pair for a Redis Cluster node");
+}
+
+/** One PING over a fresh connection that gives up at once instead of reconnecting. */
+async function ping(port: number, host = HOST): Promise<boolean> {
+  const client = new Redis({
+    host,
+    port,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    return (await client.ping()) === "PONG";
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
+function waitForExit(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once("exit", () => resolve()));
+}
+
+function logTail(dir: string): string {
+  try {
+    return readFileSync(join(dir, "redis.log"), "utf8").split("\n").slice(-15).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/** A redis-server process on `port` in `dir`, answering PING when this resolves. */
+async function spawnServer(port: number, dir: string, args: readonly string[], readyTimeoutMs: number) {
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", HOST, "--dir", dir, "--logfile", join(dir, "redis.log"), ...args],
+    { stdio: "ignore" },
+  );
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  const exited = new AbortController();
+  child.once("exit", (code, signal) =>
+    exited.abort(new Error(`redis-server on port ${port} exited (${code ?? signal}):\n${logTail(dir)}`)),
+  );
+  await waitFor(() => ping(port), {
+    timeoutMs: readyTimeoutMs,
+    intervalMs: 25,
+    message: `redis-server on port ${port} to answer PING`,
+    signal: exited.signal,
+  });
+  return child;
+}
+
+function externalServer(url: string): RedisServer {
+  const parsed = new URL(url);
+  const refuse = async (): Promise<never> => {
+    throw new Error("REDIS_URL names an external Redis: this test needs a server it can restart or kill");
+  };
+  return {
+    url,
+    host: parsed.hostname,
+    port: Number(parsed.port || 6379),
+    external: true,
+    stop: async () => undefined,
+    restart: refuse,
+    kill: refuse,
+  };
+}
+
+export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServer> {
+  const fromEnv = process.env.REDIS_URL;
+  if (fromEnv !== undefined && fromEnv !== "") return externalServer(fromEnv);
+  requireBinary("redis-server");
+  installExitHook();
+  const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
+  const dir = mkdtempSync(join(tmpdir(), "floxide-redis-"));
+  const port = await freePort();
+  const args = [
+    "--save",
+    "",
+    ...(options.appendonly === true
+      ? ["--appendonly", "yes", "--appendfsync", "always"]
+      : ["--appendonly", "no"]),
+    ...(options.args ?? []),
+  ];
+  let child: ChildProcess | null = await spawnServer(port, dir, args, readyTimeoutMs);
+  const halt = async (signal: NodeJS.Signals): Promise<void> => {
+    if (child === null) return;
+    const current = child;
+    child = null;
+    current.kill(signal);
+    await waitForExit(current);
+  };
+  return {
+    url: `redis://${HOST}:${port}`,
+    host: HOST,
+    port,
+    external: false,
+    stop: async () => {
+      await halt("SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    },
+    restart: async () => {
+      await halt("SIGTERM");
+      child = await spawnServer(port, dir, args, readyTimeoutMs);
+    },
+    kill: () => halt("SIGKILL"),
+  };
+}
+
+async function clusterInfo(port: number): Promise<string> {
+  const client = new Redis({
+    host: HOST,
+    port,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    return String(await client.call("CLUSTER", "INFO"));
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** A local Redis Cluster of `masters` (default 3) redis-server processes, no replicas. */
+export async function startRedisCluster(options: { masters?: number } = {}): Promise<RedisClusterServer> {
+  const fromEnv = process.env.REDIS_CLUSTER_NODES;
+  if (fromEnv !== undefined && fromEnv !== "") {
+    const nodes = fromEnv.split(",").map((entry) => {
+      const [host = HOST, port = "6379"] = entry.trim().split(":");
+      return { host, port: Number(port) };
+    });
+    const seeds = nodes.map((node) => `${node.host}:${node.port}`).join(",");
+    return {
+      nodes,
+      url: `redis://${seeds.split(",")[0]}?cluster=true&nodes=${seeds}`,
+      external: true,
+      stop: async () => undefined,
+    };
+  }
+  requireBinary("redis-server");
+  requireBinary("redis-cli");
+  installExitHook();
+  const masters = options.masters ?? 3;
+  const servers: { port: number; dir: string; child: ChildProcess }[] = [];
+  const stop = async (): Promise<void> => {
+    for (const server of servers.splice(0)) {
+      server.child.kill("SIGTERM");
+      await waitForExit(server.child);
+      rmSync(server.dir, { recursive: true, force: true });
+    }
+  };
+  try {
+    for (let i = 0; i < masters; i += 1) {
+      const dir = mkdtempSync(join(tmpdir(), "floxide-redis-cluster-"));
+      const port = await freePort(true);
+      const args = ["--save", "", "--appendonly", "no", "--cluster-enabled", "yes"];
+      args.push("--cluster-config-file", join(dir, "nodes.conf"), "--cluster-node-timeout", "5000");
+      servers.push({ port, dir, child: await spawnServer(port, dir, args, 10_000) });
+    }
+    const addresses = servers.map((server) => `${HOST}:${server.port}`);
+    const create = spawnSync(
+      "redis-cli",
+      ["--cluster", "create", ...addresses, "--cluster-replicas", "0", "--cluster-yes"],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    if (create.status !== 0) {
+      throw new Error(
+        `redis-cli --cluster create failed (${create.status}):\n${create.stdout}\n${create.stderr}`,
+      );
+    }
+    await waitFor(
+      async () => {
+        const infos = await Promise.all(servers.map((server) => clusterInfo(server.port)));
+        return infos.every(
+          (info) => info.includes("cluster_state:ok") && info.includes(`cluster_known_nodes:${masters}`),
+        );
+      },
+      { timeoutMs: 30_000, intervalMs: 100, message: "every cluster node to report cluster_state:ok" },
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const nodes = servers.map((server) => ({ host: HOST, port: server.port }));
+  const seeds = nodes.map((node) => `${node.host}:${node.port}`).join(",");
+  return {
+    nodes,
+    url: `redis://${HOST}:${nodes[0]?.port}?cluster=true&nodes=${seeds}`,
+    external: false,
+    stop,
+  };
+}

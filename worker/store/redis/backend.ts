@@ -1,0 +1,139 @@
+/**
+ * The Redis StoreBackend: one client shared by every workflow store of the process, plus one
+ * blocking connection per store that is waiting for work (see claimer.ts).
+ */
+import { Cluster, Redis } from "ioredis";
+import { FloxideError } from "../../sdk/index.ts";
+import type { BackendOptions, StoreBackend } from "../contract.ts";
+import {
+  createRedisClient,
+  describeRedisConnection,
+  resolveRedisConnection,
+  type RedisClient,
+  type RedisConnectionOptions,
+} from "./connection.ts";
+import { DEFAULT_PREFIX, WorkflowKeys } from "./keys.ts";
+import { RedisWorkflowStore } from "./store.ts";
+
+export interface RedisBackendOptions extends BackendOptions {
+  /** Where Redis is (URL or options). Ignored when `client` is given. */
+  readonly connection?: RedisConnectionOptions | string;
+  /** An existing client to use; the backend then leaves closing it to its owner. */
+  readonly client?: RedisClient;
+  /** First part of every key's hash tag: `{<keyPrefix>:<workflow>}` (default `floxide`). */
+  readonly keyPrefix?: string;
+  /** After one worker sweeps expired leases, the others skip sweeping this long (default 1 s). */
+  readonly reclaimGuardMs?: number;
+  /** Expired leases handled per sweep (default 500). */
+  readonly reclaimBatch?: number;
+}
+
+const DAY_MS = 24 * 3600_000;
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new FloxideError("InvalidConfig", `${name} must be a positive number (got ${value})`);
+  }
+  return value;
+}
+
+export class RedisBackend implements StoreBackend {
+  readonly kind = "redis" as const;
+  /** Where the backend is connected, without secrets (for logs). */
+  readonly description: string;
+  private readonly client: RedisClient;
+  private readonly ownsClient: boolean;
+  private readonly prefix: string;
+  private readonly retentionMs: number;
+  private readonly reclaimGuardMs: number;
+  private readonly reclaimBatch: number;
+  private readonly stores = new Map<string, RedisWorkflowStore>();
+  private lastError: Error | undefined;
+
+  constructor(options: RedisBackendOptions) {
+    this.prefix = options.keyPrefix ?? DEFAULT_PREFIX;
+    new WorkflowKeys("check", this.prefix); // validates the prefix now rather than on first use
+    this.retentionMs = Math.round(positive(options.retentionMs ?? DAY_MS, "retentionMs"));
+    this.reclaimGuardMs = Math.round(positive(options.reclaimGuardMs ?? 1000, "reclaimGuardMs"));
+    this.reclaimBatch = Math.round(positive(options.reclaimBatch ?? 500, "reclaimBatch"));
+    if (options.client !== undefined) {
+      this.client = options.client;
+      this.ownsClient = false;
+      this.description = "redis (client given by the caller)";
+    } else {
+      if (options.connection === undefined) {
+        throw new FloxideError(
+          "InvalidConfig",
+          "the redis backend needs `connection` (a URL or options) or `client`",
+        );
+      }
+      const resolved = resolveRedisConnection(options.connection);
+      this.description = describeRedisConnection(resolved);
+      this.client = createRedisClient(resolved);
+      this.ownsClient = true;
+      // ioredis reports connection errors as events; commands fail on their own. Keep the last
+      // one for ping() instead of letting ioredis print "Unhandled error event".
+      this.client.on("error", (error: Error) => {
+        this.lastError = error;
+      });
+    }
+  }
+
+  forWorkflow(workflow: string): RedisWorkflowStore {
+    let store = this.stores.get(workflow);
+    if (store === undefined) {
+      store = new RedisWorkflowStore({
+        client: this.client,
+        keys: new WorkflowKeys(workflow, this.prefix),
+        retentionMs: this.retentionMs,
+        reclaimGuardMs: this.reclaimGuardMs,
+        reclaimBatch: this.reclaimBatch,
+        createBlocker: () => this.createBlocker(),
+      });
+      this.stores.set(workflow, store);
+    }
+    return store;
+  }
+
+  /** A connection of its own for BZPOPMIN; it never gives up a blocked command on retries. */
+  private createBlocker(): RedisClient {
+    const blocker =
+      this.client instanceof Cluster
+        ? this.client.duplicate()
+        : (this.client as Redis).duplicate({ maxRetriesPerRequest: null });
+    blocker.on("error", (error: Error) => {
+      this.lastError = error;
+    });
+    return blocker;
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.client.ping();
+    } catch (error) {
+      const last = this.lastError === undefined ? "" : ` (last connection error: ${this.lastError.message})`;
+      throw new FloxideError(
+        "StoreUnavailable",
+        `redis is unreachable at ${this.description}: ${(error as Error).message}${last}`,
+        {},
+        { cause: error },
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const store of this.stores.values()) store.close();
+    this.stores.clear();
+    if (!this.ownsClient) return;
+    try {
+      await this.client.quit();
+    } catch {
+      // Already disconnected: nothing left to close.
+      this.client.disconnect();
+    }
+  }
+}
+
+export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
+  return new RedisBackend(options);
+}

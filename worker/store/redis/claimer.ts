@@ -1,0 +1,173 @@
+/**
+ * The blocking claim of one workflow store. Every concurrent blocking `claim()` of a process
+ * queues here; one loop serves them in order: it runs the claim script for the oldest waiter
+ * and, when nothing is ready, blocks in Redis (BZPOPMIN on the wake marker, on a dedicated
+ * connection) until an enqueue wakes it, the next retry falls due, or the earliest waiter's
+ * time is up. So an idle process sends two commands per block period, however many claim
+ * loops it runs, and an enqueued item is claimed as soon as Redis hands over the marker.
+ *
+ * The marker is only a doorbell: items never leave Redis outside a lease (the claim script
+ * moves them), so a worker dying between BZPOPMIN and the claim script loses nothing.
+ */
+import { FloxideError } from "../../sdk/index.ts";
+import type { ClaimOptions } from "../contract.ts";
+import type { Claim } from "../types.ts";
+import type { RedisClient } from "./connection.ts";
+
+export type ClaimAttempt =
+  | { readonly kind: "claimed"; readonly claim: Claim }
+  /** Nothing ready; `nextDueMs` is how soon the earliest retry falls due (null: none). */
+  | { readonly kind: "empty"; readonly nextDueMs: number | null }
+  /** Skipped many dead entries: try again at once. */
+  | { readonly kind: "again" };
+
+export interface ClaimerDeps {
+  /** One run of the claim script. */
+  attempt(workerId: string, leaseMs: number): Promise<ClaimAttempt>;
+  /** Gives back a claim nobody waits for any more (the store was closed meanwhile). */
+  release(claim: Claim): Promise<void>;
+  /** A new connection for blocking commands (never shared: BZPOPMIN holds it). */
+  createBlocker(): RedisClient;
+  readonly wakeKey: string;
+}
+
+interface Waiter {
+  readonly options: ClaimOptions;
+  deadline: number;
+  resolve(claim: Claim | null): void;
+  reject(error: unknown): void;
+  detach(): void;
+}
+
+/** Extra time a blocking command may take past its own timeout before it is presumed stuck. */
+const STUCK_GRACE_MS = 2000;
+
+export class BlockingClaimer {
+  private readonly deps: ClaimerDeps;
+  private readonly waiters: Waiter[] = [];
+  private pumping = false;
+  private closed = false;
+  private blocker: RedisClient | null = null;
+  /** Set while blocked: when the block ends on its own, and how to end it early. */
+  private blocked: { readonly until: number; interrupt(): void } | null = null;
+
+  constructor(deps: ClaimerDeps) {
+    this.deps = deps;
+  }
+
+  async claim(options: ClaimOptions): Promise<Claim | null> {
+    if (this.closed) throw new FloxideError("StoreUnavailable", "the redis store is closed");
+    if (options.blockMs <= 0) return this.claimNow(options);
+    return new Promise<Claim | null>((resolve, reject) => {
+      const onAbort = (): void => {
+        // Like the memory store: one last try, then null. Ending the block makes it prompt.
+        waiter.deadline = Date.now();
+        this.interruptIfEarlier(waiter.deadline);
+      };
+      const waiter: Waiter = {
+        options,
+        deadline: options.signal?.aborted === true ? Date.now() : Date.now() + options.blockMs,
+        resolve,
+        reject,
+        detach: () => options.signal?.removeEventListener("abort", onAbort),
+      };
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      this.waiters.push(waiter);
+      if (this.pumping) this.interruptIfEarlier(waiter.deadline);
+      else void this.pump();
+    });
+  }
+
+  /** A non-blocking claim bypasses the queue: it must not wait behind a blocked one. */
+  private async claimNow(options: ClaimOptions): Promise<Claim | null> {
+    while (true) {
+      const result = await this.deps.attempt(options.workerId, options.leaseMs);
+      if (result.kind === "claimed") return result.claim;
+      if (result.kind === "empty") return null;
+    }
+  }
+
+  private settle(waiter: Waiter, claim: Claim | null): void {
+    const index = this.waiters.indexOf(waiter);
+    if (index !== -1) this.waiters.splice(index, 1);
+    waiter.detach();
+    waiter.resolve(claim);
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      while (this.waiters.length > 0 && !this.closed) {
+        const head = this.waiters[0] as Waiter;
+        const result = await this.deps.attempt(head.options.workerId, head.options.leaseMs);
+        if (result.kind === "claimed") {
+          if (this.waiters.includes(head)) this.settle(head, result.claim);
+          else await this.deps.release(result.claim);
+          continue;
+        }
+        if (result.kind === "again") continue;
+        const now = Date.now();
+        for (const waiter of [...this.waiters]) if (waiter.deadline <= now) this.settle(waiter, null);
+        if (this.waiters.length === 0) break;
+        const until = Math.min(...this.waiters.map((waiter) => waiter.deadline));
+        await this.block(Math.min(until - now, result.nextDueMs ?? Infinity));
+      }
+    } catch (error) {
+      // The same Redis failure would hit every waiter: hand it to all (the engine backs off).
+      for (const waiter of this.waiters.splice(0)) {
+        waiter.detach();
+        waiter.reject(error);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Waits for the wake marker, at most `ms` (at least 1 ms: BZPOPMIN's 0 means forever). */
+  private async block(ms: number): Promise<void> {
+    const timeoutMs = Math.max(1, Math.ceil(ms));
+    this.blocker ??= this.deps.createBlocker();
+    const blocker = this.blocker;
+    let interrupted = false;
+    const interrupt = (): void => {
+      interrupted = true;
+      // Disconnecting is the one way to end a blocking command at once; the marker stays.
+      if (this.blocker === blocker) this.blocker = null;
+      blocker.disconnect();
+    };
+    // A blocking command whose connection died can hang in ioredis' offline queue: give up on it.
+    const stuck = setTimeout(interrupt, timeoutMs + STUCK_GRACE_MS);
+    this.blocked = { until: Date.now() + timeoutMs, interrupt };
+    try {
+      await blocker.bzpopmin(this.deps.wakeKey, timeoutMs / 1000);
+    } catch (error) {
+      if (!interrupted) {
+        interrupt();
+        throw new FloxideError(
+          "StoreUnavailable",
+          `blocking wait failed: ${(error as Error).message}`,
+          {},
+          {
+            cause: error,
+          },
+        );
+      }
+    } finally {
+      clearTimeout(stuck);
+      this.blocked = null;
+    }
+  }
+
+  private interruptIfEarlier(deadline: number): void {
+    if (this.blocked !== null && deadline < this.blocked.until) this.blocked.interrupt();
+  }
+
+  /** Ends every blocked claim (null) and drops the blocking connection. */
+  close(): void {
+    this.closed = true;
+    this.blocked?.interrupt();
+    for (const waiter of [...this.waiters]) this.settle(waiter, null);
+    this.blocker?.disconnect();
+    this.blocker = null;
+  }
+}

@@ -1,0 +1,66 @@
+-- Shared by every script (inlined by scripts.ts where a script says `--@include base`).
+--
+-- KEYS (the same 13 for every script, all under the workflow's hash tag; see keys.ts):
+--   1 ready  2 leases  3 lease-items  4 lease-meta  5 delayed  6 wake  7 dead  8 errors
+--   9 metrics  10 runs  11 expiring  12 workers  13 reclaim-guard
+-- ARGV[1] the key base `{prefix:workflow}`; per-run keys are built from it, so every key a
+--         script touches shares one hash slot (Cluster-safe).
+-- ARGV[2] retention of a finished run's keys, in milliseconds.
+-- Script-specific arguments start at ARGV[3].
+--
+-- Scripts never roll back, so each one checks everything first and writes last. User payloads
+-- (inputs, events, outputs) are opaque JSON strings here: cjson would re-encode numbers with 14
+-- digits, so Lua only decodes the JSON it wrote itself, and item JSON to read its header.
+
+local K_READY, K_LEASES, K_LEASE_ITEMS, K_LEASE_META = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local K_DELAYED, K_WAKE, K_DEAD, K_ERRORS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local K_METRICS, K_RUNS, K_EXPIRING, K_WORKERS, K_RECLAIM_GUARD = KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
+local BASE = ARGV[1]
+local RETENTION_MS = tonumber(ARGV[2])
+local MAX_ERRORS = 10000
+
+-- The Redis clock is the only clock: lease deadlines and due times are compared across workers.
+local NOW
+do
+  local t = redis.call('TIME')
+  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local TERMINAL = { completed = true, failed = true, cancelled = true }
+local RUN_KINDS = { 'run', 'events', 'outputs', 'items', 'parked', 'held', 'joins', 'open-joins', 'checkpoint', 'errors' }
+
+local function int(n)
+  return string.format('%.0f', n)
+end
+
+local function jstr(s)
+  return cjson.encode(s)
+end
+
+local function rkey(kind, run_id)
+  return BASE .. ':' .. kind .. ':' .. run_id
+end
+
+local function wake()
+  redis.call('ZADD', K_WAKE, 0, 'w')
+end
+
+-- A key written after its run finished expires with the run's other keys.
+local function follow_ttl(run_id, key)
+  local ttl = redis.call('PTTL', rkey('run', run_id))
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+end
+
+local function metric(field, by)
+  redis.call('HINCRBY', K_METRICS, field, by or 1)
+end
+
+local function node_metric(node, name, by)
+  redis.call('HINCRBY', K_METRICS, 'node:' .. name .. ':' .. node, by or 1)
+end
+
+local function error_json(code, message, node)
+  local e = { code = code, message = message }
+  if node ~= nil and node ~= '' then e.node = node end
+  return cjson.encode(e)
+end

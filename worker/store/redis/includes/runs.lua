@@ -1,0 +1,82 @@
+-- Runs: status index, errors, dead letters, finishing, quiescence. Needs `base` and `items`.
+
+-- Moves a run between status indexes ({base}:runs:<status>), which listRuns reads.
+local function set_status(run_id, old, new)
+  local run_key = rkey('run', run_id)
+  local created = redis.call('HGET', run_key, 'createdAt')
+  redis.call('HSET', run_key, 'status', new)
+  redis.call('ZREM', BASE .. ':runs:' .. old, run_id)
+  redis.call('ZADD', BASE .. ':runs:' .. new, created, run_id)
+end
+
+-- The run as RunInfo needs it: HGETALL of the run hash plus its outputs.
+local function snapshot(run_id)
+  return { redis.call('HGETALL', rkey('run', run_id)), redis.call('LRANGE', rkey('outputs', run_id), 0, -1) }
+end
+
+-- ErrorRecord, in the workflow's list and (for a known run) the run's own list.
+local function record_error(run_id, item_id, node, attempt, err_json, action)
+  local record = '{"runId":' .. jstr(run_id) .. ',"itemId":' .. jstr(item_id) .. ',"node":' .. jstr(node)
+    .. ',"attempt":' .. int(attempt) .. ',"action":"' .. action .. '","at":' .. int(NOW)
+    .. ',"error":' .. err_json .. '}'
+  redis.call('RPUSH', K_ERRORS, record)
+  redis.call('LTRIM', K_ERRORS, -MAX_ERRORS, -1)
+  if run_id ~= '' then
+    local key = rkey('errors', run_id)
+    redis.call('RPUSH', key, record)
+    redis.call('LTRIM', key, -MAX_ERRORS, -1)
+    follow_ttl(run_id, key)
+  end
+end
+
+-- Ends a live run (a finished run never changes status again) and starts its retention clock.
+local function finish(run_id, status, err_json)
+  local run_key = rkey('run', run_id)
+  local old = redis.call('HGET', run_key, 'status')
+  if not old or TERMINAL[old] then return end
+  set_status(run_id, old, status)
+  redis.call('HSET', run_key, 'finishedAt', int(NOW), 'held', 0)
+  if err_json then redis.call('HSET', run_key, 'error', err_json) end
+  local held = redis.call('HGETALL', rkey('held', run_id))
+  for i = 1, #held, 2 do
+    local item = cjson.decode(held[i + 1])
+    set_item(run_id, item.id, item.node, item.attempt, 'cancelled')
+  end
+  redis.call('DEL', rkey('held', run_id))
+  if status == 'completed' then metric('runsCompleted')
+  elseif status == 'failed' then metric('runsFailed')
+  else metric('runsCancelled') end
+  for _, kind in ipairs(RUN_KINDS) do
+    redis.call('PEXPIRE', rkey(kind, run_id), RETENTION_MS)
+  end
+  local idem = redis.call('HGET', run_key, 'idempotencyKey')
+  if idem then redis.call('PEXPIRE', BASE .. ':idem:' .. idem, RETENTION_MS) end
+  redis.call('ZADD', K_EXPIRING, NOW + RETENTION_MS, run_id)
+end
+
+-- A dead item fails its run: nothing else of the run can be trusted to complete.
+local function dead_letter(run_id, raw, id, node, attempt, err_json)
+  redis.call('RPUSH', K_DEAD, '{"at":' .. int(NOW) .. ',"error":' .. err_json .. ',"item":' .. raw .. '}')
+  metric('deadLettered')
+  set_item(run_id, id, node, attempt, 'dead', err_json)
+  redis.call('HINCRBY', rkey('run', run_id), 'pending', -1)
+  finish(run_id, 'failed', err_json)
+end
+
+-- Quiescence: nothing pending or held. Complete, unless a join still waits for branches.
+local function settle(run_id)
+  local state = redis.call('HMGET', rkey('run', run_id), 'status', 'pending', 'held')
+  if not state[1] or TERMINAL[state[1]] then return end
+  if tonumber(state[2]) > 0 or tonumber(state[3]) > 0 then return end
+  local open = redis.call('SMEMBERS', rkey('open-joins', run_id))
+  if #open > 0 then
+    table.sort(open)
+    local join = open[1]
+    local slot = redis.call('HMGET', rkey('joins', run_id), join .. '|node', join .. '|got', join .. '|count')
+    local message = "join '" .. slot[1] .. "' got " .. slot[2] .. ' of ' .. slot[3] .. ' branches (' .. join
+      .. ') and nothing else is pending'
+    finish(run_id, 'failed', error_json('JoinIncomplete', message, slot[1]))
+    return
+  end
+  finish(run_id, 'completed', nil)
+end

@@ -1,0 +1,17 @@
+// The Redis store: backend, connection options, key layout and the queue-depth reader.
+export { RedisBackend, createRedisBackend, type RedisBackendOptions } from "./backend.ts";
+export { RedisWorkflowStore } from "./store.ts";
+export {
+  createRedisClient,
+  describeRedisConnection,
+  parseRedisUrl,
+  redactRedisUrl,
+  resolveRedisConnection,
+  type RedisClient,
+  type RedisConnectionOptions,
+  type RedisNode,
+  type RedisTlsOptions,
+  type ResolvedRedisConnection,
+} from "./connection.ts";
+export { readQueueDepth, readQueueDepths, type QueueDepthOptions } from "./depth.ts";
+export { DEFAULT_PREFIX, WorkflowKeys } from "./keys.ts";

@@ -1,0 +1,55 @@
+-- reclaim: re-deliver the items whose lease expired (their worker died or stalled).
+--
+-- KEYS: the workflow keys (includes/base.lua).
+-- ARGV[3] guard ms: after a sweep, other workers skip sweeping for this long
+-- ARGV[4] batch: at most this many leases per call
+-- Returns {requeued, deadLettered}
+--
+-- Invariants: any worker may run this (there is no reaper process). A lease is reclaimed only
+-- once its deadline (Redis clock) has passed; the item is re-enqueued with attempt + 1, or,
+-- on its last attempt, dead-lettered with a LeaseLost error, which fails its run. The expired
+-- lease is gone afterwards, so its worker's late commit gets 'lease-lost'. The SET NX PX guard
+-- keeps many idle workers from all sweeping at the same moment; the cheap peek before it keeps
+-- the guard from delaying the sweep when leases have just expired.
+--@include base
+--@include items
+--@include runs
+
+local GUARD_MS, BATCH = tonumber(ARGV[3]), tonumber(ARGV[4])
+
+if #redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', NOW, 'LIMIT', 0, 1) == 0 then return { 0, 0 } end
+if not redis.call('SET', K_RECLAIM_GUARD, '1', 'NX', 'PX', GUARD_MS) then return { 0, 0 } end
+
+local requeued, dead = 0, 0
+local expired = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', NOW, 'LIMIT', 0, BATCH)
+for _, token in ipairs(expired) do
+  local meta_raw = redis.call('HGET', K_LEASE_META, token)
+  local raw = redis.call('HGET', K_LEASE_ITEMS, token)
+  redis.call('ZREM', K_LEASES, token)
+  redis.call('HDEL', K_LEASE_ITEMS, token)
+  redis.call('HDEL', K_LEASE_META, token)
+  metric('leaseReclaims')
+  if meta_raw and raw then
+    local meta = cjson.decode(meta_raw)
+    local run_id = meta.runId
+    local status = redis.call('HGET', rkey('run', run_id), 'status')
+    if status and not TERMINAL[status] then
+      local err = error_json('LeaseLost', 'lease of worker ' .. meta.workerId .. ' expired on attempt '
+        .. int(meta.attempt), meta.node)
+      local next_raw = bump_attempt(raw, meta.attempt)
+      if meta.attempt >= meta.maxAttempts or not next_raw then
+        record_error(run_id, meta.id, meta.node, meta.attempt, err, 'dead')
+        dead = dead + 1
+        dead_letter(run_id, raw, meta.id, meta.node, meta.attempt, err)
+      else
+        record_error(run_id, meta.id, meta.node, meta.attempt, err, 'reclaim')
+        requeued = requeued + 1
+        redis.call('HINCRBY', rkey('run', run_id), 'pending', -1)
+        push_item(run_id, status, next_raw, meta.id, meta.node, meta.attempt + 1)
+      end
+    end
+  end
+end
+-- A full batch means more may be waiting: let the next caller go on without the guard.
+if #expired == BATCH then redis.call('DEL', K_RECLAIM_GUARD) end
+return { requeued, dead }

@@ -1,0 +1,17 @@
+-- save-checkpoint: keep the newest folded state of a run (one key, read in one call).
+--
+-- KEYS: the workflow keys (includes/base.lua).
+-- ARGV[3] run id  ARGV[4] sequence the state includes  ARGV[5] state JSON
+-- Returns 1 if stored, 0 if the run is unknown or a newer checkpoint exists.
+--
+-- Invariant: the stored sequence only grows, so a slow worker never replaces a newer snapshot.
+--@include base
+
+local RUN_ID, SEQ, STATE = ARGV[3], tonumber(ARGV[4]), ARGV[5]
+if redis.call('EXISTS', rkey('run', RUN_ID)) == 0 then return 0 end
+local key = rkey('checkpoint', RUN_ID)
+local current = redis.call('HGET', key, 'seq')
+if current and tonumber(current) >= SEQ then return 0 end
+redis.call('HSET', key, 'seq', SEQ, 'state', STATE)
+follow_ttl(RUN_ID, key)
+return 1

@@ -1,0 +1,383 @@
+/**
+ * The Redis WorkflowStore: every state change is one Lua script (see the `.lua` files here);
+ * this class encodes arguments, calls scripts, reads with plain commands and decodes replies.
+ * Semantics are those of the memory store (worker/store/memory/backend.ts).
+ */
+import { randomUUID } from "node:crypto";
+import { FloxideError, type EventRecord } from "../../sdk/index.ts";
+import type { ClaimOptions, CreateRunRequest, WorkflowStore } from "../contract.ts";
+import type {
+  Checkpoint,
+  Claim,
+  CommitResult,
+  DeadLetter,
+  ErrorRecord,
+  ItemState,
+  LeaseCheck,
+  QueueDepth,
+  RunInfo,
+  RunStatus,
+  StepOutcome,
+  WorkItem,
+  WorkerLiveness,
+  WorkflowMetrics,
+} from "../types.ts";
+import { BlockingClaimer, type ClaimAttempt } from "./claimer.ts";
+import {
+  decodeCheckpoint,
+  decodeDeadLetter,
+  decodeErrorRecord,
+  decodeEvent,
+  decodeItem,
+  decodeItemState,
+  decodeLiveness,
+  decodeMetrics,
+  decodeRunInfo,
+  encodeError,
+  encodeEvent,
+  encodeItem,
+  encodeItemHead,
+  encodeOutput,
+  toFields,
+  toJson,
+} from "./codec.ts";
+import type { RedisClient } from "./connection.ts";
+import { execPipeline, readQueueDepth } from "./depth.ts";
+import type { WorkflowKeys } from "./keys.ts";
+import { runScript, type ScriptName } from "./scripts.ts";
+
+export interface RedisStoreConfig {
+  readonly client: RedisClient;
+  readonly keys: WorkflowKeys;
+  readonly retentionMs: number;
+  readonly reclaimGuardMs: number;
+  readonly reclaimBatch: number;
+  readonly createBlocker: () => RedisClient;
+}
+
+const unexpected = (script: string, reply: unknown): FloxideError =>
+  new FloxideError(
+    "StoreUnavailable",
+    `unexpected reply from redis script '${script}': ${JSON.stringify(reply)}`,
+  );
+
+function replyArray(script: string, reply: unknown): unknown[] {
+  if (!Array.isArray(reply)) throw unexpected(script, reply);
+  return reply as unknown[];
+}
+
+const strings = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
+
+export class RedisWorkflowStore implements WorkflowStore {
+  readonly workflow: string;
+  private readonly config: RedisStoreConfig;
+  private readonly claimer: BlockingClaimer;
+
+  constructor(config: RedisStoreConfig) {
+    this.config = config;
+    this.workflow = config.keys.workflow;
+    this.claimer = new BlockingClaimer({
+      attempt: (workerId, leaseMs) => this.attemptClaim(workerId, leaseMs),
+      release: async (claim) => void (await this.release([claim])),
+      createBlocker: config.createBlocker,
+      wakeKey: config.keys.key("wake"),
+    });
+  }
+
+  private script(name: ScriptName, args: readonly (string | number)[]): Promise<unknown> {
+    const { client, keys, retentionMs } = this.config;
+    return runScript(client, name, keys.all, [keys.base, retentionMs, ...args]);
+  }
+
+  private get client(): RedisClient {
+    return this.config.client;
+  }
+
+  // ---- queue -------------------------------------------------------------------------------------
+
+  claim(options: ClaimOptions): Promise<Claim | null> {
+    return this.claimer.claim(options);
+  }
+
+  private async attemptClaim(workerId: string, leaseMs: number): Promise<ClaimAttempt> {
+    const token = randomUUID();
+    const reply = replyArray("claim", await this.script("claim", [this.workflow, workerId, leaseMs, token]));
+    const [kind, first, second] = reply;
+    if (kind === "empty") {
+      const nextDue = Number(first);
+      return { kind: "empty", nextDueMs: nextDue < 0 ? null : nextDue };
+    }
+    if (kind === "again") return { kind: "again" };
+    if (kind !== "item" || typeof first !== "string") throw unexpected("claim", reply);
+    let item: WorkItem;
+    try {
+      item = decodeItem(first);
+    } catch (error) {
+      await this.rejectLeased(first, token, workerId, error as Error);
+      return { kind: "again" };
+    }
+    return { kind: "claimed", claim: { item, token, workerId, deadline: Number(second) } };
+  }
+
+  /**
+   * The claim script checks an item's header; should the full decode still fail, the item can
+   * never run: dead-letter it (failing its run) rather than let it bounce between workers.
+   */
+  private async rejectLeased(raw: string, token: string, workerId: string, error: Error): Promise<void> {
+    const header = JSON.parse(raw) as WorkItem;
+    const claim: Claim = { item: header, token, workerId, deadline: 0 };
+    await this.commit(claim, {
+      kind: "fail",
+      error: { code: "InvalidItem", message: error.message, node: header.node },
+      deadLetter: true,
+      durationMs: 0,
+    });
+  }
+
+  async extendLeases(claims: readonly Claim[], leaseMs: number): Promise<LeaseCheck[]> {
+    if (claims.length === 0) return [];
+    const reply = replyArray("extend", await this.script("extend", [leaseMs, ...claims.map((c) => c.token)]));
+    return reply.map((check) => {
+      if (check !== "ok" && check !== "lost" && check !== "run-finished") throw unexpected("extend", reply);
+      return check;
+    });
+  }
+
+  async release(claims: readonly Claim[]): Promise<number> {
+    if (claims.length === 0) return 0;
+    return Number(
+      await this.script(
+        "release",
+        claims.map((claim) => claim.token),
+      ),
+    );
+  }
+
+  async reclaimExpired(): Promise<{ requeued: number; deadLettered: number }> {
+    const { reclaimGuardMs, reclaimBatch } = this.config;
+    const reply = replyArray("reclaim", await this.script("reclaim", [reclaimGuardMs, reclaimBatch]));
+    return { requeued: Number(reply[0]), deadLettered: Number(reply[1]) };
+  }
+
+  depth(): Promise<QueueDepth> {
+    return readQueueDepth(this.client, this.workflow, { prefix: this.config.keys.prefix });
+  }
+
+  async deadLetters(limit = 100): Promise<DeadLetter[]> {
+    if (limit <= 0) return [];
+    return (await this.client.lrange(this.config.keys.key("dead"), -limit, -1)).map(decodeDeadLetter);
+  }
+
+  // ---- commit ------------------------------------------------------------------------------------
+
+  async commit(claim: Claim, outcome: StepOutcome): Promise<CommitResult> {
+    if (!Number.isFinite(outcome.durationMs) || outcome.durationMs < 0) {
+      throw new FloxideError("InvalidInput", `step duration ${outcome.durationMs} is not a duration`);
+    }
+    const runId = claim.item.runId;
+    const args: (string | number)[] = [
+      claim.token,
+      runId,
+      outcome.kind,
+      outcome.durationMs,
+      outcome.kind === "success" ? "" : encodeError(outcome.error),
+      outcome.kind === "retry" ? Math.max(0, outcome.delayMs) : 0,
+      outcome.kind === "fail" && outcome.deadLetter ? "1" : "0",
+      outcome.kind === "success" && outcome.hold !== null ? "1" : "0",
+    ];
+    if (outcome.kind === "success") {
+      args.push(outcome.events.length, ...outcome.events.map(encodeEvent));
+      args.push(...this.followUpArgs(runId, outcome.followUps));
+      args.push(outcome.arrivals.length);
+      for (const { frame, value, joinItem } of outcome.arrivals) {
+        this.checkSameRun(runId, joinItem);
+        if (!Number.isInteger(frame.index) || frame.index < 0 || frame.index >= frame.count) {
+          throw new FloxideError(
+            "InvalidItem",
+            `join arrival index ${frame.index} of ${frame.count} is out of range`,
+          );
+        }
+        const head = encodeItemHead(joinItem);
+        const value_ = toJson(value, `join value of frame ${frame.id}`);
+        args.push(
+          frame.id,
+          frame.index,
+          frame.count,
+          value_,
+          joinItem.node,
+          joinItem.id,
+          joinItem.attempt,
+          head,
+        );
+      }
+      args.push(outcome.outputs.length, ...outcome.outputs.map(encodeOutput));
+    } else if (outcome.kind === "fallback") {
+      args.push(...this.followUpArgs(runId, outcome.followUps));
+    }
+    const reply = replyArray("commit", await this.script("commit", args));
+    const [status, run] = reply;
+    if (status === "lease-lost") return { status };
+    if (status === "committed" || status === "run-finished") return { status, run: run as RunStatus };
+    throw unexpected("commit", reply);
+  }
+
+  private followUpArgs(runId: string, items: readonly WorkItem[]): (string | number)[] {
+    const args: (string | number)[] = [items.length];
+    for (const item of items) {
+      this.checkSameRun(runId, item);
+      args.push(encodeItem(item), item.id, item.node, item.attempt);
+    }
+    return args;
+  }
+
+  private checkSameRun(runId: string, item: WorkItem): void {
+    if (item.runId !== runId) {
+      throw new FloxideError("InvalidItem", `item ${item.id} of run ${item.runId} enqueued by run ${runId}`, {
+        runId,
+        itemId: item.id,
+      });
+    }
+  }
+
+  // ---- runs --------------------------------------------------------------------------------------
+
+  async createRun(request: CreateRunRequest): Promise<{ runId: string; created: boolean }> {
+    const { runId, idempotencyKey, startItem } = request;
+    this.checkSameRun(runId, startItem);
+    const reply = replyArray(
+      "create-run",
+      await this.script("create-run", [
+        this.workflow,
+        runId,
+        idempotencyKey === null ? "0" : "1",
+        idempotencyKey ?? "",
+        toJson(request.input, "run input"),
+        request.version,
+        encodeItem(startItem),
+        startItem.id,
+        startItem.node,
+        startItem.attempt,
+      ]),
+    );
+    return { runId: String(reply[0]), created: Number(reply[1]) === 1 };
+  }
+
+  async getRun(runId: string): Promise<RunInfo | null> {
+    const [runs] = await this.readRuns([runId]);
+    return runs ?? null;
+  }
+
+  /** Run infos of the given ids in one round trip, skipping runs that expired. */
+  private async readRuns(runIds: readonly string[]): Promise<RunInfo[]> {
+    if (runIds.length === 0) return [];
+    const { keys } = this.config;
+    // MULTI: the run hash and its outputs as of one instant (both in the workflow's slot).
+    const multi = this.client.multi();
+    for (const runId of runIds)
+      multi.hgetall(keys.run("run", runId)).lrange(keys.run("outputs", runId), 0, -1);
+    const replies = await execPipeline(multi, "reading runs");
+    const infos: RunInfo[] = [];
+    for (let i = 0; i < runIds.length; i += 1) {
+      const fields = toFields(replies[2 * i]);
+      if (Object.keys(fields).length > 0) infos.push(decodeRunInfo(fields, strings(replies[2 * i + 1])));
+    }
+    return infos;
+  }
+
+  async listRuns(options: { status?: RunStatus; limit?: number } = {}): Promise<RunInfo[]> {
+    const limit = options.limit ?? 100;
+    const { keys } = this.config;
+    const index = options.status === undefined ? keys.key("runs") : keys.runsByStatus(options.status);
+    const runs: RunInfo[] = [];
+    // Index entries of expired runs linger until create-run prunes them: read past them.
+    for (let offset = 0; runs.length < limit; offset += limit) {
+      const ids = await this.client.zrevrange(index, offset, offset + limit - 1);
+      if (ids.length === 0) break;
+      const infos = await this.readRuns(ids);
+      runs.push(...infos.filter((info) => options.status === undefined || info.status === options.status));
+      if (ids.length < limit) break;
+    }
+    return runs.slice(0, limit);
+  }
+
+  private async control(name: ScriptName, runId: string, extra: string[] = []): Promise<RunInfo> {
+    const reply = replyArray(name, await this.script(name, [runId, ...extra]));
+    const [status, first, second] = reply;
+    if (status === "ok") return decodeRunInfo(toFields(first), strings(second));
+    if (status === "RunNotFound")
+      throw new FloxideError("RunNotFound", `run '${runId}' not found`, { runId });
+    if (status === "RunFinished")
+      throw new FloxideError("RunFinished", `run '${runId}' is ${String(first)}`, { runId });
+    throw unexpected(name, reply);
+  }
+
+  pauseRun(runId: string): Promise<RunInfo> {
+    return this.control("pause-run", runId);
+  }
+
+  resumeRun(runId: string): Promise<RunInfo> {
+    return this.control("resume-run", runId);
+  }
+
+  cancelRun(runId: string, reason: string): Promise<RunInfo> {
+    return this.control("cancel-run", runId, [reason]);
+  }
+
+  // ---- context, checkpoints, items ---------------------------------------------------------------
+
+  /** Reads only the events after `afterSeq` (LRANGE from that offset): cost is per new event. */
+  async readEvents(runId: string, afterSeq: number, limit = Infinity): Promise<EventRecord[]> {
+    if (!Number.isInteger(afterSeq) || afterSeq < 0) {
+      throw new FloxideError("InvalidInput", `afterSeq ${afterSeq} is not a sequence number`);
+    }
+    if (limit <= 0) return [];
+    const stop = Number.isFinite(limit) ? afterSeq + Math.floor(limit) - 1 : -1;
+    const raws = await this.client.lrange(this.config.keys.run("events", runId), afterSeq, stop);
+    return raws.map((raw, index) => decodeEvent(raw, afterSeq + index + 1));
+  }
+
+  async saveCheckpoint(runId: string, checkpoint: Checkpoint): Promise<void> {
+    await this.script("save-checkpoint", [
+      runId,
+      checkpoint.seq,
+      toJson(checkpoint.state, "checkpoint state"),
+    ]);
+  }
+
+  async loadCheckpoint(runId: string): Promise<Checkpoint | null> {
+    return decodeCheckpoint(await this.client.hgetall(this.config.keys.run("checkpoint", runId)));
+  }
+
+  async listItems(runId: string): Promise<ItemState[]> {
+    const states = await this.client.hvals(this.config.keys.run("items", runId));
+    return states.map(decodeItemState);
+  }
+
+  // ---- metrics, errors, liveness -----------------------------------------------------------------
+
+  async readMetrics(): Promise<WorkflowMetrics> {
+    return decodeMetrics(await this.client.hgetall(this.config.keys.key("metrics")));
+  }
+
+  async listErrors(options: { runId?: string; limit?: number } = {}): Promise<ErrorRecord[]> {
+    const limit = options.limit ?? 100;
+    if (limit <= 0) return [];
+    const { keys } = this.config;
+    const key = options.runId === undefined ? keys.key("errors") : keys.run("errors", options.runId);
+    return (await this.client.lrange(key, -limit, -1)).map(decodeErrorRecord);
+  }
+
+  async heartbeat(liveness: WorkerLiveness, ttlMs: number): Promise<void> {
+    const { workerId, status, inFlight, at } = liveness;
+    await this.script("heartbeat", [workerId, ttlMs, JSON.stringify({ workerId, status, inFlight, at })]);
+  }
+
+  async listWorkers(): Promise<WorkerLiveness[]> {
+    return strings(await this.script("list-workers", [])).map(decodeLiveness);
+  }
+
+  /** Ends blocked claims and drops the blocking connection (the shared client stays open). */
+  close(): void {
+    this.claimer.close();
+  }
+}
