@@ -1,0 +1,4 @@
+export * from "./labels.ts";
+export * from "./deployment.ts";
+export * from "./service.ts";
+export * from "./disruption-budget.ts";
