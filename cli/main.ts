@@ -6,6 +6,10 @@ const USAGE = `usage: floxide <command> [options]
 
 commands:
   demo      run the video example locally and print a summary
+  worker    run a worker process (see 'floxide worker --help')
+  run       start, inspect and control runs
+  queue     queue depth of a workflow
+  graph     print a workflow's graph as Mermaid or DOT
   help      show this text
 
 Run 'floxide <command> --help' for a command's options.`;
@@ -14,6 +18,13 @@ type Command = (args: string[]) => Promise<number>;
 
 const commands: Record<string, () => Promise<Command>> = {
   demo: async () => (await import("./demo.ts")).demo,
+  worker: async () => {
+    const { workerMain } = await import("../worker/main.ts");
+    return (args) => workerMain(args, process.env);
+  },
+  run: async () => (await import("./run.ts")).run,
+  queue: async () => (await import("./queue.ts")).queue,
+  graph: async () => (await import("./graph.ts")).graph,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,245 @@
+/**
+ * Real `floxide worker` processes against a real redis-server: many workers, SIGKILL, SIGSTOP,
+ * SIGTERM drain, retries that outlive their worker, and readiness while Redis is down.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { after, before, describe, test } from "node:test";
+import { pino } from "pino";
+import { Orchestrator } from "../../../worker/engine/index.ts";
+import { loadWorkflowModule } from "../../../worker/load-workflow.ts";
+import type { WorkflowDef } from "../../../worker/sdk/index.ts";
+import type { StoreBackend, WorkflowStore } from "../../../worker/store/index.ts";
+import { openRedisBackend } from "../../../worker/store/open-redis.ts";
+import { startRedis, type RedisServer } from "../../support/redis.ts";
+import { killAll, startWorkerProcess, type WorkerProcess } from "../../support/worker-process.ts";
+import { waitFor } from "../../support/wait.ts";
+
+const STEPS = "test/support/workflows/steps.ts";
+const VIDEO = "examples/video.ts";
+
+describe("floxide worker processes on Redis", () => {
+  let redis: RedisServer;
+  const backends: StoreBackend[] = [];
+  const workers: WorkerProcess[] = [];
+  let prefixes = 0;
+
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await killAll(workers);
+    await Promise.all(backends.map((b) => b.close()));
+    await redis.stop();
+  });
+
+  /** Each test gets its own key prefix, so tests sharing the server never see each other's keys. */
+  async function setup(modulePath: string) {
+    const keyPrefix = `t${(prefixes += 1)}`;
+    const def = (await loadWorkflowModule(modulePath)) as WorkflowDef<unknown, unknown>;
+    const backend = await openRedisBackend(
+      { redisUrl: redis.url, keyPrefix, redisMode: "standalone", retentionSeconds: 3600 },
+      pino({ level: "silent" }),
+    );
+    backends.push(backend);
+    const store: WorkflowStore = backend.forWorkflow(def.name);
+    const orchestrator = new Orchestrator(store, def);
+    const worker = async (args: string[] = [], name?: string) => {
+      const process = await startWorkerProcess({
+        workflow: modulePath,
+        redisUrl: redis.url,
+        args: ["--key-prefix", keyPrefix, ...args],
+        ...(name === undefined ? {} : { name }),
+      });
+      workers.push(process);
+      return process;
+    };
+    return { store, orchestrator, worker, keyPrefix };
+  }
+
+  async function eventsPerItem(store: WorkflowStore, runId: string): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const event of await store.readEvents(runId, 0))
+      counts.set(event.itemId, (counts.get(event.itemId) ?? 0) + 1);
+    return counts;
+  }
+
+  test("three worker processes run 200 video runs; every context holds exactly the expected events", async () => {
+    const { store, orchestrator, worker } = await setup(VIDEO);
+    await Promise.all([0, 1, 2].map(() => worker(["--concurrency", "4"])));
+    const runs = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => orchestrator.start({ video: `v${i}`, maxDelayMs: 3 })),
+    );
+    for (const { runId } of runs) {
+      const info = await orchestrator.wait(runId, { timeoutMs: 120_000, pollMs: 50 });
+      assert.equal(info.status, "completed", JSON.stringify(info.error));
+      const events = await store.readEvents(runId, 0);
+      assert.equal(events.length, 11);
+      assert.equal(new Set(events.map((e) => e.id)).size, 11);
+      const encoded = events.flatMap((e) =>
+        (e.event as { type: string }).type === "chunk-encoded" ? [(e.event as { index: number }).index] : [],
+      );
+      assert.deepEqual(
+        encoded.sort((a, b) => a - b),
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+      );
+    }
+    const metrics = await store.readMetrics();
+    assert.equal(metrics.runsCompleted, 200);
+  });
+
+  test("a SIGKILLed worker's leased items are re-delivered and no commit is applied twice", async () => {
+    const { store, orchestrator, worker } = await setup(STEPS);
+    const victim = await worker(["--concurrency", "4", "--lease-ms", "1000"]);
+    const { runId } = await orchestrator.start({ count: 12, stepMs: 400 });
+    await waitFor(async () => (await store.depth()).inFlight >= 4, {
+      intervalMs: 20,
+      message: "the victim to hold leases",
+    });
+    victim.signal("SIGKILL");
+    await victim.exited;
+    await worker(["--concurrency", "4", "--lease-ms", "1000"]);
+    const info = await orchestrator.wait(runId, { timeoutMs: 60_000, pollMs: 50 });
+    assert.equal(info.status, "completed");
+    assert.deepEqual(
+      info.outputs.map((o) => o.value),
+      [12],
+    );
+    const counts = await eventsPerItem(store, runId);
+    assert.equal(counts.size, 12, "every work item committed");
+    assert.ok(
+      [...counts.values()].every((n) => n === 1),
+      "no work item committed twice",
+    );
+    assert.ok((await store.readMetrics()).leaseReclaims >= 4, "the victim's leases were reclaimed");
+  });
+
+  test("a stale worker (SIGSTOP past its lease, then SIGCONT) cannot commit", async () => {
+    const { store, orchestrator, worker } = await setup(STEPS);
+    const stale = await worker(["--concurrency", "1", "--lease-ms", "600"]);
+    const { runId } = await orchestrator.start({ count: 1, stepMs: 1500 });
+    await waitFor(
+      async () => (await store.listItems(runId)).some((i) => i.node === "work" && i.status === "running"),
+      {
+        intervalMs: 10,
+        message: "the work item to be claimed",
+      },
+    );
+    stale.signal("SIGSTOP");
+    await worker(["--concurrency", "1", "--lease-ms", "600"]);
+    const info = await orchestrator.wait(runId, { timeoutMs: 30_000, pollMs: 50 });
+    assert.equal(info.status, "completed");
+    stale.signal("SIGCONT");
+    // The stale worker wakes with a lost lease; wait until its liveness shows the step settled.
+    await waitFor(
+      async () => (await store.listWorkers()).find((w) => w.workerId === stale.name)?.inFlight === 0,
+      {
+        timeoutMs: 20_000,
+        intervalMs: 50,
+        message: "the stale worker to settle its step",
+      },
+    );
+    const counts = await eventsPerItem(store, runId);
+    assert.deepEqual([...counts.values()], [1], "exactly one commit of the work item");
+    const work = (await store.listItems(runId)).find((i) => i.node === "work");
+    assert.equal(work?.attempt, 2, "the item was re-delivered once");
+    assert.equal(stale.child.exitCode, null, "the stale worker is still alive");
+  });
+
+  test("a retry scheduled by a worker that is then killed still happens; max attempts dead-letter, shown by run errors", async () => {
+    const { store, orchestrator, worker, keyPrefix } = await setup(STEPS);
+    const first = await worker(["--concurrency", "2"]);
+    const { runId } = await orchestrator.start({ count: 1, stepMs: 10, failUntilAttempt: 2 });
+    await waitFor(
+      async () => (await store.listItems(runId)).some((i) => i.node === "work" && i.status === "retrying"),
+      {
+        intervalMs: 10,
+        message: "the first attempt to fail and schedule a retry",
+      },
+    );
+    first.signal("SIGKILL");
+    await first.exited;
+    await worker(["--concurrency", "2"]);
+    assert.equal((await orchestrator.wait(runId, { timeoutMs: 30_000 })).status, "completed");
+    assert.equal((await store.listItems(runId)).find((i) => i.node === "work")?.attempt, 2);
+
+    const doomed = await orchestrator.start({ count: 1, stepMs: 1, failUntilAttempt: 99 });
+    const failed = await orchestrator.wait(doomed.runId, { timeoutMs: 30_000 });
+    assert.equal(failed.status, "failed");
+    const cli = spawnSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "cli/main.ts",
+        "run",
+        "errors",
+        doomed.runId,
+        "--workflow",
+        "steps",
+        "--redis",
+        redis.url,
+        "--key-prefix",
+        keyPrefix,
+      ],
+      { encoding: "utf8" },
+    );
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.match(cli.stdout, /work {2}attempt 1 {2}retry {2}Error: planned failure on attempt 1/);
+    assert.match(cli.stdout, /work {2}attempt 3 {2}dead {2}Error: planned failure on attempt 3/);
+    assert.equal((await store.deadLetters()).length, 1);
+  });
+
+  test("SIGTERM drains: in-flight steps finish and the worker exits 0", async () => {
+    const { store, orchestrator, worker } = await setup(STEPS);
+    const draining = await worker(["--concurrency", "4", "--drain-timeout", "10"]);
+    const { runId } = await orchestrator.start({ count: 4, stepMs: 600 });
+    await waitFor(async () => (await store.depth()).inFlight === 4, {
+      intervalMs: 10,
+      message: "4 steps in flight",
+    });
+    draining.signal("SIGTERM");
+    assert.equal(await draining.exited, 0);
+    const work = (await store.listItems(runId)).filter((i) => i.node === "work");
+    assert.deepEqual(
+      work.map((i) => i.status),
+      ["completed", "completed", "completed", "completed"],
+    );
+    assert.equal((await store.depth()).inFlight, 0);
+    await worker();
+    assert.equal((await orchestrator.wait(runId, { timeoutMs: 30_000 })).status, "completed");
+  });
+
+  test("a step longer than the drain timeout is handed back and re-delivered at once", async () => {
+    const { store, orchestrator, worker } = await setup(STEPS);
+    const draining = await worker(["--concurrency", "1", "--drain-timeout", "1", "--lease-ms", "60000"]);
+    const { runId } = await orchestrator.start({ count: 1, stepMs: 3000 });
+    await waitFor(async () => (await store.depth()).inFlight === 1, {
+      intervalMs: 10,
+      message: "the long step to start",
+    });
+    draining.signal("SIGTERM");
+    assert.equal(await draining.exited, 0);
+    const work = (await store.listItems(runId)).find((i) => i.node === "work");
+    assert.equal(work?.status, "queued", "released, not left leased for 60 s");
+    assert.equal(work?.attempt, 1);
+    await worker(["--concurrency", "1"]);
+    assert.equal((await orchestrator.wait(runId, { timeoutMs: 30_000 })).status, "completed");
+  });
+
+  test("/readyz is 503 while Redis is down and 200 once it is back, with the worker alive throughout", async () => {
+    const { worker } = await setup(STEPS);
+    const w = await worker(["--block-ms", "500"]);
+    const readyz = async () => (await fetch(`http://127.0.0.1:${w.port}/readyz`)).status;
+    assert.equal(await readyz(), 200);
+    await redis.kill();
+    await waitFor(async () => (await readyz()) === 503, {
+      timeoutMs: 15_000,
+      message: "/readyz to turn 503",
+    });
+    assert.equal((await fetch(`http://127.0.0.1:${w.port}/healthz`)).status, 200, "still alive");
+    await redis.restart();
+    await waitFor(async () => (await readyz()) === 200, { timeoutMs: 30_000, message: "/readyz to recover" });
+    assert.equal(w.child.exitCode, null);
+  });
+});

@@ -1,0 +1,136 @@
+/**
+ * The worker process: the composition root. Reads config once, builds the store, the pool, the
+ * metrics and the HTTP server, and wires signals to a graceful drain.
+ */
+import { hostname } from "node:os";
+import { pino, type Logger as Pino } from "pino";
+import { Registry, collectDefaultMetrics } from "prom-client";
+import { loadWorkerConfig, type WorkerConfig } from "./config/worker-config.ts";
+import { WorkerPool } from "./engine/index.ts";
+import { buildHttpServer } from "./http/index.ts";
+import { loadWorkflowModule } from "./load-workflow.ts";
+import { WorkerMetrics } from "./observability/metrics.ts";
+import { FloxideError } from "./sdk/index.ts";
+import { openRedisBackend } from "./store/open-redis.ts";
+
+export interface RunningWorker {
+  readonly port: number;
+  /** Drains and closes everything; resolves when done. */
+  shutdown(reason: string): Promise<void>;
+}
+
+export async function startWorker(config: WorkerConfig, log: Pino): Promise<RunningWorker> {
+  const def = await loadWorkflowModule(config.workflow);
+  const workerId = config.workerId ?? hostname();
+  const wlog = log.child({ workflow: def.name, worker: workerId });
+  const backend = await openRedisBackend(config, wlog);
+  const store = backend.forWorkflow(def.name);
+  await backend.ping().catch((error: unknown) => {
+    // Not fatal: the loops retry and /readyz reports it until Redis answers.
+    wlog.warn({ err: error }, "Redis is not reachable yet");
+  });
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "floxide_worker_process_" });
+  const pool: WorkerPool = new WorkerPool({
+    store,
+    workflow: def,
+    concurrency: config.concurrency,
+    leaseMs: config.leaseMs,
+    blockMs: config.blockMs,
+    workerId,
+    log: wlog,
+    onStep: (report) => metrics.recordStep(report),
+    onReclaim: (result) => metrics.recordReclaim(result),
+  });
+  const metrics: WorkerMetrics = new WorkerMetrics(
+    {
+      workflow: def.name,
+      inFlight: () => pool.inFlight,
+      draining: () => pool.status === "draining",
+      depth: () => store.depth(),
+    },
+    registry,
+  );
+  const running = pool;
+  const http = await buildHttpServer({
+    registry,
+    health: {
+      sinceProgressMs: () => running.sinceProgressMs(),
+      stallAfterMs: Math.max(60_000, config.blockMs * 4, config.leaseMs),
+      draining: () => running.status !== "running",
+      pingStore: () => backend.ping(),
+      pingTimeoutMs: 2000,
+    },
+  });
+  const address = await http.listen({ port: config.port, host: config.host });
+  running.start();
+  const port =
+    http.server.address() !== null && typeof http.server.address() === "object"
+      ? (http.server.address() as { port: number }).port
+      : config.port;
+  wlog.info({ port, concurrency: config.concurrency, version: def.version, address }, "worker started");
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    shutdown(reason: string) {
+      closing ??= (async () => {
+        wlog.info(
+          { reason, inFlight: running.inFlight, drainTimeoutSeconds: config.drainTimeoutSeconds },
+          "draining",
+        );
+        await running.stop({ graceMs: config.drainTimeoutSeconds * 1000 });
+        await http.close();
+        await backend.close();
+        wlog.info("worker stopped");
+      })();
+      return closing;
+    },
+  };
+}
+
+/** `floxide worker`: exit 0 after a clean drain, 1 on a startup fault, 2 on invalid configuration. */
+export async function workerMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let config: WorkerConfig;
+  try {
+    config = loadWorkerConfig(argv, env);
+  } catch (error) {
+    process.stderr.write(`floxide worker: ${(error as Error).message}\n`);
+    return 2;
+  }
+  const log = pino({
+    level: config.logLevel,
+    base: { pid: process.pid },
+    redact: ["*.password", "*.redisPassword", "*.url"],
+  });
+  let worker: RunningWorker;
+  try {
+    worker = await startWorker(config, log);
+  } catch (error) {
+    const message = error instanceof FloxideError ? `${error.code}: ${error.message}` : String(error);
+    log.fatal({ err: error }, "worker failed to start");
+    process.stderr.write(`floxide worker: ${message}\n`);
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals += 1;
+      if (signals > 1) {
+        log.warn({ signal }, "second signal: exiting without finishing the drain");
+        resolve(130);
+        return;
+      }
+      void worker.shutdown(signal).then(
+        () => resolve(0),
+        (error: unknown) => {
+          log.error({ err: error }, "drain failed");
+          resolve(1);
+        },
+      );
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}
