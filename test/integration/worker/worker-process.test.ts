@@ -227,6 +227,28 @@ describe("floxide worker processes on Redis", () => {
     assert.equal((await orchestrator.wait(runId, { timeoutMs: 30_000 })).status, "completed");
   });
 
+  test("/metrics of a worker process counts a known workload", async () => {
+    const { orchestrator, worker } = await setup(STEPS);
+    const w = await worker(["--concurrency", "4"]);
+    const { runId } = await orchestrator.start({ count: 3, stepMs: 1, failUntilAttempt: 2 });
+    assert.equal((await orchestrator.wait(runId, { timeoutMs: 30_000 })).status, "completed");
+    const body = await (await fetch(`http://127.0.0.1:${w.port}/metrics`)).text();
+    const value = (series: string): number => {
+      const line = body.split("\n").find((l) => l.startsWith(`${series} `));
+      assert.ok(line, `${series} is served`);
+      return Number(line.split(" ")[1]);
+    };
+    assert.equal(value('floxide_steps_total{workflow="steps",node="work",outcome="retried"}'), 3);
+    assert.equal(value('floxide_steps_total{workflow="steps",node="work",outcome="completed"}'), 3);
+    assert.equal(value('floxide_steps_total{workflow="steps",node="fan",outcome="completed"}'), 1);
+    assert.equal(value('floxide_steps_total{workflow="steps",node="done",outcome="completed"}'), 1);
+    assert.equal(value('floxide_retries_total{workflow="steps",node="work"}'), 3);
+    assert.equal(value('floxide_step_duration_seconds_count{workflow="steps",node="work"}'), 6);
+    assert.equal(value('floxide_queue_depth{workflow="steps",state="ready"}'), 0);
+    assert.equal(value('floxide_steps_in_flight{workflow="steps"}'), 0);
+    assert.match(body, /^floxide_worker_process_process_cpu_seconds_total/m);
+  });
+
   test("/readyz is 503 while Redis is down and 200 once it is back, with the worker alive throughout", async () => {
     const { worker } = await setup(STEPS);
     const w = await worker(["--block-ms", "500"]);
