@@ -1,0 +1,38 @@
+/**
+ * A BullMQ worker process for the benchmark: `noop1` completes each job; `chain3` adds the next
+ * job of the chain from the processor, as a BullMQ user would build a 3-step pipeline.
+ * Reports completions to the parent over IPC (no extra Redis traffic).
+ */
+import { Queue, Worker } from "bullmq";
+
+const [url, queueName, shape, concurrencyText] = process.argv.slice(2);
+if (url === undefined || queueName === undefined || shape === undefined || concurrencyText === undefined) {
+  throw new Error("usage: bullmq-worker <redis-url> <queue> <noop1|chain3> <concurrency>");
+}
+const connection = { url, maxRetriesPerRequest: null };
+const queue = new Queue(queueName, { connection });
+let done = 0;
+const worker = new Worker(
+  queueName,
+  async (job) => {
+    const step = (job.data as { step: number; payload: string }).step;
+    if (shape === "chain3" && step < 3) {
+      await queue.add(
+        "step",
+        { step: step + 1, payload: (job.data as { payload: string }).payload },
+        { removeOnComplete: true },
+      );
+    }
+    return null;
+  },
+  { connection, concurrency: Number(concurrencyText), removeOnComplete: { count: 0 } },
+);
+worker.on("completed", () => {
+  done += 1;
+});
+const report = setInterval(() => process.send?.({ done }), 50);
+process.on("SIGTERM", () => {
+  clearInterval(report);
+  void Promise.all([worker.close(), queue.close()]).then(() => process.exit(0));
+});
+process.send?.({ ready: true, done });

@@ -1,0 +1,112 @@
+/**
+ * Throughput: pre-fill the queue, start W worker processes with concurrency C, and time the steps
+ * between 10% and 90% of the total (warm-up and tail excluded), as BullMQ's own benchmark does.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { Orchestrator } from "../worker/engine/index.ts";
+import { openRedisBackend } from "../worker/store/open-redis.ts";
+import { diff, readCounters } from "./redis-info.ts";
+import { BENCH_WORKFLOWS, STEPS_PER_RUN, type BenchWorkflow } from "./workflows.ts";
+
+export type System = "floxide" | "bullmq";
+
+export interface ThroughputCase {
+  readonly system: System;
+  readonly shape: BenchWorkflow;
+  readonly workers: number;
+  readonly concurrency: number;
+  readonly runs: number;
+}
+
+export interface ThroughputResult {
+  readonly stepsPerSec: number;
+  readonly redisCpuUsPerStep: number;
+  readonly commandsPerStep: number;
+}
+
+const PAYLOAD = "x".repeat(100);
+let sequence = 0;
+
+async function prefill(url: string, c: ThroughputCase, name: string): Promise<() => Promise<void>> {
+  if (c.system === "bullmq") {
+    const queue = new Queue(name, { connection: { url } });
+    for (let i = 0; i < c.runs; i += 1000) {
+      const batch = Array.from({ length: Math.min(1000, c.runs - i) }, () => ({
+        name: "step",
+        data: { step: 1, payload: PAYLOAD },
+        opts: { removeOnComplete: true },
+      }));
+      await queue.addBulk(batch);
+    }
+    return () => queue.close();
+  }
+  const backend = await openRedisBackend(
+    { redisUrl: url, keyPrefix: name, redisMode: "standalone", retentionSeconds: 3600 },
+    pino({ level: "silent" }),
+  );
+  const def = BENCH_WORKFLOWS[c.shape];
+  const orchestrator = new Orchestrator(backend.forWorkflow(def.name), def);
+  for (let i = 0; i < c.runs; i += 500) {
+    await Promise.all(
+      Array.from({ length: Math.min(500, c.runs - i) }, () => orchestrator.start({ payload: PAYLOAD })),
+    );
+  }
+  return () => backend.close();
+}
+
+function startWorker(
+  url: string,
+  c: ThroughputCase,
+  name: string,
+): { child: ChildProcess; done: () => number } {
+  const script = c.system === "bullmq" ? "bench/bullmq-worker.ts" : "bench/floxide-worker.ts";
+  const child = fork(script, [url, name, c.shape, String(c.concurrency)], {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  let done = 0;
+  child.on("message", (message: { done?: number }) => {
+    if (typeof message.done === "number") done = message.done;
+  });
+  return { child, done: () => done };
+}
+
+async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`benchmark timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+export async function runThroughput(url: string, c: ThroughputCase): Promise<ThroughputResult> {
+  const name = `bench${(sequence += 1)}`;
+  const admin = new Redis(url);
+  try {
+    await admin.flushall();
+    const close = await prefill(url, c, name);
+    const workers = Array.from({ length: c.workers }, () => startWorker(url, c, name));
+    const total = c.runs * STEPS_PER_RUN[c.shape];
+    const done = (): number => workers.reduce((sum, w) => sum + w.done(), 0);
+    await until(() => done() >= total * 0.1, 120_000, "warm-up");
+    const [t0, done0, before] = [performance.now(), done(), await readCounters(admin)];
+    await until(() => done() >= total * 0.9, 300_000, "90% of the steps");
+    const [t1, done1, after] = [performance.now(), done(), await readCounters(admin)];
+    for (const w of workers) w.child.kill("SIGTERM");
+    await Promise.all(workers.map((w) => (w.child.exitCode === null ? once(w.child, "exit") : null)));
+    await close();
+    const steps = done1 - done0;
+    const used = diff(before, after);
+    return {
+      stepsPerSec: steps / ((t1 - t0) / 1000),
+      redisCpuUsPerStep: (used.cpuSeconds * 1e6) / steps,
+      commandsPerStep: used.commands / steps,
+    };
+  } finally {
+    admin.disconnect();
+  }
+}
