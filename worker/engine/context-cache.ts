@@ -35,8 +35,15 @@ export class ContextCache {
     this.checkpointEvery = options.checkpointEvery ?? 200;
   }
 
-  async load(runId: string): Promise<ContextView> {
+  /** `knownSeq` (from the claim) lets a step skip every read when the cache is current. */
+  async load(runId: string, knownSeq?: number): Promise<ContextView> {
     let entry = this.entries.get(runId);
+    if (knownSeq !== undefined && (entry?.seq ?? 0) >= knownSeq) {
+      if (entry === undefined) return { seq: 0, state: this.spec.initial() };
+      this.entries.delete(runId); // re-inserted: Map order doubles as LRU order
+      this.entries.set(runId, entry);
+      return { seq: entry.seq, state: entry.state };
+    }
     if (entry === undefined) {
       const checkpoint = await this.store.loadCheckpoint(runId);
       entry =

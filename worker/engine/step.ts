@@ -109,7 +109,7 @@ export async function runStep(deps: StepDeps, claim: Claim, stop: AbortSignal): 
 
   const events: EventDraft[] = [];
   try {
-    const view = await deps.contexts.load(item.runId);
+    const view = await deps.contexts.load(item.runId, claim.contextSeq);
     const transition = await runNode(deps, node, claim, view.state, events, controller.signal);
     if (transition.kind === "abort") {
       const error = new FloxideError("Aborted", transition.error, { node: item.node });

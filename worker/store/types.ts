@@ -30,6 +30,11 @@ export interface Claim {
   readonly token: string;
   readonly workerId: string;
   readonly deadline: number;
+  /**
+   * The run's last event sequence when the item was claimed. A worker whose cached context is
+   * at this sequence skips reading the log; absent means "unknown, read since the cache".
+   */
+  readonly contextSeq?: number;
 }
 
 export type RunStatus = "queued" | "running" | "paused" | "completed" | "failed" | "cancelled";

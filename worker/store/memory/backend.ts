@@ -119,6 +119,7 @@ export class MemoryWorkflowStore implements WorkflowStore {
         token: randomUUID(),
         workerId: options.workerId,
         deadline: now + options.leaseMs,
+        contextSeq: run.events.length,
       };
       this.leases.set(claim.token, { claim, deadline: claim.deadline });
       this.setItem(run, item, "running");
