@@ -5,7 +5,7 @@
  * when the test process exits, even if a test forgot to stop it.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +18,8 @@ export interface RedisServer {
   readonly port: number;
   /** True for REDIS_URL: a server this helper neither stops nor restarts. */
   readonly external: boolean;
+  /** `rediss://` URL of the TLS port, when started with `tls`. */
+  readonly tlsUrl?: string;
   /** SIGTERM, wait for exit, remove the temp dir. */
   stop(): Promise<void>;
   /** Stops (if running) and starts again on the same port and dir (data survives with AOF). */
@@ -33,6 +35,16 @@ export interface StartRedisOptions {
   readonly args?: readonly string[];
   /** How long to wait for the server to answer PING (default 10 s). */
   readonly readyTimeoutMs?: number;
+  /** Also listen with TLS (PEM files); the plain port stays open for the readiness check. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
+}
+
+export interface RedisSentinel {
+  readonly host: string;
+  readonly port: number;
+  /** The master group name it monitors. */
+  readonly name: string;
+  stop(): Promise<void>;
 }
 
 export interface RedisClusterServer {
@@ -124,10 +136,27 @@ function logTail(dir: string): string {
 }
 
 /** A redis-server process on `port` in `dir`, answering PING when this resolves. */
-async function spawnServer(port: number, dir: string, args: readonly string[], readyTimeoutMs: number) {
+async function spawnServer(
+  port: number,
+  dir: string,
+  args: readonly string[],
+  readyTimeoutMs: number,
+  leading: readonly string[] = [],
+) {
   const child = spawn(
     "redis-server",
-    ["--port", String(port), "--bind", HOST, "--dir", dir, "--logfile", join(dir, "redis.log"), ...args],
+    [
+      ...leading,
+      "--port",
+      String(port),
+      "--bind",
+      HOST,
+      "--dir",
+      dir,
+      "--logfile",
+      join(dir, "redis.log"),
+      ...args,
+    ],
     { stdio: "ignore" },
   );
   running.add(child);
@@ -169,7 +198,17 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
   const dir = mkdtempSync(join(tmpdir(), "floxide-redis-"));
   const port = await freePort();
+  const tlsPort = options.tls === undefined ? undefined : await freePort();
+  const tlsArgs =
+    options.tls === undefined
+      ? []
+      : [
+          ...["--tls-port", String(tlsPort), "--tls-cert-file", options.tls.certFile],
+          ...["--tls-key-file", options.tls.keyFile, "--tls-ca-cert-file", options.tls.caFile],
+          ...["--tls-auth-clients", "no"],
+        ];
   const args = [
+    ...tlsArgs,
     "--save",
     "",
     ...(options.appendonly === true
@@ -190,6 +229,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     host: HOST,
     port,
     external: false,
+    ...(tlsPort === undefined ? {} : { tlsUrl: `rediss://${HOST}:${tlsPort}` }),
     stop: async () => {
       await halt("SIGTERM");
       rmSync(dir, { recursive: true, force: true });
@@ -199,6 +239,28 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       child = await spawnServer(port, dir, args, readyTimeoutMs);
     },
     kill: () => halt("SIGKILL"),
+  };
+}
+
+/** A Sentinel process monitoring `master` under `name` (quorum 1), answering when this resolves. */
+export async function startRedisSentinel(master: RedisServer, name = "mymaster"): Promise<RedisSentinel> {
+  requireBinary("redis-server");
+  installExitHook();
+  const dir = mkdtempSync(join(tmpdir(), "floxide-sentinel-"));
+  const port = await freePort();
+  // Sentinel rewrites its config file, so it gets one of its own in the temp dir.
+  const config = join(dir, "sentinel.conf");
+  writeFileSync(config, `sentinel monitor ${name} ${master.host} ${master.port} 1\n`);
+  const child = await spawnServer(port, dir, [], 10_000, [config, "--sentinel"]);
+  return {
+    host: HOST,
+    port,
+    name,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await waitForExit(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 

@@ -1,0 +1,274 @@
+/**
+ * What the Redis store promises beyond the shared contract: an idle worker is quiet, a blocked
+ * claim wakes at once for new work and for due retries, retries live in Redis, bad queue
+ * entries are dead-lettered, queue depth is cheap to read, finished runs expire.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
+import { Redis } from "ioredis";
+import {
+  createRedisBackend,
+  readQueueDepth,
+  readQueueDepths,
+  WorkflowKeys,
+  type RedisBackend,
+  type WorkflowStore,
+} from "../../../worker/store/index.ts";
+import { item, success } from "../../store/contract-suite.ts";
+import { startRedis, type RedisServer } from "../../support/redis.ts";
+import { waitFor } from "../../support/wait.ts";
+
+let redis: RedisServer;
+let admin: Redis;
+const backends: RedisBackend[] = [];
+const LEASE = { workerId: "w1", leaseMs: 10_000, blockMs: 0 };
+
+before(async () => {
+  redis = await startRedis();
+  admin = new Redis(redis.url);
+});
+after(async () => {
+  for (const backend of backends) await backend.close();
+  admin.disconnect();
+  await redis.stop();
+});
+
+/** A backend with its own key prefix; `name` tags its connections in CLIENT LIST. */
+function open(options: { name?: string; retentionMs?: number; keyPrefix?: string } = {}): RedisBackend {
+  const backend = createRedisBackend({
+    connection: { url: redis.url, ...(options.name === undefined ? {} : { connectionName: options.name }) },
+    keyPrefix: options.keyPrefix ?? `q-${randomUUID().slice(0, 8)}`,
+    retentionMs: options.retentionMs ?? 60_000,
+  });
+  backends.push(backend);
+  return backend;
+}
+
+async function startRun(store: WorkflowStore, extra: Parameters<typeof item>[4] = {}): Promise<string> {
+  const runId = randomUUID();
+  await store.createRun({
+    runId,
+    idempotencyKey: null,
+    input: { n: 1 },
+    version: "1",
+    startItem: item(store, runId, "a", { n: 1 }, extra),
+  });
+  return runId;
+}
+
+/** CLIENT LIST entries of the connections named `name`. */
+async function clients(name: string): Promise<{ addr: string; cmd: string }[]> {
+  const list = String(await admin.call("CLIENT", "LIST"));
+  return list
+    .split("\n")
+    .filter((line) => line.includes(` name=${name} `))
+    .map((line) => ({ addr: /addr=(\S+)/.exec(line)?.[1] ?? "", cmd: /cmd=(\S+)/.exec(line)?.[1] ?? "" }));
+}
+
+const blockedIn = async (name: string): Promise<boolean> =>
+  (await clients(name)).some((client) => client.cmd === "bzpopmin");
+
+describe("redis store: claiming", () => {
+  test("an idle worker with four claim loops sends at most about one command per second", async (t) => {
+    const name = `idle-${randomUUID().slice(0, 8)}`;
+    const store = open({ name }).forWorkflow("idle");
+    const stop = new AbortController();
+    const loops = [0, 1, 2, 3].map(async (slot) => {
+      while (!stop.signal.aborted) {
+        await store.claim({ workerId: `w/${slot}`, leaseMs: 30_000, blockMs: 5000, signal: stop.signal });
+      }
+    });
+    await waitFor(() => blockedIn(name), { message: "the claim loops to block in Redis" });
+    const addresses = new Set((await clients(name)).map((client) => client.addr));
+    const monitor = await admin.monitor(); // a new connection of its own, in MONITOR mode
+    let commands = 0;
+    monitor.on("monitor", (_time: string, _args: string[], source: string) => {
+      if (addresses.has(source)) commands += 1;
+    });
+    const windowMs = 6000;
+    await delay(windowMs); // a measurement window, not a synchronisation
+    monitor.disconnect();
+    stop.abort();
+    await Promise.all(loops);
+    const perSecond = commands / (windowMs / 1000);
+    t.diagnostic(`idle worker: ${commands} commands in ${windowMs} ms (${perSecond.toFixed(2)}/s)`);
+    assert.ok(perSecond <= 1, `an idle worker sent ${perSecond.toFixed(2)} commands/s`);
+  });
+
+  test("an item enqueued while a worker is blocked is claimed within milliseconds", async (t) => {
+    const name = `latency-${randomUUID().slice(0, 8)}`;
+    const keyPrefix = `q-${randomUUID().slice(0, 8)}`;
+    const worker = open({ name, keyPrefix }).forWorkflow("fast");
+    const producer = open({ keyPrefix }).forWorkflow("fast");
+    const pending = worker.claim({ ...LEASE, blockMs: 10_000 });
+    await waitFor(() => blockedIn(name), { intervalMs: 10, message: "the claim to block in Redis" });
+    const started = performance.now();
+    const runId = await startRun(producer);
+    const claim = await pending;
+    const latencyMs = performance.now() - started;
+    t.diagnostic(`pick-up latency (enqueue -> claim returned): ${latencyMs.toFixed(1)} ms`);
+    assert.equal(claim?.item.runId, runId);
+    assert.ok(latencyMs < 500, `picked up after ${latencyMs.toFixed(0)} ms`);
+  });
+
+  test("a retry falling due wakes a blocked claim on another worker", async () => {
+    const name = `retry-${randomUUID().slice(0, 8)}`;
+    const keyPrefix = `q-${randomUUID().slice(0, 8)}`;
+    const first = open({ keyPrefix }).forWorkflow("retry");
+    const second = open({ name, keyPrefix }).forWorkflow("retry");
+    await startRun(first);
+    const claim = await first.claim(LEASE);
+    assert.ok(claim);
+    const pending = second.claim({ ...LEASE, blockMs: 20_000 });
+    await waitFor(() => blockedIn(name), { intervalMs: 10, message: "the second worker to block" });
+    const started = Date.now();
+    const error = { code: "Error", message: "flaky" };
+    await first.commit(claim, { kind: "retry", error, delayMs: 300, durationMs: 1 });
+    const again = await pending;
+    const elapsed = Date.now() - started;
+    assert.equal(again?.item.id, claim.item.id);
+    assert.equal(again?.item.attempt, 2);
+    assert.ok(elapsed >= 250, `delivered after ${elapsed} ms, before its delay`);
+    assert.ok(elapsed < 5000, `delivered after ${elapsed} ms: the claim slept through the due time`);
+  });
+
+  test("a retry survives the worker that scheduled it", async () => {
+    const keyPrefix = `q-${randomUUID().slice(0, 8)}`;
+    const doomed = open({ keyPrefix });
+    const store = doomed.forWorkflow("survive");
+    await startRun(store);
+    const claim = await store.claim(LEASE);
+    assert.ok(claim);
+    await store.commit(claim, {
+      kind: "retry",
+      error: { code: "E", message: "x" },
+      delayMs: 200,
+      durationMs: 1,
+    });
+    await doomed.close();
+    const again = await open({ keyPrefix })
+      .forWorkflow("survive")
+      .claim({ ...LEASE, blockMs: 5000 });
+    assert.equal(again?.item.id, claim.item.id);
+    assert.equal(again?.item.attempt, 2);
+  });
+
+  test("an item whose wake marker a dying worker took is still claimed", async () => {
+    const keys = new WorkflowKeys("marker", `q-${randomUUID().slice(0, 8)}`);
+    const store = open({ keyPrefix: keys.prefix }).forWorkflow("marker");
+    const runId = await startRun(store);
+    assert.equal(((await admin.zpopmin(keys.key("wake"))) as string[]).length, 2, "the marker was set");
+    const claim = await store.claim({ ...LEASE, blockMs: 5000 });
+    assert.equal(claim?.item.runId, runId);
+  });
+
+  test("malformed entries in the ready list are dead-lettered and the next item is delivered", async () => {
+    const keys = new WorkflowKeys("malformed", `q-${randomUUID().slice(0, 8)}`);
+    const store = open({ keyPrefix: keys.prefix }).forWorkflow("malformed");
+    await admin.rpush(keys.key("ready"), "{not json", JSON.stringify({ attempt: 1, id: "x" }));
+    const runId = await startRun(store);
+    const claim = await store.claim(LEASE);
+    assert.equal(claim?.item.runId, runId);
+    const dead = await store.deadLetters();
+    assert.equal(dead.length, 2);
+    assert.deepEqual(
+      dead.map((letter) => letter.error.code),
+      ["InvalidItem", "InvalidItem"],
+    );
+    assert.match(
+      dead[0]?.error.message ?? "",
+      /malformed work item in the ready list \(not JSON\): \{not json/,
+    );
+    assert.match(dead[1]?.error.message ?? "", /field "runId" is missing/);
+    assert.equal(dead[0]?.item.input, "{not json", "the raw entry is kept for inspection");
+    assert.deepEqual(
+      (await store.listErrors()).map((error) => error.action),
+      ["dead", "dead"],
+    );
+    assert.deepEqual(await store.depth(), { ready: 0, inFlight: 1, delayed: 0, dead: 2 });
+  });
+
+  test("a blocked claim ends with null when the backend closes", async () => {
+    const name = `close-${randomUUID().slice(0, 8)}`;
+    const backend = open({ name });
+    const pending = backend.forWorkflow("closing").claim({ ...LEASE, blockMs: 30_000 });
+    await waitFor(() => blockedIn(name), { intervalMs: 10, message: "the claim to block" });
+    await backend.close();
+    assert.equal(await pending, null);
+  });
+});
+
+describe("redis store: queue depth and retention", () => {
+  test("readQueueDepth reads ready, in-flight, delayed and dead with the operator's own client", async () => {
+    const keyPrefix = `q-${randomUUID().slice(0, 8)}`;
+    const store = open({ keyPrefix }).forWorkflow("depth");
+    for (let i = 0; i < 4; i += 1) await startRun(store, { maxAttempts: 1 });
+    const inFlight = await store.claim(LEASE);
+    const retried = await store.claim(LEASE);
+    const failed = await store.claim(LEASE);
+    assert.ok(inFlight && retried && failed);
+    await store.commit(retried, {
+      kind: "retry",
+      error: { code: "E", message: "x" },
+      delayMs: 60_000,
+      durationMs: 1,
+    });
+    await store.commit(failed, {
+      kind: "fail",
+      error: { code: "E", message: "x" },
+      deadLetter: true,
+      durationMs: 1,
+    });
+    const operator = new Redis(redis.url);
+    try {
+      const expected = { ready: 1, inFlight: 1, delayed: 1, dead: 1 };
+      assert.deepEqual(await readQueueDepth(operator, "depth", { prefix: keyPrefix }), expected);
+      const many = await readQueueDepths(operator, ["depth", "unknown"], { prefix: keyPrefix });
+      assert.deepEqual(Object.fromEntries(many), {
+        depth: expected,
+        unknown: { ready: 0, inFlight: 0, delayed: 0, dead: 0 },
+      });
+    } finally {
+      operator.disconnect();
+    }
+  });
+
+  test("a finished run's keys get the retention TTL; a running run's keys do not", async () => {
+    const keys = new WorkflowKeys("retention", `q-${randomUUID().slice(0, 8)}`);
+    const store = open({ keyPrefix: keys.prefix, retentionMs: 60_000 }).forWorkflow("retention");
+    const done = await startRun(store);
+    const claim = await store.claim(LEASE);
+    assert.ok(claim);
+    const events = [{ id: randomUUID(), node: "a", itemId: claim.item.id, event: 1 }];
+    const outputs = [{ node: "a", itemId: claim.item.id, value: 1 }];
+    await store.commit(claim, success({ events, outputs }));
+    await store.saveCheckpoint(done, { seq: 1, state: 1 }); // written after the run finished
+    const running = await startRun(store);
+    for (const kind of ["run", "events", "outputs", "items", "checkpoint"] as const) {
+      const ttl = await admin.pttl(keys.run(kind, done));
+      assert.ok(ttl > 0 && ttl <= 60_000, `${kind} of the finished run has pttl ${ttl}`);
+    }
+    assert.equal(await admin.pttl(keys.run("run", running)), -1);
+    assert.equal(await admin.pttl(keys.run("items", running)), -1);
+  });
+
+  test("a run past its retention is gone, from listRuns too", async () => {
+    const store = open({ retentionMs: 100 }).forWorkflow("expiry");
+    const old = await startRun(store);
+    const claim = await store.claim(LEASE);
+    assert.ok(claim);
+    await store.commit(claim, success());
+    await waitFor(async () => (await store.getRun(old)) === null, {
+      intervalMs: 25,
+      message: "the run to expire",
+    });
+    const fresh = await startRun(store);
+    assert.deepEqual(
+      (await store.listRuns()).map((run) => run.runId),
+      [fresh],
+    );
+    assert.deepEqual(await store.listRuns({ status: "completed" }), []);
+  });
+});
