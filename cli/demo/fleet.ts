@@ -1,0 +1,307 @@
+/**
+ * The local stand-in for a worker Deployment: a set of workers the local scaler grows and
+ * shrinks. `ProcessFleet` runs real `floxide worker` processes (Redis); `PoolFleet` runs
+ * in-process WorkerPools (memory backend). Scale-in drains: idle workers first, by SIGTERM (or
+ * `pool.stop`), so a busy worker is the last to go and never loses a step.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import { WorkerPool } from "../../worker/engine/index.ts";
+import type { WorkflowDef } from "../../worker/sdk/index.ts";
+import type { WorkflowStore } from "../../worker/store/index.ts";
+
+export type WorkerPhase = "starting" | "running" | "draining";
+
+export interface FleetEvent {
+  readonly worker: string;
+  readonly kind: "started" | "stopped" | "crashed";
+  readonly detail: string;
+}
+
+export interface Fleet {
+  readonly kind: "processes" | "in-process pools";
+  /** Workers that count as replicas: starting or running (not draining). */
+  readonly size: number;
+  readonly running: number;
+  readonly draining: number;
+  /** Ids of the workers that count as replicas. */
+  ids(): string[];
+  /** Adds or drains workers; on scale-in, workers in `idle` go first, then those not yet started. */
+  scaleTo(replicas: number, idle: ReadonlySet<string>): void;
+  /** Drains every worker (the scaler starts fresh ones as the backlog needs them). */
+  drainAll(): Promise<void>;
+  /** Drains everything and waits; a second call (or `force`) kills what is left. */
+  stop(force?: boolean): Promise<void>;
+}
+
+export interface FleetOptions {
+  readonly concurrency: number;
+  readonly drainTimeoutSeconds: number;
+  readonly onEvent?: (event: FleetEvent) => void;
+}
+
+export interface ProcessFleetOptions extends FleetOptions {
+  readonly workflowModule: string;
+  readonly redisUrl: string;
+  readonly keyPrefix: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly namePrefix: string;
+}
+
+interface ProcessWorker {
+  readonly id: string;
+  readonly child: ChildProcess;
+  phase: WorkerPhase;
+  readonly exited: Promise<void>;
+  stderr: string;
+}
+
+const CLI_MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+// An absolute URL, so the worker finds tsx wherever the user's project (the cwd) is.
+const TSX = import.meta.resolve("tsx");
+
+/** Picks `count` workers to drain: idle ones first, then ones still starting, then the newest. */
+function victims<T extends { id: string; phase: WorkerPhase }>(
+  active: readonly T[],
+  count: number,
+  idle: ReadonlySet<string>,
+): T[] {
+  const rank = (worker: T): number => (idle.has(worker.id) ? 0 : worker.phase === "starting" ? 1 : 2);
+  return [...active]
+    .map((worker, index) => ({ worker, index }))
+    .sort((a, b) => rank(a.worker) - rank(b.worker) || b.index - a.index)
+    .slice(0, count)
+    .map((entry) => entry.worker);
+}
+
+export class ProcessFleet implements Fleet {
+  readonly kind = "processes";
+  private readonly workers = new Map<string, ProcessWorker>();
+  private started = 0;
+  private readonly options: ProcessFleetOptions;
+
+  constructor(options: ProcessFleetOptions) {
+    this.options = options;
+    process.once("exit", this.killAll);
+  }
+
+  private readonly killAll = (): void => {
+    for (const worker of this.workers.values()) worker.child.kill("SIGKILL");
+  };
+
+  private active(): ProcessWorker[] {
+    return [...this.workers.values()].filter((worker) => worker.phase !== "draining");
+  }
+
+  get size(): number {
+    return this.active().length;
+  }
+
+  get running(): number {
+    return [...this.workers.values()].filter((worker) => worker.phase === "running").length;
+  }
+
+  get draining(): number {
+    return this.workers.size - this.size;
+  }
+
+  ids(): string[] {
+    return this.active().map((worker) => worker.id);
+  }
+
+  scaleTo(replicas: number, idle: ReadonlySet<string>): void {
+    const active = this.active();
+    for (let i = active.length; i < replicas; i += 1) this.spawnWorker();
+    for (const worker of victims(active, active.length - replicas, idle)) this.drain(worker);
+  }
+
+  private spawnWorker(): void {
+    const { options } = this;
+    this.started += 1;
+    const id = `${options.namePrefix}-${this.started}`;
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        TSX,
+        CLI_MAIN,
+        "worker",
+        "--workflow",
+        options.workflowModule,
+        "--redis",
+        options.redisUrl,
+        "--key-prefix",
+        options.keyPrefix,
+        "--concurrency",
+        String(options.concurrency),
+        "--drain-timeout",
+        String(options.drainTimeoutSeconds),
+        "--port",
+        "0",
+        "--host",
+        "127.0.0.1",
+        "--block-ms",
+        "1000",
+        "--log-level",
+        "info",
+      ],
+      {
+        env: { ...options.env, POD_NAME: id },
+        stdio: ["ignore", "pipe", "pipe"],
+        // Its own process group: the terminal's Ctrl-C reaches only the CLI, which drains the
+        // workers once, in order (a second signal would make a worker skip its drain).
+        detached: true,
+      },
+    );
+    const worker: ProcessWorker = {
+      id,
+      child,
+      phase: "starting",
+      exited: once(child, "exit").then(() => undefined),
+      stderr: "",
+    };
+    this.workers.set(id, worker);
+    let buffer = "";
+    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+      buffer += chunk;
+      const lines = buffer.split("\n");
+      buffer = lines.pop() ?? "";
+      for (const line of lines) {
+        if (worker.phase === "starting" && line.includes('"msg":"worker started"')) {
+          worker.phase = "running";
+          options.onEvent?.({ worker: id, kind: "started", detail: `pid ${child.pid}` });
+        }
+      }
+    });
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+      worker.stderr = (worker.stderr + chunk).slice(-4000);
+    });
+    child.once("exit", (code, signal) => {
+      const wasDraining = worker.phase === "draining";
+      this.workers.delete(id);
+      if (wasDraining && code === 0) {
+        options.onEvent?.({ worker: id, kind: "stopped", detail: "drained" });
+      } else {
+        const last = worker.stderr.trim().split("\n").slice(-3).join(" | ");
+        options.onEvent?.({
+          worker: id,
+          kind: "crashed",
+          detail: `exited with ${code ?? signal}${last === "" ? "" : `: ${last}`}`,
+        });
+      }
+    });
+  }
+
+  private drain(worker: ProcessWorker): void {
+    if (worker.phase === "draining") return;
+    worker.phase = "draining";
+    worker.child.kill("SIGTERM");
+  }
+
+  async drainAll(): Promise<void> {
+    const all = [...this.workers.values()];
+    for (const worker of all) this.drain(worker);
+    await Promise.all(all.map((worker) => worker.exited));
+  }
+
+  async stop(force = false): Promise<void> {
+    if (force) this.killAll();
+    await this.drainAll();
+    process.removeListener("exit", this.killAll);
+  }
+}
+
+export interface PoolFleetOptions extends FleetOptions {
+  readonly store: WorkflowStore;
+  readonly workflow: WorkflowDef<unknown, unknown>;
+  readonly namePrefix: string;
+}
+
+interface PoolWorker {
+  readonly id: string;
+  readonly pool: WorkerPool;
+  phase: WorkerPhase;
+  stopped?: Promise<void>;
+}
+
+export class PoolFleet implements Fleet {
+  readonly kind = "in-process pools";
+  private readonly workers = new Map<string, PoolWorker>();
+  private started = 0;
+  private readonly options: PoolFleetOptions;
+  private workflow: WorkflowDef<unknown, unknown>;
+
+  constructor(options: PoolFleetOptions) {
+    this.options = options;
+    this.workflow = options.workflow;
+  }
+
+  /** Workers started from now on run this definition (dev reload). */
+  setWorkflow(workflow: WorkflowDef<unknown, unknown>): void {
+    this.workflow = workflow;
+  }
+
+  private active(): PoolWorker[] {
+    return [...this.workers.values()].filter((worker) => worker.phase !== "draining");
+  }
+
+  get size(): number {
+    return this.active().length;
+  }
+
+  get running(): number {
+    return this.size;
+  }
+
+  get draining(): number {
+    return this.workers.size - this.size;
+  }
+
+  ids(): string[] {
+    return this.active().map((worker) => worker.id);
+  }
+
+  scaleTo(replicas: number, idle: ReadonlySet<string>): void {
+    const active = this.active();
+    for (let i = active.length; i < replicas; i += 1) this.startPool();
+    for (const worker of victims(active, active.length - replicas, idle)) this.drain(worker);
+  }
+
+  private startPool(): void {
+    this.started += 1;
+    const id = `${this.options.namePrefix}-${this.started}`;
+    const pool = new WorkerPool({
+      store: this.options.store,
+      workflow: this.workflow,
+      concurrency: this.options.concurrency,
+      workerId: id,
+      blockMs: 200,
+      livenessEveryMs: 500,
+    });
+    this.workers.set(id, { id, pool, phase: "running" });
+    pool.start();
+    this.options.onEvent?.({ worker: id, kind: "started", detail: "in-process pool" });
+  }
+
+  private drain(worker: PoolWorker): Promise<void> {
+    if (worker.stopped !== undefined) return worker.stopped;
+    worker.phase = "draining";
+    worker.stopped = worker.pool.stop({ graceMs: this.options.drainTimeoutSeconds * 1000 }).then(() => {
+      this.workers.delete(worker.id);
+      this.options.onEvent?.({ worker: worker.id, kind: "stopped", detail: "drained" });
+    });
+    return worker.stopped;
+  }
+
+  async drainAll(): Promise<void> {
+    await Promise.all([...this.workers.values()].map((worker) => this.drain(worker)));
+  }
+
+  async stop(force = false): Promise<void> {
+    if (force) {
+      await Promise.all([...this.workers.values()].map((worker) => worker.pool.stop({ graceMs: 0 })));
+    }
+    await this.drainAll();
+  }
+}
