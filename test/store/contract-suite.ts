@@ -465,5 +465,77 @@ export function describeStoreContract(name: string, factory: BackendFactory): vo
       assert.deepEqual(claim.item.input, { list: [1, 2] });
       assert.deepEqual((await store.getRun(runId))?.input, { list: [1, 2] });
     });
+
+    test("a released item goes back to the head of the queue", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      await startRun(store);
+      const claim = await claimOne(store);
+      await startRun(store);
+      await store.release([claim]);
+      assert.equal((await claimOne(store)).item.id, claim.item.id);
+    });
+
+    test("a second arrival for one branch index is ignored: the first value wins", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store);
+      const root = await claimOne(store);
+      const frameId = `${root.item.id}:b`;
+      const branches = [0, 1].map((index) =>
+        item(store, runId, "b", index, { frames: [{ id: frameId, index, count: 2 }] }),
+      );
+      await store.commit(root, success({ followUps: branches }));
+      const [first, second] = [await claimOne(store), await claimOne(store)];
+      const joinItem = item(store, runId, "j", null, { id: `${frameId}>j` });
+      const frame = (index: number) => ({ id: frameId, index, count: 2 });
+      await store.commit(
+        first,
+        success({
+          arrivals: [
+            { frame: frame(0), value: "first", joinItem },
+            { frame: frame(0), value: "second", joinItem },
+          ],
+        }),
+      );
+      assert.equal((await store.depth()).ready, 0, "one index twice is not two branches");
+      await store.commit(second, success({ arrivals: [{ frame: frame(1), value: "other", joinItem }] }));
+      assert.deepEqual((await claimOne(store)).item.input, ["first", "other"]);
+    });
+
+    test("follow-ups committed while the run is paused are parked until resume", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store);
+      const claim = await claimOne(store);
+      await store.pauseRun(runId);
+      const next = item(store, runId, "b");
+      assert.deepEqual(await store.commit(claim, success({ followUps: [next] })), {
+        status: "committed",
+        run: "paused",
+      });
+      assert.equal(await store.claim(LEASE), null);
+      assert.equal((await store.listItems(runId)).find((s) => s.itemId === next.id)?.status, "parked");
+      assert.equal((await store.resumeRun(runId)).status, "running");
+      assert.equal((await claimOne(store)).item.id, next.id);
+    });
+
+    test("readEvents pages the log by sequence", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store);
+      const claim = await claimOne(store);
+      const events = [1, 2, 3, 4].map((n) => ({
+        id: randomUUID(),
+        node: "a",
+        itemId: claim.item.id,
+        event: n,
+      }));
+      await store.commit(claim, success({ events }));
+      assert.deepEqual(
+        (await store.readEvents(runId, 1, 2)).map((e) => [e.seq, e.event]),
+        [
+          [2, 2],
+          [3, 3],
+        ],
+      );
+      assert.deepEqual(await store.readEvents(runId, 4), []);
+    });
   });
 }

@@ -2,8 +2,9 @@
 --
 -- KEYS: the workflow keys (includes/base.lua).
 -- ARGV[3] workflow name  ARGV[4] worker id  ARGV[5] lease ms  ARGV[6] lease token (fresh UUID)
--- Returns {'item', itemJson, deadline} | {'empty', msUntilNextRetryDue or -1} | {'again'}
---   ('again': many dead entries were skipped; call again without blocking).
+-- Returns {'item', itemJson, deadline, runEventSeq} | {'empty', msUntilNextRetryDue or -1} | {'again'}
+--   (runEventSeq: the run's last event sequence, so a worker with a current cache reads nothing;
+--   'again': many dead entries were skipped; call again without blocking).
 --
 -- Invariant: an item is always somewhere in Redis: it moves from `ready` to a lease (deadline in
 -- `leases`, JSON in `lease-items`) in this one script, so a worker that dies at any instant
@@ -71,7 +72,7 @@ for _ = 1, MAX_SKIPPED do
       end
       -- One marker wakes one blocked worker; pass it on while work remains.
       if redis.call('LLEN', K_READY) > 0 then wake() end
-      return { 'item', raw, int(deadline) }
+      return { 'item', raw, int(deadline), redis.call('LLEN', rkey('events', run_id)) }
     end
   end
 end

@@ -102,7 +102,7 @@ export class RedisWorkflowStore implements WorkflowStore {
   private async attemptClaim(workerId: string, leaseMs: number): Promise<ClaimAttempt> {
     const token = randomUUID();
     const reply = replyArray("claim", await this.script("claim", [this.workflow, workerId, leaseMs, token]));
-    const [kind, first, second] = reply;
+    const [kind, first, second, third] = reply;
     if (kind === "empty") {
       const nextDue = Number(first);
       return { kind: "empty", nextDueMs: nextDue < 0 ? null : nextDue };
@@ -116,7 +116,8 @@ export class RedisWorkflowStore implements WorkflowStore {
       await this.rejectLeased(first, token, workerId, error as Error);
       return { kind: "again" };
     }
-    return { kind: "claimed", claim: { item, token, workerId, deadline: Number(second) } };
+    const claim: Claim = { item, token, workerId, deadline: Number(second), contextSeq: Number(third) };
+    return { kind: "claimed", claim };
   }
 
   /**
