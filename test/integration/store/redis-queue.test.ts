@@ -190,6 +190,54 @@ describe("redis store: claiming", () => {
     assert.deepEqual(await store.depth(), { ready: 0, inFlight: 1, delayed: 0, dead: 2 });
   });
 
+  test("twelve claim loops on three backends deliver every item exactly once", async () => {
+    const keyPrefix = `q-${randomUUID().slice(0, 8)}`;
+    const stores = [0, 1, 2].map(() => open({ keyPrefix }).forWorkflow("busy"));
+    const [first] = stores as [WorkflowStore];
+    const runIds = await Promise.all(Array.from({ length: 100 }, () => startRun(first)));
+    const deliveries = new Map<string, number>();
+    const stop = new AbortController();
+    let completed = 0;
+    const loops = stores.flatMap((store, index) =>
+      [0, 1, 2, 3].map(async (slot) => {
+        while (!stop.signal.aborted) {
+          const options = {
+            workerId: `${index}/${slot}`,
+            leaseMs: 10_000,
+            blockMs: 1000,
+            signal: stop.signal,
+          };
+          const claim = await store.claim(options);
+          if (claim === null) continue;
+          deliveries.set(claim.item.id, (deliveries.get(claim.item.id) ?? 0) + 1);
+          const { runId, node, id } = claim.item;
+          const events = [{ id: randomUUID(), node, itemId: id, event: node }];
+          const followUps = node === "a" ? [item(store, runId, "b")] : [];
+          const result = await store.commit(claim, success({ events, followUps }));
+          if (result.status === "committed" && result.run === "completed") completed += 1;
+        }
+      }),
+    );
+    try {
+      await waitFor(() => completed === runIds.length, {
+        timeoutMs: 30_000,
+        message: "every run to complete",
+      });
+    } finally {
+      stop.abort();
+      await Promise.all(loops);
+    }
+    assert.equal(deliveries.size, 200);
+    assert.deepEqual(new Set(deliveries.values()), new Set([1]), "no item was delivered twice");
+    for (const runId of runIds) {
+      assert.deepEqual(
+        (await first.readEvents(runId, 0)).map((event) => event.event),
+        ["a", "b"],
+      );
+    }
+    assert.deepEqual(await first.depth(), { ready: 0, inFlight: 0, delayed: 0, dead: 0 });
+  });
+
   test("a blocked claim ends with null when the backend closes", async () => {
     const name = `close-${randomUUID().slice(0, 8)}`;
     const backend = open({ name });
@@ -197,6 +245,26 @@ describe("redis store: claiming", () => {
     await waitFor(() => blockedIn(name), { intervalMs: 10, message: "the claim to block" });
     await backend.close();
     assert.equal(await pending, null);
+  });
+});
+
+describe("redis store: outages", () => {
+  test("a claim blocked while Redis restarts ends, and the next claims work", async (t) => {
+    if (redis.external) return t.skip("REDIS_URL names a server this test cannot restart");
+    const own = await startRedis();
+    const backend = createRedisBackend({ connection: own.url });
+    try {
+      const store = backend.forWorkflow("outage");
+      const blocked = store.claim({ ...LEASE, blockMs: 1000 }).catch((error: Error) => error);
+      await own.restart();
+      const outcome = await blocked;
+      assert.ok(outcome === null || outcome instanceof Error, "the blocked claim ended");
+      const runId = await startRun(store);
+      assert.equal((await store.claim({ ...LEASE, blockMs: 5000 }))?.item.runId, runId);
+    } finally {
+      await backend.close();
+      await own.stop();
+    }
   });
 });
 
