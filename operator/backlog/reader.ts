@@ -1,0 +1,169 @@
+// Reads the backlog (queue depth) and the worker liveness of many workflows from Redis: one
+// round trip per Redis endpoint per poll, over one pooled connection per endpoint. The operator
+// only reads; it never runs the store's scripts (list-workers would also prune).
+import type { RedisOptions } from "ioredis";
+import {
+  createRedisClient,
+  describeRedisConnection,
+  readQueueDepths,
+  WorkflowKeys,
+  type QueueDepth,
+  type RedisClient,
+  type RedisConnectionOptions,
+  type WorkerLiveness,
+} from "../../worker/store/index.ts";
+
+export interface BacklogTarget {
+  /** namespace/name of the WorkflowDeployment. */
+  readonly key: string;
+  readonly workflow: string;
+  readonly prefix: string;
+  readonly connection: RedisConnectionOptions;
+}
+
+export type BacklogReading =
+  | { readonly ok: true; readonly depth: QueueDepth; readonly workers: readonly WorkerLiveness[] }
+  | { readonly ok: false; readonly error: string };
+
+export interface BacklogReader {
+  read(targets: readonly BacklogTarget[]): Promise<Map<string, BacklogReading>>;
+  close(): Promise<void>;
+}
+
+export interface RedisBacklogReaderOptions {
+  /** Per-poll deadline for one endpoint (default 3 s). */
+  readonly timeoutMs?: number;
+  /** Close a pooled connection unused this long (default 10 min). */
+  readonly idleCloseMs?: number;
+  /** Told about connection errors (ioredis emits them while it reconnects). */
+  readonly onConnectionError?: (endpoint: string, error: Error) => void;
+}
+
+/** `<expiresAt>|<liveness JSON>` per worker in `{p:w}:workers` (worker/store/redis/keys.ts). */
+export function parseWorkers(entries: Record<string, string>, now: number): WorkerLiveness[] {
+  const workers: WorkerLiveness[] = [];
+  for (const value of Object.values(entries)) {
+    const sep = value.indexOf("|");
+    if (sep < 0 || Number(value.slice(0, sep)) <= now) continue;
+    try {
+      workers.push(JSON.parse(value.slice(sep + 1)) as WorkerLiveness);
+    } catch {
+      // A malformed entry is a worker we cannot rank; it keeps the default deletion cost.
+    }
+  }
+  return workers;
+}
+
+const endpointKey = (connection: RedisConnectionOptions): string =>
+  JSON.stringify(Object.entries(connection).sort(([a], [b]) => a.localeCompare(b)));
+
+export class RedisBacklogReader implements BacklogReader {
+  private readonly pool = new Map<string, { client: RedisClient; lastUsed: number; name: string }>();
+  private readonly timeoutMs: number;
+  private readonly idleCloseMs: number;
+
+  constructor(private readonly options: RedisBacklogReaderOptions = {}) {
+    this.timeoutMs = options.timeoutMs ?? 3_000;
+    this.idleCloseMs = options.idleCloseMs ?? 600_000;
+  }
+
+  async read(targets: readonly BacklogTarget[]): Promise<Map<string, BacklogReading>> {
+    const groups = new Map<string, BacklogTarget[]>();
+    for (const target of targets) {
+      const key = endpointKey(target.connection);
+      groups.set(key, [...(groups.get(key) ?? []), target]);
+    }
+    const results = new Map<string, BacklogReading>();
+    await Promise.all(
+      [...groups].map(async ([key, group]) => {
+        for (const [targetKey, reading] of await this.readEndpoint(key, group))
+          results.set(targetKey, reading);
+      }),
+    );
+    this.closeIdle();
+    return results;
+  }
+
+  async close(): Promise<void> {
+    const clients = [...this.pool.values()];
+    this.pool.clear();
+    await Promise.all(clients.map(({ client }) => client.quit().catch(() => client.disconnect())));
+  }
+
+  private client(key: string, connection: RedisConnectionOptions): RedisClient {
+    const pooled = this.pool.get(key);
+    if (pooled) {
+      pooled.lastUsed = Date.now();
+      return pooled.client;
+    }
+    const overrides: RedisOptions = {
+      // Fail a poll fast when Redis is down: the policy then keeps the replicas.
+      maxRetriesPerRequest: 1,
+      connectTimeout: this.timeoutMs,
+      retryStrategy: (attempt) => Math.min(attempt * 250, 5_000),
+      connectionName: "floxide-operator",
+    };
+    const client = createRedisClient({ ...connection, connectionName: "floxide-operator" }, overrides);
+    const name = describeRedisConnection(connection);
+    client.on("error", (error: Error) => this.options.onConnectionError?.(name, error));
+    this.pool.set(key, { client, lastUsed: Date.now(), name });
+    return client;
+  }
+
+  private async readEndpoint(
+    key: string,
+    targets: readonly BacklogTarget[],
+  ): Promise<Map<string, BacklogReading>> {
+    const out = new Map<string, BacklogReading>();
+    let client: RedisClient;
+    try {
+      client = this.client(key, targets[0]!.connection);
+    } catch (error) {
+      for (const target of targets) out.set(target.key, { ok: false, error: (error as Error).message });
+      return out;
+    }
+    const byPrefix = new Map<string, string[]>();
+    for (const target of targets)
+      byPrefix.set(target.prefix, [...(byPrefix.get(target.prefix) ?? []), target.workflow]);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // All commands are written before any reply is awaited: one round trip for the endpoint.
+      const depthReads = [...byPrefix].map(async ([prefix, workflows]) => ({
+        prefix,
+        depths: await readQueueDepths(client, workflows, { prefix }),
+      }));
+      const workerReads = targets.map(async (target) => ({
+        target,
+        entries: await client.hgetall(new WorkflowKeys(target.workflow, target.prefix).key("workers")),
+      }));
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      });
+      const all = Promise.all([Promise.all(depthReads), Promise.all(workerReads)]);
+      // Replies after the deadline are dropped, their errors too.
+      all.catch(() => undefined);
+      const [depths, workers] = await Promise.race([all, deadline]);
+      const now = Date.now();
+      for (const target of targets) {
+        const depth = depths.find((entry) => entry.prefix === target.prefix)?.depths.get(target.workflow);
+        const entries = workers.find((entry) => entry.target.key === target.key)?.entries ?? {};
+        if (depth) out.set(target.key, { ok: true, depth, workers: parseWorkers(entries, now) });
+      }
+    } catch (error) {
+      const message = `Redis ${this.pool.get(key)?.name ?? ""}: ${(error as Error).message}`;
+      for (const target of targets) out.set(target.key, { ok: false, error: message });
+    } finally {
+      clearTimeout(timer);
+    }
+    return out;
+  }
+
+  private closeIdle(): void {
+    const now = Date.now();
+    for (const [key, pooled] of this.pool) {
+      if (now - pooled.lastUsed < this.idleCloseMs) continue;
+      this.pool.delete(key);
+      pooled.client.disconnect();
+    }
+  }
+}

@@ -1,0 +1,59 @@
+// Where a WorkflowDeployment's backlog lives: its Redis connection (with the URL, password and
+// CA resolved from Secrets the way the workers get them) plus the workflow and key prefix.
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { RedisConnectionOptions } from "../../worker/store/index.ts";
+import type { SecretKeyRef, WorkflowDeployment } from "../api/workflow-deployment.ts";
+import type { BacklogTarget } from "./reader.ts";
+
+export interface SecretReader {
+  /** The decoded value of a Secret key; throws with a message naming the Secret and key. */
+  read(namespace: string, ref: SecretKeyRef): Promise<string>;
+}
+
+export async function backlogTarget(wfd: WorkflowDeployment, secrets: SecretReader): Promise<BacklogTarget> {
+  const { namespace } = wfd.metadata;
+  const { redis } = wfd.spec;
+  const url = redis.url ?? (await secrets.read(namespace, redis.urlSecretRef!));
+  const connection: { -readonly [K in keyof RedisConnectionOptions]: RedisConnectionOptions[K] } = { url };
+  if (redis.username !== undefined) connection.username = redis.username;
+  if (redis.passwordSecretRef) connection.password = await secrets.read(namespace, redis.passwordSecretRef);
+  if (redis.tls?.caSecretRef) connection.tls = { ca: await secrets.read(namespace, redis.tls.caSecretRef) };
+  if (redis.mode === "cluster") connection.cluster = true;
+  if (redis.mode === "sentinel") {
+    const parsed = new URL(url);
+    connection.sentinels = [{ host: parsed.hostname, port: Number(parsed.port || 26379) }];
+    connection.name = redis.sentinelName;
+  }
+  return {
+    key: `${namespace}/${wfd.metadata.name}`,
+    workflow: wfd.spec.workflow,
+    prefix: wfd.spec.keyPrefix,
+    connection,
+  };
+}
+
+/** Reads Secrets through the API server, caching each for `ttlMs` (default 30 s). */
+export function apiSecretReader(kubeConfig: KubeConfig, ttlMs = 30_000): SecretReader {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const cache = new Map<string, { at: number; data: Record<string, string> }>();
+  return {
+    async read(namespace, ref) {
+      const cacheKey = `${namespace}/${ref.name}`;
+      let entry = cache.get(cacheKey);
+      if (!entry || Date.now() - entry.at > ttlMs) {
+        try {
+          const secret = await core.readNamespacedSecret({ namespace, name: ref.name });
+          entry = { at: Date.now(), data: secret.data ?? {} };
+          cache.set(cacheKey, entry);
+        } catch (error) {
+          throw new Error(`cannot read Secret ${namespace}/${ref.name}: ${(error as Error).message}`, {
+            cause: error,
+          });
+        }
+      }
+      const value = entry.data[ref.key];
+      if (value === undefined) throw new Error(`Secret ${namespace}/${ref.name} has no key ${ref.key}`);
+      return Buffer.from(value, "base64").toString("utf8");
+    },
+  };
+}

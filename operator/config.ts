@@ -1,0 +1,158 @@
+// Every option of `floxide operator`: flags win over environment variables, which win over
+// the defaults. The same option-table machinery as the worker (worker/config/options.ts).
+import { hostname } from "node:os";
+import { readFlags, resolveOptions, type OptionTable, type ParsedOptions } from "../worker/config/options.ts";
+
+export const OPERATOR_OPTIONS = {
+  namespaces: {
+    flag: "namespaces",
+    env: "FLOXIDE_OPERATOR_NAMESPACES",
+    type: "string",
+    default: "",
+    description: "Comma-separated namespaces to watch; empty = all namespaces.",
+  },
+  leaderElect: {
+    flag: "leader-elect",
+    env: "FLOXIDE_OPERATOR_LEADER_ELECT",
+    type: "enum",
+    values: ["true", "false"],
+    default: "true",
+    description: "Elect a leader with a Lease so several replicas can run and one acts.",
+  },
+  leaseNamespace: {
+    flag: "lease-namespace",
+    env: "POD_NAMESPACE",
+    type: "string",
+    default: "floxide-system",
+    description: "Namespace of the leader-election Lease (the operator's own namespace).",
+  },
+  leaseName: {
+    flag: "lease-name",
+    env: "FLOXIDE_OPERATOR_LEASE_NAME",
+    type: "string",
+    default: "floxide-operator",
+    description: "Name of the leader-election Lease.",
+  },
+  leaseDurationSeconds: {
+    flag: "lease-duration",
+    env: "FLOXIDE_OPERATOR_LEASE_DURATION",
+    type: "int",
+    default: 15,
+    min: 2,
+    max: 300,
+    description: "Seconds a standby waits after the last renewal before taking the Lease.",
+  },
+  renewDeadlineSeconds: {
+    flag: "renew-deadline",
+    env: "FLOXIDE_OPERATOR_RENEW_DEADLINE",
+    type: "int",
+    default: 10,
+    min: 1,
+    max: 300,
+    description: "Seconds the leader keeps acting without a successful renewal.",
+  },
+  retryPeriodSeconds: {
+    flag: "retry-period",
+    env: "FLOXIDE_OPERATOR_RETRY_PERIOD",
+    type: "int",
+    default: 2,
+    min: 1,
+    max: 60,
+    description: "Seconds between Lease renewals / acquisition attempts.",
+  },
+  identity: {
+    flag: "identity",
+    env: "POD_NAME",
+    type: "string",
+    default: "",
+    description: "This replica's identity in the Lease (default: the host name plus the process id).",
+  },
+  concurrency: {
+    flag: "concurrency",
+    env: "FLOXIDE_OPERATOR_CONCURRENCY",
+    type: "int",
+    default: 4,
+    min: 1,
+    max: 64,
+    description: "WorkflowDeployments reconciled at once.",
+  },
+  resyncSeconds: {
+    flag: "resync",
+    env: "FLOXIDE_OPERATOR_RESYNC",
+    type: "int",
+    default: 300,
+    min: 10,
+    max: 86400,
+    description: "Every WorkflowDeployment is reconciled at least this often, events or not.",
+  },
+  port: {
+    flag: "port",
+    env: "FLOXIDE_OPERATOR_PORT",
+    type: "int",
+    default: 8080,
+    min: 0,
+    max: 65535,
+    description: "HTTP port of /healthz, /readyz and /metrics (0 = any free port).",
+  },
+  host: {
+    flag: "host",
+    env: "FLOXIDE_OPERATOR_HOST",
+    type: "string",
+    default: "0.0.0.0",
+    description: "HTTP listen address.",
+  },
+  kubeconfig: {
+    flag: "kubeconfig",
+    env: "KUBECONFIG",
+    type: "string",
+    default: "",
+    description:
+      "kubeconfig file; empty = the in-cluster ServiceAccount (or ~/.kube/config outside a cluster).",
+  },
+  logLevel: {
+    flag: "log-level",
+    env: "FLOXIDE_LOG_LEVEL",
+    type: "enum",
+    values: ["trace", "debug", "info", "warn", "error", "fatal", "silent"],
+    default: "info",
+    description: "pino log level.",
+  },
+} as const satisfies OptionTable;
+
+export type RawOperatorConfig = ParsedOptions<typeof OPERATOR_OPTIONS>;
+
+export interface OperatorConfig extends Omit<RawOperatorConfig, "namespaces" | "leaderElect"> {
+  readonly namespaces: readonly string[];
+  readonly leaderElect: boolean;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** Throws a FloxideError (code InvalidConfig) listing every problem. */
+export function loadOperatorConfig(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+): OperatorConfig {
+  const raw = resolveOptions(OPERATOR_OPTIONS, readFlags(argv, OPERATOR_OPTIONS), env);
+  const namespaces = raw.namespaces
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
+  const bad = namespaces.filter((name) => !DNS_LABEL.test(name));
+  if (bad.length > 0) {
+    throw Object.assign(new Error(`--namespaces: not namespace names: ${bad.join(", ")}`), {
+      code: "InvalidConfig",
+    });
+  }
+  if (raw.renewDeadlineSeconds >= raw.leaseDurationSeconds) {
+    throw Object.assign(new Error("--renew-deadline must be shorter than --lease-duration"), {
+      code: "InvalidConfig",
+    });
+  }
+  return {
+    ...raw,
+    namespaces,
+    leaderElect: raw.leaderElect === "true",
+    identity: raw.identity || `${hostname()}-${process.pid}`,
+  };
+}

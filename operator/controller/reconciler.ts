@@ -1,0 +1,205 @@
+// reconcile(key): level-triggered and idempotent. It reads the WorkflowDeployment and its
+// Deployment from the informer caches, decides the replicas from the latest backlog reading,
+// ranks pods for deletion before a scale-down, applies the Deployment, Service and
+// PodDisruptionBudget with server-side apply, writes the status subresource when it changed, and
+// records Events on transitions. Garbage collection of the children is ownerReferences' job.
+import type { V1Deployment } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import {
+  API_VERSION,
+  KIND,
+  type WorkflowDeployment,
+  type WorkflowDeploymentStatus,
+} from "../api/workflow-deployment.ts";
+import { buildDeployment, buildDisruptionBudget, buildService, selectorString } from "../build/index.ts";
+import type { Cluster } from "../kube/cluster.ts";
+import { describeApiError } from "../kube/cluster.ts";
+import { DELETION_COST_ANNOTATION, busyWorkerCount, deletionCostPatches } from "../policy/deletion-cost.ts";
+import {
+  decideReplicas,
+  emptyMemory,
+  type BacklogObservation,
+  type ScalingDecision,
+} from "../policy/scaling.ts";
+import { computeStatus, sameStatus } from "../status/conditions.ts";
+import type { ReconcileResult } from "../runtime/work-queue.ts";
+import type { Observation, ScalerState } from "./scaler-state.ts";
+
+export interface ReconcilerMetrics {
+  observe(wfd: WorkflowDeployment, status: WorkflowDeploymentStatus): void;
+  forget(namespace: string, name: string): void;
+}
+
+export interface ReconcilerDeps {
+  readonly cluster: Cluster;
+  readonly getWorkflowDeployment: (namespace: string, name: string) => WorkflowDeployment | undefined;
+  readonly getDeployment: (namespace: string, name: string) => V1Deployment | undefined;
+  readonly state: ScalerState;
+  readonly logger: Logger;
+  readonly metrics?: ReconcilerMetrics;
+  /** A full pass at least this often even without events (default 5 min). */
+  readonly resyncMs?: number;
+  readonly now?: () => number;
+}
+
+function toObservation(observation: Observation | undefined): BacklogObservation | undefined {
+  if (!observation) return undefined;
+  const { reading } = observation;
+  return reading.ok
+    ? { ok: true, depth: reading.depth, busyWorkers: busyWorkerCount(reading.workers) }
+    : { ok: false, error: reading.error };
+}
+
+export class Reconciler {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const [namespace, name] = splitKey(key);
+    const { deps } = this;
+    const wfd = deps.getWorkflowDeployment(namespace, name);
+    if (!wfd) {
+      deps.state.forget(key);
+      deps.metrics?.forget(namespace, name);
+      return {};
+    }
+    if (wfd.metadata.deletionTimestamp) return {};
+    const log = deps.logger.child({ workflowDeployment: key, workflow: wfd.spec.workflow });
+    const now = this.now();
+
+    const existing = deps.getDeployment(namespace, name);
+    const current = existing?.spec?.replicas;
+    const observation = deps.state.observation(key);
+    const lastActive = wfd.status?.lastActiveTime ? Date.parse(wfd.status.lastActiveTime) : undefined;
+    const decision = decideReplicas({
+      scaling: wfd.spec.scaling,
+      specReplicas: wfd.spec.replicas,
+      current,
+      observation: toObservation(observation),
+      memory: deps.state.memory(key) ?? emptyMemory(lastActive),
+      now,
+    });
+    if (observation && deps.state.isNew(key, observation))
+      deps.state.consume(key, observation, decision.memory);
+
+    if (current !== undefined && decision.desired < current && observation?.reading.ok) {
+      await this.rankPodsForDeletion(wfd, observation, log);
+    }
+
+    let applyError: string | undefined;
+    let deployment: V1Deployment | undefined;
+    try {
+      deployment = await deps.cluster.apply(buildDeployment(wfd, decision.desired));
+      await deps.cluster.apply(buildService(wfd));
+      const budget = buildDisruptionBudget(wfd);
+      if (budget) await deps.cluster.apply(budget);
+      else await deps.cluster.deletePodDisruptionBudget(namespace, name);
+    } catch (error) {
+      applyError = describeApiError(error);
+      log.warn({ err: error }, "Applying the worker objects failed");
+    }
+
+    const status = computeStatus({
+      wfd,
+      now: new Date(now),
+      deployment: deployment ?? existing,
+      applyError,
+      decision,
+      observation: toObservation(observation),
+      observedAt: observation ? new Date(observation.at) : undefined,
+      previousReplicas: current,
+    });
+    await this.recordTransitions(wfd, status, decision, current, existing === undefined && !applyError, log);
+    if (!sameStatus(wfd.status, status)) {
+      await deps.cluster.patchWorkflowDeploymentStatus(namespace, name, status);
+    }
+    deps.metrics?.observe(wfd, status);
+    if (applyError) throw new Error(`applying the children of ${key} failed: ${applyError}`);
+    return { requeueAfterMs: deps.resyncMs ?? 300_000 };
+  }
+
+  /** Best-effort: a failure is logged and the scale-down goes ahead (workers drain on SIGTERM). */
+  private async rankPodsForDeletion(
+    wfd: WorkflowDeployment,
+    observation: Observation,
+    log: Logger,
+  ): Promise<void> {
+    if (!observation.reading.ok) return;
+    const { namespace } = wfd.metadata;
+    try {
+      const pods = await this.deps.cluster.listPods(namespace, selectorString(wfd));
+      const patches = deletionCostPatches(
+        pods
+          .filter((pod) => !pod.metadata?.deletionTimestamp)
+          .map((pod) => ({
+            name: pod.metadata!.name!,
+            cost: pod.metadata?.annotations?.[DELETION_COST_ANNOTATION],
+          })),
+        observation.reading.workers,
+      );
+      await Promise.all(
+        patches.map((patch) =>
+          this.deps.cluster.annotatePod(namespace, patch.pod, {
+            [DELETION_COST_ANNOTATION]: String(patch.cost),
+          }),
+        ),
+      );
+      if (patches.length > 0) log.info({ patches }, "Set pod deletion costs before scaling down");
+    } catch (error) {
+      log.warn({ err: error }, "Setting pod deletion costs failed; scaling down anyway");
+    }
+  }
+
+  private async recordTransitions(
+    wfd: WorkflowDeployment,
+    status: WorkflowDeploymentStatus,
+    decision: ScalingDecision,
+    current: number | undefined,
+    created: boolean,
+    log: Logger,
+  ): Promise<void> {
+    const before = (type: string) => wfd.status?.conditions?.find((c) => c.type === type);
+    const after = (type: string) => status.conditions?.find((c) => c.type === type);
+    const events: { type: "Normal" | "Warning"; reason: string; message: string }[] = [];
+    if (created)
+      events.push({
+        type: "Normal",
+        reason: "Created",
+        message: `created the worker Deployment with ${decision.desired} replicas`,
+      });
+    if (current !== undefined && decision.desired !== current) {
+      events.push({ type: "Normal", reason: decision.reason, message: decision.message });
+    }
+    const store = after("StoreReachable");
+    if (store?.status === "False" && before("StoreReachable")?.status !== "False") {
+      events.push({ type: "Warning", reason: "StoreUnreachable", message: store.message });
+    }
+    if (store?.status === "True" && before("StoreReachable")?.status === "False") {
+      events.push({ type: "Normal", reason: "StoreReachable", message: "the backlog can be read again" });
+    }
+    const degraded = after("Degraded");
+    if (degraded?.reason === "ApplyFailed" && before("Degraded")?.reason !== "ApplyFailed") {
+      events.push({ type: "Warning", reason: "ApplyFailed", message: degraded.message });
+    }
+    for (const event of events) {
+      log.info({ reason: event.reason }, event.message);
+      try {
+        await this.deps.cluster.recordEvent({
+          namespace: wfd.metadata.namespace,
+          regarding: { apiVersion: API_VERSION, kind: KIND, name: wfd.metadata.name, uid: wfd.metadata.uid },
+          ...event,
+        });
+      } catch (error) {
+        log.warn({ err: error, reason: event.reason }, "Recording an Event failed");
+      }
+    }
+  }
+}
+
+export function splitKey(key: string): [string, string] {
+  const slash = key.indexOf("/");
+  return [key.slice(0, slash), key.slice(slash + 1)];
+}

@@ -1,0 +1,117 @@
+// The operator's only door to the API server: every write it makes, behind a small interface
+// so the reconciler does not know client-node's call conventions (1.x: object parameters,
+// Content-Type per call for patches).
+import {
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubernetesObjectApi,
+  PatchStrategy,
+  PolicyV1Api,
+  setHeaderOptions,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import { GROUP, PLURAL, VERSION, type WorkflowDeploymentStatus } from "../api/workflow-deployment.ts";
+import { FIELD_MANAGER } from "../build/labels.ts";
+
+export interface EventInput {
+  readonly namespace: string;
+  readonly regarding: { kind: string; apiVersion: string; name: string; uid: string };
+  readonly type: "Normal" | "Warning";
+  readonly reason: string;
+  readonly message: string;
+}
+
+export interface Cluster {
+  /** Server-side apply with the operator's field manager, forcing ownership of what it sets. */
+  apply<T extends KubernetesObject>(object: T): Promise<T>;
+  deletePodDisruptionBudget(namespace: string, name: string): Promise<void>;
+  patchWorkflowDeploymentStatus(
+    namespace: string,
+    name: string,
+    status: WorkflowDeploymentStatus,
+  ): Promise<void>;
+  listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
+  annotatePod(namespace: string, name: string, annotations: Record<string, string>): Promise<void>;
+  recordEvent(event: EventInput): Promise<void>;
+}
+
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+export const isNotFound = (error: unknown): boolean => error instanceof ApiException && error.code === 404;
+
+/** An ApiException's status message (not its whole body and headers). */
+export function describeApiError(error: unknown): string {
+  if (error instanceof ApiException) {
+    try {
+      const body = typeof error.body === "string" ? JSON.parse(error.body) : error.body;
+      if (body?.message) return `${error.code}: ${body.message}`;
+    } catch {
+      // not JSON: fall through to the generic message
+    }
+    return `HTTP ${error.code}`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function kubernetesCluster(kubeConfig: KubeConfig, reportingInstance: string): Cluster {
+  const objects = KubernetesObjectApi.makeApiClient(kubeConfig);
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const policy = kubeConfig.makeApiClient(PolicyV1Api);
+  return {
+    apply: (object) =>
+      objects.patch(object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
+    async deletePodDisruptionBudget(namespace, name) {
+      try {
+        await policy.deleteNamespacedPodDisruptionBudget({ namespace, name });
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    },
+    async patchWorkflowDeploymentStatus(namespace, name, status) {
+      await custom.patchNamespacedCustomObjectStatus(
+        {
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+          namespace,
+          name,
+          body: { status },
+          fieldManager: FIELD_MANAGER,
+        },
+        mergePatch,
+      );
+    },
+    async listPods(namespace, labelSelector) {
+      return (await core.listNamespacedPod({ namespace, labelSelector })).items;
+    },
+    async annotatePod(namespace, name, annotations) {
+      await core.patchNamespacedPod(
+        { namespace, name, body: { metadata: { annotations } }, fieldManager: FIELD_MANAGER },
+        mergePatch,
+      );
+    },
+    async recordEvent(event) {
+      const now = new Date();
+      await core.createNamespacedEvent({
+        namespace: event.namespace,
+        body: {
+          metadata: { generateName: `${event.regarding.name}.`, namespace: event.namespace },
+          involvedObject: { ...event.regarding, namespace: event.namespace },
+          type: event.type,
+          reason: event.reason,
+          message: event.message,
+          source: { component: FIELD_MANAGER },
+          reportingComponent: FIELD_MANAGER,
+          reportingInstance,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      });
+    },
+  };
+}

@@ -1,0 +1,374 @@
+// The operator against a real control plane and a real redis-server, running as its
+// ServiceAccount with exactly the RBAC in deploy/rbac (impersonation). There is no kubelet:
+// pods stay Pending, so nothing here waits for ready pods.
+import { after, before, test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PolicyV1Api,
+  type V1Deployment,
+} from "@kubernetes/client-node";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { parseAllDocuments } from "yaml";
+import { logTails, startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { startRedis, type RedisServer } from "../support/redis.ts";
+import { waitFor } from "../support/wait.ts";
+import { startOperator, type RunningOperator } from "../../operator/manager.ts";
+import { OperatorMetrics } from "../../operator/metrics.ts";
+import type { WorkflowDeploymentStatus } from "../../operator/api/workflow-deployment.ts";
+
+const execFileAsync = promisify(execFile);
+const DEADLINE = 60_000;
+const OPERATOR_NS = "floxide-system";
+const NS = "apps";
+const group = { group: "floxide.dev", version: "v1alpha1", plural: "workflowdeployments" };
+
+let cp: ControlPlane;
+let redis: RedisServer;
+let operator: RunningOperator;
+let apps: AppsV1Api;
+let core: CoreV1Api;
+let custom: CustomObjectsApi;
+let client: Redis;
+
+async function kubectl(...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync(cp.binaries.kubectl, ["--kubeconfig", cp.kubeconfigPath, ...args], {
+    timeout: 60_000,
+  });
+  return stdout;
+}
+
+function startAsServiceAccount(identity: string): Promise<RunningOperator> {
+  return startOperator({
+    kubeConfig: cp.kubeConfigFor({ namespace: OPERATOR_NS, name: "floxide-operator" }),
+    namespaces: [],
+    identity,
+    leaderElection: {
+      namespace: OPERATOR_NS,
+      name: "floxide-operator",
+      leaseDurationSeconds: 4,
+      renewDeadlineSeconds: 3,
+      retryPeriodSeconds: 1,
+    },
+    resyncSeconds: 30,
+    pollTickMs: 200,
+    logger: pino({ level: process.env.FLOXIDE_TEST_LOG ?? "silent" }),
+    metrics: new OperatorMetrics({ defaultMetrics: false }),
+  });
+}
+
+before(async () => {
+  [cp, redis] = await Promise.all([startControlPlane(), startRedis()]);
+  apps = cp.kubeConfig.makeApiClient(AppsV1Api);
+  core = cp.kubeConfig.makeApiClient(CoreV1Api);
+  custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
+  client = new Redis(redis.url).on("error", () => undefined);
+  for (const name of [OPERATOR_NS, NS]) await core.createNamespace({ body: { metadata: { name } } });
+  await kubectl("apply", "--server-side", "-f", "crds/workflowdeployments.floxide.dev.yaml");
+  await kubectl("wait", "--for=condition=Established", "crd/workflowdeployments.floxide.dev");
+  await kubectl("apply", "-f", "deploy/rbac/");
+  operator = await startAsServiceAccount("operator-a");
+  await waitFor(() => operator.isLeader(), { timeoutMs: DEADLINE, message: "operator-a to lead" });
+});
+
+after(async () => {
+  await operator?.stop();
+  client?.disconnect();
+  await redis?.stop();
+  await cp?.stop();
+});
+
+function clusterTest(name: string, body: (t: TestContext) => Promise<void>): void {
+  test(name, async (t) => {
+    try {
+      await body(t);
+    } catch (error) {
+      if (process.env.FLOXIDE_TEST_LOG) t.diagnostic(logTails(cp, 20));
+      throw error;
+    }
+  });
+}
+
+function wfd(name: string, spec: Record<string, unknown> = {}) {
+  return {
+    apiVersion: "floxide.dev/v1alpha1",
+    kind: "WorkflowDeployment",
+    metadata: { name, namespace: NS },
+    spec: {
+      workflow: name,
+      image: "example/worker:1",
+      module: "/app/workflow.js",
+      redis: { url: redis.url },
+      ...spec,
+    },
+  };
+}
+
+const getWfd = async (name: string) =>
+  (await custom.getNamespacedCustomObject({ ...group, namespace: NS, name })) as {
+    metadata: { generation: number };
+    status?: WorkflowDeploymentStatus;
+  };
+const condition = (status: WorkflowDeploymentStatus | undefined, type: string) =>
+  status?.conditions?.find((c) => c.type === type);
+const replicasOf = async (name: string) =>
+  (await apps.readNamespacedDeployment({ namespace: NS, name })).spec?.replicas;
+const ready = (workflow: string) => `{floxide:${workflow}}:ready`;
+
+clusterTest(
+  "the CRD and every example apply; invalid WorkflowDeployments are rejected naming the field",
+  async () => {
+    await kubectl("apply", "-n", NS, "-f", "crds/examples/");
+    await kubectl("delete", "-n", NS, "-f", "crds/examples/", "--wait=false");
+    const invalid: [Record<string, unknown>, RegExp][] = [
+      [{ image: undefined }, /spec\.image: Required value/],
+      [{ workflow: undefined }, /spec\.workflow: Required value/],
+      [{ module: "" }, /spec\.module/],
+      [{ workflow: "a{b}" }, /spec\.workflow/],
+      [{ redis: {} }, /exactly one of spec\.redis\.url and spec\.redis\.urlSecretRef/],
+      [
+        { redis: { url: "redis://r:6379", urlSecretRef: { name: "s", key: "k" } } },
+        /exactly one of spec\.redis\.url and spec\.redis\.urlSecretRef/,
+      ],
+      [{ redis: { url: "http://r" } }, /spec\.redis\.url/],
+      [{ redis: { url: "redis://r", mode: "sentinel" } }, /spec\.redis\.sentinelName/],
+      [{ redis: { url: "redis://r", mode: "ring" } }, /spec\.redis\.mode/],
+      [{ scaling: { minReplicas: 5, maxReplicas: 2 } }, /spec\.scaling\.minReplicas/],
+      [{ scaling: { maxReplicas: 0 } }, /spec\.scaling\.maxReplicas/],
+      [{ scaling: { targetPerReplica: 0 } }, /spec\.scaling\.targetPerReplica/],
+      [{ scaling: { pollIntervalSeconds: 0 } }, /spec\.scaling\.pollIntervalSeconds/],
+      [{ scaling: { enabled: false } }, /spec\.replicas/],
+      [{ concurrency: 0 }, /spec\.concurrency/],
+      [{ env: [{ name: "FLOXIDE_REDIS_URL", value: "x" }] }, /spec\.env/],
+      [{ drainTimeoutSeconds: -1 }, /spec\.drainTimeoutSeconds/],
+    ];
+    for (const [index, [patch, message]] of invalid.entries()) {
+      const body = wfd(`invalid-${index}`, patch);
+      await assert.rejects(
+        custom.createNamespacedCustomObject({ ...group, namespace: NS, body }),
+        (error: unknown) => {
+          assert.ok(error instanceof ApiException, String(error));
+          assert.equal(error.code, 422, `${JSON.stringify(patch)}: ${error.body}`);
+          assert.match(String(error.body), message, JSON.stringify(patch));
+          return true;
+        },
+      );
+    }
+    await custom.createNamespacedCustomObject({ ...group, namespace: NS, body: wfd("immutable") });
+    await assert.rejects(
+      custom.patchNamespacedCustomObject({
+        ...group,
+        namespace: NS,
+        name: "immutable",
+        body: [{ op: "replace", path: "/spec/workflow", value: "other" }],
+      }),
+      (error: unknown) =>
+        error instanceof ApiException && /spec\.workflow is immutable/.test(String(error.body)),
+    );
+  },
+);
+
+clusterTest("a WorkflowDeployment gets its Deployment, Service and PDB, and reaches Ready", async () => {
+  await custom.createNamespacedCustomObject({
+    ...group,
+    namespace: NS,
+    body: wfd("shop", { scaling: { minReplicas: 1, maxReplicas: 5 }, drainTimeoutSeconds: 45 }),
+  });
+  const deployment = await waitFor(() => apps.readNamespacedDeployment({ namespace: NS, name: "shop" }), {
+    timeoutMs: DEADLINE,
+    message: "the Deployment",
+  });
+  const pod = deployment.spec!.template.spec!;
+  assert.equal(deployment.spec?.replicas, 1);
+  assert.deepEqual(pod.containers[0]!.command, ["floxide", "worker"]);
+  assert.equal(pod.terminationGracePeriodSeconds, 60);
+  assert.equal(pod.containers[0]!.env?.find((e) => e.name === "FLOXIDE_REDIS_URL")?.value, redis.url);
+  assert.equal(deployment.metadata?.ownerReferences?.[0]?.kind, "WorkflowDeployment");
+  const service = await waitFor(() => core.readNamespacedService({ namespace: NS, name: "shop" }), {
+    timeoutMs: DEADLINE,
+  });
+  assert.equal(service.spec?.clusterIP, "None");
+  const pdb = await waitFor(
+    () =>
+      cp.kubeConfig
+        .makeApiClient(PolicyV1Api)
+        .readNamespacedPodDisruptionBudget({ namespace: NS, name: "shop" }),
+    { timeoutMs: DEADLINE },
+  );
+  assert.equal(pdb.spec?.maxUnavailable, 1);
+  const status = await waitFor(
+    async () => {
+      const object = await getWfd("shop");
+      const readyCondition = condition(object.status, "Ready");
+      return readyCondition?.status === "True" &&
+        object.status?.observedGeneration === object.metadata.generation
+        ? object.status
+        : undefined;
+    },
+    { timeoutMs: DEADLINE, message: "Ready=True with observedGeneration" },
+  );
+  assert.equal(condition(status, "StoreReachable")?.status, "True");
+  assert.equal(status.selector, "app.kubernetes.io/name=floxide-worker,floxide.dev/workflow-deployment=shop");
+  assert.equal(status.readyReplicas, 0, "no kubelet: no pod is ever ready");
+
+  // Editing the spec rolls the Deployment, and the status follows the new generation.
+  await custom.patchNamespacedCustomObject({
+    ...group,
+    namespace: NS,
+    name: "shop",
+    body: [{ op: "replace", path: "/spec/image", value: "example/worker:2" }],
+  });
+  await waitFor(
+    async () =>
+      (await apps.readNamespacedDeployment({ namespace: NS, name: "shop" })).spec?.template.spec
+        ?.containers[0]?.image === "example/worker:2",
+    { timeoutMs: DEADLINE, message: "the new image in the Deployment" },
+  );
+  await waitFor(
+    async () => {
+      const object = await getWfd("shop");
+      return object.metadata.generation === 2 && object.status?.observedGeneration === 2;
+    },
+    { timeoutMs: DEADLINE, message: "observedGeneration 2" },
+  );
+  const events = await core.listNamespacedEvent({
+    namespace: NS,
+    fieldSelector: "involvedObject.name=shop",
+  });
+  assert.ok(
+    events.items.some((event) => event.reason === "Created"),
+    "a Created event",
+  );
+});
+
+clusterTest(
+  "the backlog scales up, down after the window, to zero after the cooldown, and back from zero",
+  async () => {
+    const scaling = {
+      minReplicas: 0,
+      maxReplicas: 5,
+      targetPerReplica: 10,
+      pollIntervalSeconds: 1,
+      scaleDownStabilizationSeconds: 4,
+      cooldownSeconds: 8,
+    };
+    await custom.createNamespacedCustomObject({ ...group, namespace: NS, body: wfd("scaled", { scaling }) });
+    await waitFor(async () => (await replicasOf("scaled")) === 0, {
+      timeoutMs: DEADLINE,
+      message: "0 replicas",
+    });
+    await client.rpush(ready("scaled"), ...Array.from({ length: 35 }, (_, i) => `{"id":${i}}`));
+    await waitFor(async () => (await replicasOf("scaled")) === 4, {
+      timeoutMs: DEADLINE,
+      message: "ceil(35/10) = 4",
+    });
+    await waitFor(async () => (await getWfd("scaled")).status?.backlog?.ready === 35, {
+      timeoutMs: DEADLINE,
+      message: "status.backlog.ready = 35",
+    });
+
+    await client.del(ready("scaled"));
+    await client.rpush(ready("scaled"), "{}");
+    const drainedAt = Date.now();
+    await waitFor(async () => (await replicasOf("scaled")) === 1, {
+      timeoutMs: DEADLINE,
+      message: "1 replica",
+    });
+    assert.ok(Date.now() - drainedAt >= 3_000, "not before the 4 s window");
+    await client.del(ready("scaled"));
+    const emptyAt = Date.now();
+    await waitFor(async () => (await replicasOf("scaled")) === 0, { timeoutMs: DEADLINE, message: "zero" });
+    assert.ok(Date.now() - emptyAt >= 7_000, "not before the 8 s cooldown");
+
+    await client.rpush(ready("scaled"), "{}");
+    await waitFor(async () => (await replicasOf("scaled")) === 1, { timeoutMs: DEADLINE, message: "0 -> 1" });
+    await client.del(ready("scaled"));
+  },
+);
+
+clusterTest("Redis down: StoreReachable=False and replicas kept; back up: recovers", async () => {
+  await custom.createNamespacedCustomObject({
+    ...group,
+    namespace: NS,
+    body: wfd("outage", {
+      scaling: {
+        minReplicas: 0,
+        maxReplicas: 5,
+        pollIntervalSeconds: 1,
+        cooldownSeconds: 2,
+        scaleDownStabilizationSeconds: 1,
+      },
+    }),
+  });
+  await client.rpush(ready("outage"), ...Array.from({ length: 20 }, () => "{}"));
+  await waitFor(async () => (await replicasOf("outage")) === 2, {
+    timeoutMs: DEADLINE,
+    message: "2 replicas",
+  });
+  await redis.kill();
+  await waitFor(
+    async () => condition((await getWfd("outage")).status, "StoreReachable")?.status === "False",
+    {
+      timeoutMs: DEADLINE,
+      message: "StoreReachable=False",
+    },
+  );
+  const status = (await getWfd("outage")).status;
+  assert.equal(condition(status, "Degraded")?.status, "True");
+  assert.equal(await replicasOf("outage"), 2, "replicas unchanged while Redis is down");
+  await redis.restart();
+  await waitFor(async () => condition((await getWfd("outage")).status, "StoreReachable")?.status === "True", {
+    timeoutMs: DEADLINE,
+    message: "StoreReachable=True again",
+  });
+  client.disconnect();
+  client = new Redis(redis.url).on("error", () => undefined);
+});
+
+clusterTest("deleting a WorkflowDeployment garbage-collects its children", async () => {
+  await custom.deleteNamespacedCustomObject({ ...group, namespace: NS, name: "shop" });
+  await waitFor(
+    async () => {
+      try {
+        await apps.readNamespacedDeployment({ namespace: NS, name: "shop" });
+        return false;
+      } catch (error) {
+        return error instanceof ApiException && error.code === 404;
+      }
+    },
+    { timeoutMs: DEADLINE, message: "the Deployment to be collected" },
+  );
+  const deployments = await apps.listNamespacedDeployment({ namespace: NS });
+  assert.ok(!deployments.items.some((d: V1Deployment) => d.metadata?.name === "shop"));
+});
+
+test("the shipped RBAC grants exactly these rules", () => {
+  const docs = parseAllDocuments(readFileSync("deploy/rbac/operator.yaml", "utf8")).map((doc) => doc.toJS());
+  const rules = (kind: string) =>
+    docs
+      .filter((doc) => doc.kind === kind)
+      .flatMap((doc) => doc.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[])
+      .map(
+        (rule) =>
+          `${rule.apiGroups.join(",") || "core"} ${rule.resources.join(",")}: ${rule.verbs.join(",")}`,
+      );
+  assert.deepEqual(rules("ClusterRole"), [
+    "floxide.dev workflowdeployments: get,list,watch",
+    "floxide.dev workflowdeployments/status: get,patch,update",
+    "floxide.dev workflowdeployments/finalizers: update",
+    "apps deployments: get,list,watch,create,patch",
+    "core services: get,create,patch",
+    "policy poddisruptionbudgets: get,create,patch,delete",
+    "core pods: list,patch",
+    "core secrets: get",
+    "core events: create,patch",
+  ]);
+  assert.deepEqual(rules("Role"), ["coordination.k8s.io leases: get,create,update"]);
+});
