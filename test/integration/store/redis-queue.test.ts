@@ -193,7 +193,7 @@ describe("redis store: claiming", () => {
   test("twelve claim loops on three backends deliver every item exactly once", async () => {
     const keyPrefix = `q-${randomUUID().slice(0, 8)}`;
     const stores = [0, 1, 2].map(() => open({ keyPrefix }).forWorkflow("busy"));
-    const [first] = stores as [WorkflowStore];
+    const first = stores[0] as WorkflowStore;
     const runIds = await Promise.all(Array.from({ length: 100 }, () => startRun(first)));
     const deliveries = new Map<string, number>();
     const stop = new AbortController();
