@@ -7,6 +7,7 @@ const USAGE = `usage: floxide <command> [options]
 commands:
   demo      run the video example locally and print a summary
   worker    run a worker process (see 'floxide worker --help')
+  operator  run the WorkflowDeployment operator
   run       start, inspect and control runs
   queue     queue depth of a workflow
   graph     print a workflow's graph as Mermaid or DOT
@@ -21,6 +22,10 @@ const commands: Record<string, () => Promise<Command>> = {
   worker: async () => {
     const { workerMain } = await import("../worker/main.ts");
     return (args) => workerMain(args, process.env);
+  },
+  operator: async () => {
+    const { operatorMain } = await import("../operator/main.ts");
+    return (args) => operatorMain(args, process.env);
   },
   run: async () => (await import("./run.ts")).run,
   queue: async () => (await import("./queue.ts")).queue,
