@@ -266,6 +266,24 @@ describe("redis store: outages", () => {
       await own.stop();
     }
   });
+
+  test("ping fails within its timeout while Redis is down and succeeds once it is back", async (t) => {
+    if (redis.external) return t.skip("REDIS_URL names a server this test cannot kill");
+    const own = await startRedis();
+    const backend = createRedisBackend({ connection: own.url });
+    try {
+      await backend.ping();
+      await own.kill();
+      const started = Date.now();
+      await assert.rejects(backend.ping(), { code: "StoreUnavailable" });
+      assert.ok(Date.now() - started < 3000, "a down Redis is reported promptly");
+      await own.restart();
+      await waitFor(() => backend.ping().then(() => true), { message: "ping to succeed after the restart" });
+    } finally {
+      await backend.close();
+      await own.stop();
+    }
+  });
 });
 
 describe("redis store: queue depth and retention", () => {

@@ -107,9 +107,29 @@ export class RedisBackend implements StoreBackend {
     return blocker;
   }
 
-  async ping(): Promise<void> {
+  /**
+   * Answers within `timeoutMs` either way (it backs /readyz): waits for a connection that is
+   * still being (re-)established instead of queueing a PING behind ioredis' retries.
+   */
+  async ping(timeoutMs = 1000): Promise<void> {
+    const client = this.client;
+    let timer: NodeJS.Timeout | undefined;
+    let onReady: (() => void) | undefined;
     try {
-      await this.client.ping();
+      if (client.status === "end") throw new Error("the connection is closed");
+      const ready =
+        client.status === "ready"
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => {
+              onReady = resolve;
+              client.once("ready", resolve);
+            });
+      await Promise.race([
+        ready.then(() => client.ping()),
+        new Promise((_resolve, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
     } catch (error) {
       const last = this.lastError === undefined ? "" : ` (last connection error: ${this.lastError.message})`;
       throw new FloxideError(
@@ -118,6 +138,9 @@ export class RedisBackend implements StoreBackend {
         {},
         { cause: error },
       );
+    } finally {
+      clearTimeout(timer);
+      if (onReady !== undefined) client.off("ready", onReady);
     }
   }
 
