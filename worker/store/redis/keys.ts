@@ -14,6 +14,7 @@
  *   {p:w}:runs           ZSET   runId -> createdAt; {p:w}:runs:<status> the same per status
  *   {p:w}:expiring       ZSET   runId -> when its keys expire (to prune the run indexes)
  *   {p:w}:workers        HASH   workerId -> "<expiresAt>|<liveness JSON>"
+ *   {p:w}:worker-expiry  ZSET   workerId -> expiresAt (to forget dead workers cheaply)
  *   {p:w}:reclaim-guard  STRING set NX PX by the worker that sweeps expired leases
  *   {p:w}:idem:<key>     STRING idempotency key -> runId
  *   {p:w}:<kind>:<runId> per run: run (HASH), events (LIST), outputs (LIST), items (HASH),
@@ -41,6 +42,7 @@ export const WORKFLOW_KEY_NAMES = [
   "expiring",
   "workers",
   "reclaim-guard",
+  "worker-expiry",
 ] as const;
 
 export type WorkflowKeyName = (typeof WORKFLOW_KEY_NAMES)[number];

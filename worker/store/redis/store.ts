@@ -231,12 +231,14 @@ export class RedisWorkflowStore implements WorkflowStore {
     return args;
   }
 
+  /** An item enqueued for another run or workflow would be orphaned or dead-lettered later. */
   private checkSameRun(runId: string, item: WorkItem): void {
-    if (item.runId !== runId) {
-      throw new FloxideError("InvalidItem", `item ${item.id} of run ${item.runId} enqueued by run ${runId}`, {
-        runId,
-        itemId: item.id,
-      });
+    if (item.runId !== runId || item.workflow !== this.workflow) {
+      throw new FloxideError(
+        "InvalidItem",
+        `item ${item.id} of ${item.workflow}/${item.runId} enqueued by ${this.workflow}/${runId}`,
+        { runId, itemId: item.id },
+      );
     }
   }
 

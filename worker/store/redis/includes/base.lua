@@ -1,8 +1,8 @@
 -- Shared by every script (inlined by scripts.ts where a script says `--@include base`).
 --
--- KEYS (the same 13 for every script, all under the workflow's hash tag; see keys.ts):
+-- KEYS (the same 14 for every script, all under the workflow's hash tag; see keys.ts):
 --   1 ready  2 leases  3 lease-items  4 lease-meta  5 delayed  6 wake  7 dead  8 errors
---   9 metrics  10 runs  11 expiring  12 workers  13 reclaim-guard
+--   9 metrics  10 runs  11 expiring  12 workers  13 reclaim-guard  14 worker-expiry
 -- ARGV[1] the key base `{prefix:workflow}`; per-run keys are built from it, so every key a
 --         script touches shares one hash slot (Cluster-safe).
 -- ARGV[2] retention of a finished run's keys, in milliseconds.
@@ -14,7 +14,8 @@
 
 local K_READY, K_LEASES, K_LEASE_ITEMS, K_LEASE_META = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_DELAYED, K_WAKE, K_DEAD, K_ERRORS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local K_METRICS, K_RUNS, K_EXPIRING, K_WORKERS, K_RECLAIM_GUARD = KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
+local K_METRICS, K_RUNS, K_EXPIRING, K_WORKERS = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local K_RECLAIM_GUARD, K_WORKER_EXPIRY = KEYS[13], KEYS[14]
 local BASE = ARGV[1]
 local RETENTION_MS = tonumber(ARGV[2])
 local MAX_ERRORS = 10000
