@@ -6,6 +6,7 @@ const USAGE = `usage: floxide <command> [options]
 
 commands:
   demo      run the video example locally and print a summary
+  dev       run your workflow locally, autoscaled, reloaded on change
   worker    run a worker process (see 'floxide worker --help')
   operator  run the WorkflowDeployment operator
   run       start, inspect and control runs
@@ -19,6 +20,7 @@ type Command = (args: string[]) => Promise<number>;
 
 const commands: Record<string, () => Promise<Command>> = {
   demo: async () => (await import("./demo.ts")).demo,
+  dev: async () => (await import("./dev.ts")).dev,
   worker: async () => {
     const { workerMain } = await import("../worker/main.ts");
     return (args) => workerMain(args, process.env);

@@ -112,9 +112,13 @@ export class ProcessFleet implements Fleet {
 
   scaleTo(replicas: number, idle: ReadonlySet<string>): void {
     const active = this.active();
-    for (let i = active.length; i < replicas; i += 1) this.spawnWorker();
+    // After crashes, wait before starting more: a module that fails on start must not spin.
+    if (Date.now() >= this.backoffUntil) for (let i = active.length; i < replicas; i += 1) this.spawnWorker();
     for (const worker of victims(active, active.length - replicas, idle)) this.drain(worker);
   }
+
+  private crashes = 0;
+  private backoffUntil = 0;
 
   private spawnWorker(): void {
     const { options } = this;
@@ -170,6 +174,7 @@ export class ProcessFleet implements Fleet {
       for (const line of lines) {
         if (worker.phase === "starting" && line.includes('"msg":"worker started"')) {
           worker.phase = "running";
+          this.crashes = 0;
           options.onEvent?.({ worker: id, kind: "started", detail: `pid ${child.pid}` });
         }
       }
@@ -183,6 +188,8 @@ export class ProcessFleet implements Fleet {
       if (wasDraining && code === 0) {
         options.onEvent?.({ worker: id, kind: "stopped", detail: "drained" });
       } else {
+        this.crashes += 1;
+        this.backoffUntil = Date.now() + Math.min(30_000, 1000 * 2 ** (this.crashes - 1));
         const last = worker.stderr.trim().split("\n").slice(-3).join(" | ");
         options.onEvent?.({
           worker: id,

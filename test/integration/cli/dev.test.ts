@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { test } from "node:test";
+import { waitFor } from "../../support/wait.ts";
+
+const SDK = resolve("worker/sdk/index.ts");
+const greeter = (greeting: string, version: string): string => `
+import { next, node, workflow } from ${JSON.stringify(SDK)};
+const greet = node<{ name: string }, string>("greet", (_ctx, input) => next(${JSON.stringify(greeting)} + " " + input.name));
+export default workflow({ name: "greeter", version: ${JSON.stringify(version)}, start: "greet", nodes: [greet] });
+`;
+
+test("floxide dev runs typed inputs, restarts the workers when the module changes, keeps them when it breaks, and exits 0 on Ctrl-C", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "floxide-dev-"));
+  const module = join(dir, "greeter.ts");
+  writeFileSync(module, greeter("hello", "1"));
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "cli/main.ts", "dev", "--workflow", module, "--backend", "memory"],
+    { stdio: ["pipe", "pipe", "pipe"] },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const exited = once(child, "exit");
+  const seen = (pattern: RegExp, message: string) =>
+    waitFor(() => pattern.test(stdout), {
+      timeoutMs: 20_000,
+      intervalMs: 50,
+      message: `${message}\n${stdout}\n${stderr}`,
+    });
+  try {
+    await seen(/type a JSON input and Enter/, "the dev loop to start");
+    assert.match(stdout, /on memory backend with in-process workers \(--backend memory\)/);
+    assert.match(stdout, /'floxide run' from another terminal cannot reach it/);
+
+    child.stdin.write('{"name":"ada"}\n');
+    await seen(/run \S+ completed in \d+ ms: \["hello ada"\]/, "the first run");
+    assert.match(stdout, /scale: 0 -> 1 workers \(Activated/);
+
+    writeFileSync(module, greeter("bonjour", "2"));
+    await seen(/greeter\.ts changed: draining \d+ workers, restarting with 'greeter'@2/, "the reload");
+    child.stdin.write('{"name":"bob"}\n');
+    await seen(/run \S+ completed in \d+ ms: \["bonjour bob"\]/, "a run on the new version");
+
+    writeFileSync(module, 'throw new Error("half-written module");\n');
+    await seen(
+      /the workers keep the previous version: InvalidWorkflow: .*half-written module/,
+      "the failed reload",
+    );
+    child.stdin.write("not json\n");
+    await seen(/not started: input is not valid JSON/, "the bad input");
+    child.stdin.write('{"name":"cy"}\n');
+    await seen(/run \S+ completed in \d+ ms: \["bonjour cy"\]/, "a run on the kept version");
+
+    child.kill("SIGINT");
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /stopping: draining the workers\n$/);
+  } finally {
+    child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
