@@ -23,6 +23,7 @@ import type {
   WorkflowMetrics,
 } from "../types.ts";
 import { BlockingClaimer, type ClaimAttempt } from "./claimer.ts";
+import { commitArgs, createRunArgs } from "./commit-args.ts";
 import {
   decodeCheckpoint,
   decodeDeadLetter,
@@ -33,11 +34,6 @@ import {
   decodeLiveness,
   decodeMetrics,
   decodeRunInfo,
-  encodeError,
-  encodeEvent,
-  encodeItem,
-  encodeItemHead,
-  encodeOutput,
   toFields,
   toJson,
 } from "./codec.ts";
@@ -172,95 +168,22 @@ export class RedisWorkflowStore implements WorkflowStore {
   // ---- commit ------------------------------------------------------------------------------------
 
   async commit(claim: Claim, outcome: StepOutcome): Promise<CommitResult> {
-    if (!Number.isFinite(outcome.durationMs) || outcome.durationMs < 0) {
-      throw new FloxideError("InvalidInput", `step duration ${outcome.durationMs} is not a duration`);
-    }
-    const runId = claim.item.runId;
-    const args: (string | number)[] = [
-      claim.token,
-      runId,
-      outcome.kind,
-      outcome.durationMs,
-      outcome.kind === "success" ? "" : encodeError(outcome.error),
-      outcome.kind === "retry" ? Math.max(0, outcome.delayMs) : 0,
-      outcome.kind === "fail" && outcome.deadLetter ? "1" : "0",
-      outcome.kind === "success" && outcome.hold !== null ? "1" : "0",
-    ];
-    if (outcome.kind === "success") {
-      args.push(outcome.events.length, ...outcome.events.map(encodeEvent));
-      args.push(...this.followUpArgs(runId, outcome.followUps));
-      args.push(outcome.arrivals.length);
-      for (const { frame, value, joinItem } of outcome.arrivals) {
-        this.checkSameRun(runId, joinItem);
-        if (!Number.isInteger(frame.index) || frame.index < 0 || frame.index >= frame.count) {
-          throw new FloxideError(
-            "InvalidItem",
-            `join arrival index ${frame.index} of ${frame.count} is out of range`,
-          );
-        }
-        const head = encodeItemHead(joinItem);
-        const value_ = toJson(value, `join value of frame ${frame.id}`);
-        args.push(
-          frame.id,
-          frame.index,
-          frame.count,
-          value_,
-          joinItem.node,
-          joinItem.id,
-          joinItem.attempt,
-          head,
-        );
-      }
-      args.push(outcome.outputs.length, ...outcome.outputs.map(encodeOutput));
-    } else if (outcome.kind === "fallback") {
-      args.push(...this.followUpArgs(runId, outcome.followUps));
-    }
-    const reply = replyArray("commit", await this.script("commit", args));
+    const reply = replyArray(
+      "commit",
+      await this.script("commit", commitArgs(this.workflow, claim, outcome)),
+    );
     const [status, run] = reply;
     if (status === "lease-lost") return { status };
     if (status === "committed" || status === "run-finished") return { status, run: run as RunStatus };
     throw unexpected("commit", reply);
   }
 
-  private followUpArgs(runId: string, items: readonly WorkItem[]): (string | number)[] {
-    const args: (string | number)[] = [items.length];
-    for (const item of items) {
-      this.checkSameRun(runId, item);
-      args.push(encodeItem(item), item.id, item.node, item.attempt);
-    }
-    return args;
-  }
-
-  /** An item enqueued for another run or workflow would be orphaned or dead-lettered later. */
-  private checkSameRun(runId: string, item: WorkItem): void {
-    if (item.runId !== runId || item.workflow !== this.workflow) {
-      throw new FloxideError(
-        "InvalidItem",
-        `item ${item.id} of ${item.workflow}/${item.runId} enqueued by ${this.workflow}/${runId}`,
-        { runId, itemId: item.id },
-      );
-    }
-  }
-
   // ---- runs --------------------------------------------------------------------------------------
 
   async createRun(request: CreateRunRequest): Promise<{ runId: string; created: boolean }> {
-    const { runId, idempotencyKey, startItem } = request;
-    this.checkSameRun(runId, startItem);
     const reply = replyArray(
       "create-run",
-      await this.script("create-run", [
-        this.workflow,
-        runId,
-        idempotencyKey === null ? "0" : "1",
-        idempotencyKey ?? "",
-        toJson(request.input, "run input"),
-        request.version,
-        encodeItem(startItem),
-        startItem.id,
-        startItem.node,
-        startItem.attempt,
-      ]),
+      await this.script("create-run", createRunArgs(this.workflow, request)),
     );
     return { runId: String(reply[0]), created: Number(reply[1]) === 1 };
   }

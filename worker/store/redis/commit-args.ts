@@ -1,0 +1,91 @@
+/**
+ * The ARGV of commit.lua and create-run.lua (after the common base and retention), built and
+ * checked before anything is sent: a script cannot roll back, so a bad argument must fail here.
+ */
+import { FloxideError } from "../../sdk/index.ts";
+import type { CreateRunRequest } from "../contract.ts";
+import type { Claim, JoinArrival, StepOutcome, WorkItem } from "../types.ts";
+import { encodeError, encodeEvent, encodeItem, encodeItemHead, encodeOutput, toJson } from "./codec.ts";
+
+type Arg = string | number;
+
+/** An item enqueued for another run or workflow would be orphaned or dead-lettered later. */
+function checkBelongs(workflow: string, runId: string, item: WorkItem): void {
+  if (item.runId !== runId || item.workflow !== workflow) {
+    throw new FloxideError(
+      "InvalidItem",
+      `item ${item.id} of ${item.workflow}/${item.runId} enqueued by ${workflow}/${runId}`,
+      { runId, itemId: item.id },
+    );
+  }
+}
+
+function followUpArgs(workflow: string, runId: string, items: readonly WorkItem[]): Arg[] {
+  const args: Arg[] = [items.length];
+  for (const item of items) {
+    checkBelongs(workflow, runId, item);
+    args.push(encodeItem(item), item.id, item.node, item.attempt);
+  }
+  return args;
+}
+
+function arrivalArgs(workflow: string, runId: string, arrivals: readonly JoinArrival[]): Arg[] {
+  const args: Arg[] = [arrivals.length];
+  for (const { frame, value, joinItem } of arrivals) {
+    checkBelongs(workflow, runId, joinItem);
+    // The join fires once `count` distinct indexes arrived; that is all branches only in range.
+    if (!Number.isInteger(frame.index) || frame.index < 0 || frame.index >= frame.count) {
+      throw new FloxideError(
+        "InvalidItem",
+        `join arrival index ${frame.index} of ${frame.count} is out of range`,
+      );
+    }
+    const valueJson = toJson(value, `join value of frame ${frame.id}`);
+    args.push(frame.id, frame.index, frame.count, valueJson);
+    args.push(joinItem.node, joinItem.id, joinItem.attempt, encodeItemHead(joinItem));
+  }
+  return args;
+}
+
+export function commitArgs(workflow: string, claim: Claim, outcome: StepOutcome): Arg[] {
+  if (!Number.isFinite(outcome.durationMs) || outcome.durationMs < 0) {
+    throw new FloxideError("InvalidInput", `step duration ${outcome.durationMs} is not a duration`);
+  }
+  const runId = claim.item.runId;
+  const args: Arg[] = [
+    claim.token,
+    runId,
+    outcome.kind,
+    outcome.durationMs,
+    outcome.kind === "success" ? "" : encodeError(outcome.error),
+    outcome.kind === "retry" ? Math.max(0, outcome.delayMs) : 0,
+    outcome.kind === "fail" && outcome.deadLetter ? "1" : "0",
+    outcome.kind === "success" && outcome.hold !== null ? "1" : "0",
+  ];
+  if (outcome.kind === "success") {
+    args.push(outcome.events.length, ...outcome.events.map(encodeEvent));
+    args.push(...followUpArgs(workflow, runId, outcome.followUps));
+    args.push(...arrivalArgs(workflow, runId, outcome.arrivals));
+    args.push(outcome.outputs.length, ...outcome.outputs.map(encodeOutput));
+  } else if (outcome.kind === "fallback") {
+    args.push(...followUpArgs(workflow, runId, outcome.followUps));
+  }
+  return args;
+}
+
+export function createRunArgs(workflow: string, request: CreateRunRequest): Arg[] {
+  const { runId, idempotencyKey, startItem } = request;
+  checkBelongs(workflow, runId, startItem);
+  return [
+    workflow,
+    runId,
+    idempotencyKey === null ? "0" : "1",
+    idempotencyKey ?? "",
+    toJson(request.input, "run input"),
+    request.version,
+    encodeItem(startItem),
+    startItem.id,
+    startItem.node,
+    startItem.attempt,
+  ];
+}
