@@ -10,6 +10,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { pino } from "pino";
+import { FloxideError } from "../../worker/sdk/index.ts";
 import { MemoryBackend, type StoreBackend } from "../../worker/store/index.ts";
 import { openRedisBackend } from "../../worker/store/open-redis.ts";
 
@@ -127,9 +128,12 @@ async function startRedisServer(binary: string, keyPrefix: string): Promise<Loca
   } catch (error) {
     await backend?.close().catch(() => undefined);
     await stop();
-    throw new Error(`could not start ${binary} on port ${port}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new FloxideError(
+      "StoreUnavailable",
+      `could not start ${binary} on port ${port}: ${(error as Error).message}`,
+      {},
+      { cause: error },
+    );
   }
   const opened = backend;
   return {
@@ -167,11 +171,11 @@ export async function openLocalStore(options: LocalStoreOptions): Promise<LocalS
       await pingUntil(backend, 3000, () => false);
     } catch (error) {
       await backend.close().catch(() => undefined);
-      throw new Error(
+      throw new FloxideError(
+        "StoreUnavailable",
         `Redis at ${withoutCredentials(url)} (from REDIS_URL/FLOXIDE_REDIS_URL) is not reachable: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
+        {},
+        { cause: error },
       );
     }
     return {
@@ -186,6 +190,6 @@ export async function openLocalStore(options: LocalStoreOptions): Promise<LocalS
   const binary = findOnPath("redis-server", env.PATH);
   if (binary !== undefined) return startRedisServer(binary, keyPrefix);
   if (options.prefer === "redis")
-    throw new Error("--backend redis: set REDIS_URL or put redis-server on PATH");
+    throw new FloxideError("StoreUnavailable", "--backend redis: set REDIS_URL or put redis-server on PATH");
   return memoryStore(keyPrefix, "no REDIS_URL and no redis-server on PATH");
 }
