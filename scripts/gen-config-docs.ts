@@ -11,6 +11,7 @@ import {
   WorkflowDeploymentSpecSchema,
   WorkflowDeploymentStatusSchema,
 } from "../operator/api/workflow-deployment.ts";
+import { OPERATOR_OPTIONS } from "../operator/config.ts";
 import { optionsReference } from "../worker/config/options.ts";
 import { WORKER_OPTIONS } from "../worker/config/worker-config.ts";
 
@@ -126,6 +127,13 @@ export function renderConfigurationReference(): string {
     "The operator sets these variables on the worker Deployment from the WorkflowDeployment spec.",
     "",
     optionsReference(WORKER_OPTIONS).trimEnd(),
+    "",
+    "## Operator (`floxide operator`)",
+    "",
+    "The same rules as the worker: a flag wins over the variable, which wins over the default;",
+    "invalid values stop the operator at start with every problem listed (exit 2).",
+    "",
+    optionsReference(OPERATOR_OPTIONS).trimEnd(),
     "",
     `## WorkflowDeployment (\`${API_VERSION}\`, kind \`${KIND}\`, short name \`${SHORT_NAMES.join("`, `")}\`)`,
     "",

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { WorkflowDeploymentSpecSchema } from "../../operator/api/workflow-deployment.ts";
+import { OPERATOR_OPTIONS } from "../../operator/config.ts";
 import { WORKER_OPTIONS } from "../../worker/config/worker-config.ts";
 import { CONFIG_DOC, renderConfigurationReference, schemaFields } from "../../scripts/gen-config-docs.ts";
 
@@ -13,10 +14,10 @@ test("docs/configuration.md is generated from the option tables and the CRD sche
   );
 });
 
-test("the reference lists every worker option and every WorkflowDeployment spec field", () => {
+test("the reference lists every worker and operator option and the WorkflowDeployment spec fields", () => {
   const doc = renderConfigurationReference();
-  for (const spec of Object.values(WORKER_OPTIONS)) {
-    assert.ok(doc.includes(`| \`--${spec.flag}\` | \`${spec.env}\` |`), `worker option --${spec.flag}`);
+  for (const spec of [...Object.values(WORKER_OPTIONS), ...Object.values(OPERATOR_OPTIONS)]) {
+    assert.ok(doc.includes(`| \`--${spec.flag}\` | \`${spec.env}\` |`), `option --${spec.flag}`);
   }
   for (const field of [
     "spec.workflow",
