@@ -56,7 +56,37 @@ export function describeApiError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export function kubernetesCluster(kubeConfig: KubeConfig, reportingInstance: string): Cluster {
+/** Rejects after `ms`: a hung request (seen as a 2-minute "socket hang up") must not stall a key. */
+function withTimeout<T>(call: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  call.catch(() => undefined);
+  return Promise.race([call, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Every method of `cluster` bounded by `timeoutMs`. */
+function bounded(cluster: Cluster, timeoutMs: number): Cluster {
+  const wrapped = {} as Record<string, unknown>;
+  for (const [name, method] of Object.entries(cluster) as [
+    string,
+    (...args: unknown[]) => Promise<unknown>,
+  ][]) {
+    wrapped[name] = (...args: unknown[]) => withTimeout(method(...args), timeoutMs, name);
+  }
+  return wrapped as unknown as Cluster;
+}
+
+export function kubernetesCluster(
+  kubeConfig: KubeConfig,
+  reportingInstance: string,
+  timeoutMs = 30_000,
+): Cluster {
+  return bounded(unboundedCluster(kubeConfig, reportingInstance), timeoutMs);
+}
+
+function unboundedCluster(kubeConfig: KubeConfig, reportingInstance: string): Cluster {
   const objects = KubernetesObjectApi.makeApiClient(kubeConfig);
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const core = kubeConfig.makeApiClient(CoreV1Api);
