@@ -41,6 +41,8 @@ interface Waiter {
 
 /** Extra time a blocking command may take past its own timeout before it is presumed stuck. */
 const STUCK_GRACE_MS = 2000;
+/** How long an empty claim result stands in for a new script run (see recentlyEmpty). */
+const RECENT_EMPTY_MS = 1000;
 
 export class BlockingClaimer {
   private readonly deps: ClaimerDeps;
@@ -50,6 +52,8 @@ export class BlockingClaimer {
   private blocker: RedisClient | null = null;
   /** Set while blocked: when the block ends on its own, and how to end it early. */
   private blocked: { readonly until: number; interrupt(): void } | null = null;
+  /** The last claim script run that found nothing, if no block has happened since. */
+  private lastEmpty: { readonly at: number; readonly nextDueMs: number | null } | null = null;
 
   constructor(deps: ClaimerDeps) {
     this.deps = deps;
@@ -81,7 +85,7 @@ export class BlockingClaimer {
   /** A non-blocking claim bypasses the queue: it must not wait behind a blocked one. */
   private async claimNow(options: ClaimOptions): Promise<Claim | null> {
     while (true) {
-      const result = await this.deps.attempt(options.workerId, options.leaseMs);
+      const result = await this.attemptFor(options);
       if (result.kind === "claimed") return result.claim;
       if (result.kind === "empty") return null;
     }
@@ -94,12 +98,35 @@ export class BlockingClaimer {
     waiter.resolve(claim);
   }
 
+  private async attemptFor(options: ClaimOptions): Promise<ClaimAttempt> {
+    const result = await this.deps.attempt(options.workerId, options.leaseMs);
+    this.lastEmpty = result.kind === "empty" ? { at: Date.now(), nextDueMs: result.nextDueMs } : null;
+    return result;
+  }
+
+  /**
+   * When the claim script just found nothing and no block has happened since, run it again
+   * only after blocking: anything enqueued since then has set the wake marker, so BZPOPMIN
+   * returns at once. This saves a script call per block period when every claim loop of the
+   * process times out together and immediately claims again.
+   */
+  private recentlyEmpty(): ClaimAttempt | null {
+    const last = this.lastEmpty;
+    this.lastEmpty = null;
+    if (last === null || Date.now() - last.at > RECENT_EMPTY_MS) return null;
+    const elapsed = Date.now() - last.at;
+    return {
+      kind: "empty",
+      nextDueMs: last.nextDueMs === null ? null : Math.max(0, last.nextDueMs - elapsed),
+    };
+  }
+
   private async pump(): Promise<void> {
     this.pumping = true;
     try {
       while (this.waiters.length > 0 && !this.closed) {
         const head = this.waiters[0] as Waiter;
-        const result = await this.deps.attempt(head.options.workerId, head.options.leaseMs);
+        const result = this.recentlyEmpty() ?? (await this.attemptFor(head.options));
         if (result.kind === "claimed") {
           if (this.waiters.includes(head)) this.settle(head, result.claim);
           else await this.deps.release(result.claim);
@@ -155,6 +182,7 @@ export class BlockingClaimer {
     } finally {
       clearTimeout(stuck);
       this.blocked = null;
+      this.lastEmpty = null; // the marker may have been taken: only the script knows now
     }
   }
 
