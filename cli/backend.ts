@@ -1,5 +1,6 @@
 import { pino } from "pino";
-import type { StoreBackend } from "../worker/store/index.ts";
+import { FloxideError } from "../worker/sdk/index.ts";
+import { redactRedisUrl, type StoreBackend } from "../worker/store/index.ts";
 import { openRedisBackend } from "../worker/store/open-redis.ts";
 import { UsageError } from "./usage.ts";
 
@@ -12,7 +13,7 @@ export async function openCliBackend(
   const redisUrl = url ?? env.FLOXIDE_REDIS_URL;
   if (redisUrl === undefined || redisUrl === "")
     throw new UsageError("--redis <url> (or FLOXIDE_REDIS_URL) is required");
-  return openRedisBackend(
+  const backend = await openRedisBackend(
     {
       redisUrl,
       redisUsername: env.FLOXIDE_REDIS_USERNAME,
@@ -25,4 +26,15 @@ export async function openCliBackend(
     },
     pino({ level: "silent" }),
   );
+  // Fail fast with a clear message instead of letting the first command retry for seconds.
+  try {
+    await (backend as StoreBackend & { ping(timeoutMs?: number): Promise<void> }).ping(3000);
+  } catch (error) {
+    await backend.close().catch(() => undefined);
+    throw new FloxideError(
+      "StoreUnavailable",
+      `cannot reach Redis at ${redactRedisUrl(redisUrl)}: ${(error as Error).message}`,
+    );
+  }
+  return backend;
 }
