@@ -66,6 +66,7 @@ const FINAL_CODES = new Set([
   "InvalidItem",
   "InvalidWorkflow",
   "LeaseLost",
+  "PayloadTooLarge",
 ]);
 
 export function shouldRetry(policy: RetryPolicy, failedAttempt: number, error: unknown): boolean {

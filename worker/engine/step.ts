@@ -129,6 +129,12 @@ export async function runStep(deps: StepDeps, claim: Claim, stop: AbortSignal): 
     const makeItem = (target: string, input: unknown, frames: readonly FanFrame[], id?: string): WorkItem =>
       deps.workflow.newItem(item.runId, target, input, frames, id);
     const routed = routeTransition(def, item, transition, makeItem);
+    checkPayloads(def.maxPayloadBytes, item.node, [
+      ...routed.followUps.map((followUp) => followUp.input),
+      ...routed.arrivals.map((arrival) => arrival.value),
+      ...routed.outputs.map((output) => output.value),
+      ...events.map((event) => event.event),
+    ]);
     return { kind: "success", events, ...routed, hold: null, durationMs: elapsed() };
   } catch (error) {
     return failureOutcome(deps, item, error, elapsed());
@@ -203,6 +209,22 @@ async function runNode(
     );
   }
   return result;
+}
+
+/** Refuses a step whose outputs or events would be too large to store (a final error, no retry). */
+export function checkPayloads(maxBytes: number, node: string, values: readonly unknown[]): void {
+  for (const value of values) {
+    // Strings that cannot exceed the limit even at 3 bytes per character skip serialisation.
+    if (typeof value === "string" && value.length * 3 + 2 <= maxBytes) continue;
+    const bytes = Buffer.byteLength(JSON.stringify(value) ?? "null");
+    if (bytes > maxBytes) {
+      throw new FloxideError(
+        "PayloadTooLarge",
+        `node '${node}' produced a payload of ${bytes} bytes, over the limit of ${maxBytes} bytes (workflow maxPayloadBytes)`,
+        { node, bytes, maxBytes },
+      );
+    }
+  }
 }
 
 function failureOutcome(deps: StepDeps, item: WorkItem, error: unknown, durationMs: number): StepOutcome {

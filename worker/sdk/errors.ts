@@ -14,7 +14,8 @@ export type ErrorCode =
   | "InvalidItem"
   | "ReducerFailed"
   | "JoinIncomplete"
-  | "NodeFailed";
+  | "NodeFailed"
+  | "PayloadTooLarge";
 
 export class FloxideError extends Error {
   readonly code: ErrorCode;

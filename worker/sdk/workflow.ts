@@ -24,6 +24,8 @@ export interface WorkflowSpec<S, E> {
   /** Defaults for every node; a node's own options win. */
   retry?: RetryOptions;
   timeoutMs?: number;
+  /** Largest serialised input, output or event a step may produce (default 1 MiB). */
+  maxPayloadBytes?: number;
 }
 
 export interface Edges {
@@ -41,7 +43,10 @@ export interface WorkflowDef<S = unknown, E = unknown> {
   readonly context: ContextSpec<S, E>;
   readonly retry: RetryOptions;
   readonly timeoutMs: number | undefined;
+  readonly maxPayloadBytes: number;
 }
+
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
 export const WORKFLOW_NAME = /^[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?$/;
 const NODE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
@@ -86,6 +91,12 @@ export function workflow<S = unknown, E = unknown>(spec: WorkflowSpec<S, E>): Wo
   const where = { workflow: spec.name };
   if (typeof spec.version !== "string" || spec.version.length === 0) {
     invalid(`workflow '${spec.name}' needs a non-empty version`, where);
+  }
+  if (
+    spec.maxPayloadBytes !== undefined &&
+    !(Number.isInteger(spec.maxPayloadBytes) && spec.maxPayloadBytes > 0)
+  ) {
+    invalid(`workflow '${spec.name}': maxPayloadBytes must be a positive integer`, where);
   }
   const nodes = new Map<string, NodeDef<unknown, unknown, S, E>>();
   for (const def of spec.nodes) {
@@ -163,6 +174,7 @@ export function workflow<S = unknown, E = unknown>(spec: WorkflowSpec<S, E>): Wo
     context: spec.context ?? (eventListContext<E>() as unknown as ContextSpec<S, E>),
     retry: spec.retry ?? {},
     timeoutMs: spec.timeoutMs,
+    maxPayloadBytes: spec.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
   };
 }
 

@@ -376,6 +376,38 @@ describe("engine on the memory backend", () => {
     }
   });
 
+  test("a payload over the size limit fails the run at once with PayloadTooLarge; an oversized input is refused", async () => {
+    let attempts = 0;
+    const def = workflow({
+      name: "big",
+      version: "1",
+      start: "a",
+      maxPayloadBytes: 1000,
+      nodes: [node("a", (_ctx, size: number) => ((attempts += 1), next("x".repeat(size))))],
+    });
+    const engine = startEngine(def);
+    try {
+      const small = await engine.orchestrator.start(100);
+      assert.equal((await engine.orchestrator.wait(small.runId)).status, "completed");
+      const { runId } = await engine.orchestrator.start(5000);
+      const info = await engine.orchestrator.wait(runId);
+      assert.equal(info.status, "failed");
+      assert.equal(info.error?.code, "PayloadTooLarge");
+      assert.match(
+        info.error?.message ?? "",
+        /node 'a' produced a payload of 5002 bytes, over the limit of 1000 bytes/,
+      );
+      assert.equal(attempts, 2, "not retried");
+      assert.equal((await engine.store.deadLetters()).length, 1);
+      await assert.rejects(engine.orchestrator.start("y".repeat(2000)), {
+        code: "InvalidInput",
+        message: /run input is 2002 bytes, over the limit of 1000 bytes/,
+      });
+    } finally {
+      await engine.stop();
+    }
+  });
+
   test("stop() lets in-flight steps finish before it resolves", async () => {
     const release = gate();
     const def = workflow({
