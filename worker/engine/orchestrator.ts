@@ -44,6 +44,14 @@ export class Orchestrator<S = unknown, E = unknown> {
     }
     if (serialised === undefined)
       throw new FloxideError("InvalidInput", "run input is not JSON-serialisable");
+    const bytes = Buffer.byteLength(serialised);
+    if (bytes > this.workflow.def.maxPayloadBytes) {
+      throw new FloxideError(
+        "InvalidInput",
+        `run input is ${bytes} bytes, over the limit of ${this.workflow.def.maxPayloadBytes} bytes (workflow maxPayloadBytes)`,
+        { bytes },
+      );
+    }
     const runId = options.runId ?? randomUUID();
     const { def } = this.workflow;
     return this.store.createRun({
