@@ -4,7 +4,12 @@
  */
 import type { Logger } from "../sdk/index.ts";
 import type { StoreBackend } from "./contract.ts";
-import { createRedisBackend, describeRedisConnection, type RedisConnectionOptions } from "./redis/index.ts";
+import {
+  createRedisBackend,
+  describeRedisConnection,
+  parseRedisUrl,
+  type RedisConnectionOptions,
+} from "./redis/index.ts";
 
 export interface RedisSettings {
   readonly redisUrl: string;
@@ -18,6 +23,13 @@ export interface RedisSettings {
   readonly workerId?: string | undefined;
 }
 
+/** In sentinel mode the URL names a Sentinel (more can follow in `?sentinels=h:p,...`). */
+function sentinelsFrom(url: string): RedisConnectionOptions["sentinels"] {
+  const parsed = parseRedisUrl(url);
+  if (parsed.sentinels !== undefined) return parsed.sentinels;
+  return [{ host: parsed.host ?? "127.0.0.1", port: parsed.port ?? 26379 }];
+}
+
 export function redisConnectionFrom(settings: RedisSettings): RedisConnectionOptions {
   return {
     url: settings.redisUrl,
@@ -25,8 +37,11 @@ export function redisConnectionFrom(settings: RedisSettings): RedisConnectionOpt
     ...(settings.redisPassword === undefined ? {} : { password: settings.redisPassword }),
     ...(settings.redisTlsCaFile === undefined ? {} : { tls: { ca: settings.redisTlsCaFile } }),
     ...(settings.redisMode === "cluster" ? { cluster: true } : {}),
-    ...(settings.redisMode === "sentinel" && settings.redisSentinelName !== undefined
-      ? { name: settings.redisSentinelName }
+    ...(settings.redisMode === "sentinel"
+      ? {
+          sentinels: sentinelsFrom(settings.redisUrl),
+          ...(settings.redisSentinelName === undefined ? {} : { name: settings.redisSentinelName }),
+        }
       : {}),
     ...(settings.workerId === undefined ? {} : { connectionName: settings.workerId }),
   };
