@@ -1,0 +1,120 @@
+// The Dockerfiles without a container engine: what each image copies holds every source file
+// its entry point imports, .dockerignore keeps none of them out, and the images follow the
+// conventions the chart and the operator rely on (non-root, exec-form entrypoint, floxide worker).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { WORKER_CONTAINER } from "../../../operator/build/deployment.ts";
+import { REPO_ROOT } from "./helm-cli.ts";
+
+interface Image {
+  dockerfile: string;
+  /** Entry points: static imports are followed from here. */
+  entries: string[];
+}
+
+const IMAGES: Image[] = [
+  { dockerfile: "Dockerfile.operator", entries: ["cli/bin.js", "cli/main.ts", "operator/main.ts"] },
+  {
+    dockerfile: "Dockerfile.worker",
+    entries: ["cli/bin.js", "cli/main.ts", "worker/main.ts", "examples/video.ts"],
+  },
+];
+
+const read = (path: string) => readFileSync(join(REPO_ROOT, path), "utf8");
+
+/** Repository files reachable by static relative imports (dynamic import() is lazy: not followed). */
+function importClosure(entries: readonly string[]): Set<string> {
+  const seen = new Set<string>();
+  const queue = [...entries];
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const source = read(file).replace(/import\([^)]*\)/g, "");
+    for (const match of source.matchAll(
+      /(?:import|export)[^'"]*?from\s*["'](\.[^"']+)["']|import\s*["'](\.[^"']+)["']/g,
+    )) {
+      const target = relative(REPO_ROOT, resolve(join(REPO_ROOT, dirname(file)), (match[1] ?? match[2])!));
+      assert.ok(existsSync(join(REPO_ROOT, target)), `${file} imports a missing ${target}`);
+      queue.push(target);
+    }
+  }
+  return seen;
+}
+
+/** COPY sources of the final stage (the one after the last FROM), other than --from=... */
+function copiedPaths(dockerfile: string): string[] {
+  const finalStage = dockerfile.split(/^FROM /m).at(-1) ?? "";
+  return [...finalStage.matchAll(/^COPY (?!--from)(?:--\S+ )*(.+) \S+$/gm)].flatMap((match) =>
+    match[1]!.split(/\s+/),
+  );
+}
+
+function dockerignored(path: string): boolean {
+  const patterns = read(".dockerignore")
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith("#"));
+  return patterns.some((pattern) => {
+    const regex = new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+        .replace(/\*\*\//g, "(.*/)?")
+        .replace(/\*/g, "[^/]*")}(/.*)?$`,
+    );
+    return regex.test(path);
+  });
+}
+
+for (const image of IMAGES) {
+  test(`${image.dockerfile} copies every file its entry points import, none of them dockerignored`, () => {
+    const copied = copiedPaths(read(image.dockerfile)).map((path) => path.replace(/\/$/, ""));
+    const missing = [...importClosure(image.entries)].filter(
+      (file) => !copied.some((path) => file === path || file.startsWith(`${path}/`)),
+    );
+    assert.deepEqual(missing, [], `not copied into ${image.dockerfile}`);
+    const ignored = [...importClosure(image.entries), "package.json", "package-lock.json"].filter(
+      dockerignored,
+    );
+    assert.deepEqual(ignored, [], "excluded by .dockerignore");
+  });
+
+  test(`${image.dockerfile}: multi-stage, production dependencies only, non-root, exec-form entrypoint`, () => {
+    const dockerfile = read(image.dockerfile);
+    assert.match(dockerfile, /^FROM \S+ AS deps$/m);
+    assert.match(dockerfile, /npm ci --omit=dev/);
+    assert.match(dockerfile, /COPY --from=deps /);
+    assert.match(dockerfile, /^USER 1000:1000$/m);
+    assert.match(dockerfile, /^ENTRYPOINT \[".*"\]$/m, "exec form: node receives SIGTERM itself");
+  });
+}
+
+test("every package the images' code imports is a production dependency (npm ci --omit=dev)", () => {
+  const manifest = JSON.parse(read("package.json")) as { dependencies: Record<string, string> };
+  const files = new Set(IMAGES.flatMap((image) => [...importClosure(image.entries)]));
+  assert.ok(files.size > 20, `only ${files.size} files reached: is the import scan broken?`);
+  const packages = new Set<string>(["tsx"]);
+  for (const file of files) {
+    for (const match of read(file).matchAll(
+      /^\s*(?:import|export)\b[^;]*?\bfrom\s*["']([a-z@][\w@./-]*)["']/gm,
+    )) {
+      const specifier = match[1]!;
+      if (specifier.startsWith("node:")) continue;
+      packages.add(
+        specifier.startsWith("@") ? specifier.split("/").slice(0, 2).join("/") : specifier.split("/")[0]!,
+      );
+    }
+  }
+  const missing = [...packages].filter((name) => !manifest.dependencies[name]);
+  assert.deepEqual(missing, [], "imported at run time but not in dependencies");
+});
+
+test("the worker base image runs the command the operator gives worker containers", () => {
+  const dockerfile = read("Dockerfile.worker");
+  assert.match(dockerfile, /^ENTRYPOINT \["floxide", "worker"\]$/m);
+  assert.match(dockerfile, /ln -s \/opt\/floxide\/cli\/bin\.js \/usr\/local\/bin\/floxide/);
+  assert.equal(WORKER_CONTAINER, "worker");
+  assert.match(read("operator/build/deployment.ts"), /command: \["floxide", "worker"\]/);
+});
