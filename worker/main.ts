@@ -31,7 +31,7 @@ export async function startWorker(config: WorkerConfig, log: Pino): Promise<Runn
   });
 
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "floxide_worker_process_" });
+  collectDefaultMetrics({ register: registry, prefix: "floxide_worker_" });
   const pool: WorkerPool = new WorkerPool({
     store,
     workflow: def,

@@ -246,7 +246,7 @@ describe("floxide worker processes on Redis", () => {
     assert.equal(value('floxide_step_duration_seconds_count{workflow="steps",node="work"}'), 6);
     assert.equal(value('floxide_queue_depth{workflow="steps",state="ready"}'), 0);
     assert.equal(value('floxide_steps_in_flight{workflow="steps"}'), 0);
-    assert.match(body, /^floxide_worker_process_process_cpu_seconds_total/m);
+    assert.match(body, /^floxide_worker_process_cpu_seconds_total/m);
   });
 
   test("/readyz is 503 while Redis is down and 200 once it is back, with the worker alive throughout", async () => {
