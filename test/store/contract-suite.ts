@@ -222,6 +222,48 @@ export function describeStoreContract(name: string, factory: BackendFactory): vo
       assert.equal((await store.listErrors({ runId }))[0]?.action, "reclaim");
     });
 
+    test("a commit asked to claim next leases the follow-up it enqueued, in the same operation", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store);
+      const first = await claimOne(store);
+      const followUp = item(store, runId, "b", { step: 2 });
+      const events = [{ id: randomUUID(), node: "a", itemId: first.item.id, event: { n: 1 } }];
+      const result = await store.commit(first, success({ events, followUps: [followUp] }), {
+        workerId: "w2",
+        leaseMs: 10_000,
+      });
+      assert.equal(result.status, "committed");
+      const next = result.next;
+      assert.ok(next, "the follow-up is claimed by the commit");
+      assert.equal(next.item.id, followUp.id);
+      assert.equal(next.workerId, "w2");
+      assert.equal(next.contextSeq, 1, "the claim reports the events committed before it");
+      assert.ok(next.deadline > Date.now());
+      assert.notEqual(next.token, first.token);
+      assert.equal(await store.claim(LEASE), null, "a claimed-next item is not delivered twice");
+      assert.equal((await store.depth()).inFlight, 1);
+      assert.equal((await store.listItems(runId)).find((s) => s.itemId === followUp.id)?.status, "running");
+      const last = await store.commit(next, success(), { workerId: "w2", leaseMs: 10_000 });
+      assert.deepEqual(last, { status: "committed", run: "completed" }, "nothing ready: no next");
+      assert.deepEqual(await store.extendLeases([next], 10_000), ["lost"]);
+    });
+
+    test("a commit that loses its lease writes nothing but may still claim next", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store);
+      const stale = await claimOne(store, { leaseMs: 30 });
+      await waitFor(async () => (await store.reclaimExpired()).requeued === 1, {
+        intervalMs: 10,
+        message: "lease to expire",
+      });
+      const result = await store.commit(stale, success({ outputs: [] }), { workerId: "w1", leaseMs: 10_000 });
+      assert.equal(result.status, "lease-lost");
+      assert.equal(result.next?.item.id, stale.item.id, "the re-delivered item");
+      assert.equal(result.next?.item.attempt, 2);
+      assert.equal((await store.commit(result.next as Claim, success())).status, "committed");
+      assert.equal((await store.getRun(runId))?.status, "completed");
+    });
+
     test("extending a lease keeps it from being reclaimed", async () => {
       const store = backend.forWorkflow(uniqueWorkflow());
       await startRun(store);

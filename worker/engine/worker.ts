@@ -28,9 +28,15 @@ export interface WorkerDeps {
   readonly random?: () => number;
 }
 
-/** One claim loop: claim -> load context -> run node -> commit, until stopped. */
+/**
+ * One claim loop: claim -> load context -> run node -> commit, until stopped. While claiming,
+ * each commit also claims the loop's next item (one round trip per step when busy); the loop
+ * falls back to a blocking claim when none was ready.
+ */
 export class DistributedWorker {
   private readonly deps: WorkerDeps;
+  /** Claimed by the last commit, not yet run. */
+  private next: Claim | null = null;
 
   constructor(deps: WorkerDeps) {
     this.deps = deps;
@@ -40,20 +46,24 @@ export class DistributedWorker {
     return this.deps.id;
   }
 
-  /** Claims at most one item (blocking up to blockMs) and processes it. False when none came. */
+  /**
+   * Claims at most one item (blocking up to blockMs) and processes it. False when none came.
+   * Given `stopClaiming` (the claim loop), its commit also claims the next item for the next call.
+   */
   async runOnce(stopClaiming?: AbortSignal): Promise<boolean> {
     const { store, keeper, leaseMs, blockMs } = this.deps;
     const options =
       stopClaiming === undefined
         ? { workerId: this.id, leaseMs, blockMs }
         : { workerId: this.id, leaseMs, blockMs, signal: stopClaiming };
-    const claim = await store.claim(options);
+    const claim = this.next ?? (await store.claim(options));
+    this.next = null;
     if (claim === null) return false;
     const controller = keeper.hold(claim);
     try {
       const outcome = await runStep(this.deps, claim, controller.signal);
       const reason = controller.signal.aborted ? (controller.signal.reason as unknown) : null;
-      const commit = await this.settle(claim, outcome, reason);
+      const commit = await this.settle(claim, outcome, reason, stopClaiming);
       this.deps.onStep?.({ claim, outcome, commit });
       if (commit?.status === "run-finished" || commit?.status === "lease-lost")
         this.deps.contexts.forget(claim.item.runId);
@@ -63,14 +73,27 @@ export class DistributedWorker {
     return true;
   }
 
-  private async settle(claim: Claim, outcome: StepOutcome, reason: unknown): Promise<CommitResult | null> {
+  private async settle(
+    claim: Claim,
+    outcome: StepOutcome,
+    reason: unknown,
+    stopClaiming: AbortSignal | undefined,
+  ): Promise<CommitResult | null> {
     if (reason instanceof StepAbort && reason.reason === "shutdown") {
       // Drain deadline passed mid-step: hand the item back without counting an attempt.
       await this.deps.store.release([claim]);
       return null;
     }
     if (reason instanceof StepAbort && reason.reason === "lease-lost") return null;
-    const result = await this.deps.store.commit(claim, outcome);
+    const { leaseMs } = this.deps;
+    const claimNext =
+      stopClaiming === undefined || stopClaiming.aborted ? undefined : { workerId: this.id, leaseMs };
+    const result = await this.deps.store.commit(claim, outcome, claimNext);
+    if (result.next !== undefined) {
+      // Draining began while the commit was on its way: hand the item straight back.
+      if (stopClaiming?.aborted !== false) await this.deps.store.release([result.next]);
+      else this.next = result.next;
+    }
     if (result.status !== "committed") {
       this.deps.log.info(
         { run: claim.item.runId, item: claim.item.id, node: claim.item.node, result: result.status },
@@ -98,6 +121,20 @@ export class DistributedWorker {
           stop.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
         });
       }
+    }
+    await this.releaseNext();
+  }
+
+  /** A claim taken by the last commit that the stopped loop will not run goes back to the queue. */
+  private async releaseNext(): Promise<void> {
+    const claim = this.next;
+    this.next = null;
+    if (claim === null) return;
+    try {
+      await this.deps.store.release([claim]);
+    } catch (error) {
+      // Not lost: the lease expires and the item is reclaimed (attempt + 1).
+      this.deps.log.warn({ err: error, item: claim.item.id }, "releasing the next claim failed");
     }
   }
 }

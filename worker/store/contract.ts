@@ -38,9 +38,17 @@ export interface WorkQueue {
   deadLetters(limit?: number): Promise<DeadLetter[]>;
 }
 
+/** What a commit needs to also claim the next ready item (a non-blocking claim). */
+export type ClaimNext = Pick<ClaimOptions, "workerId" | "leaseMs">;
+
 /** Applies the result of one step atomically: context events, follow-ups, joins, state, metrics, ack. */
 export interface StepCommitter {
-  commit(claim: Claim, outcome: StepOutcome): Promise<CommitResult>;
+  /**
+   * With `claimNext`, the same atomic operation then claims the next ready item as a
+   * non-blocking claim would (whatever the commit's status), so a busy worker needs one round
+   * trip per step: the result's `next`.
+   */
+  commit(claim: Claim, outcome: StepOutcome, claimNext?: ClaimNext): Promise<CommitResult>;
 }
 
 export interface CreateRunRequest {

@@ -121,10 +121,17 @@ export type StepOutcome =
       readonly durationMs: number;
     };
 
-export type CommitResult =
+export type CommitResult = (
   | { readonly status: "committed"; readonly run: RunStatus }
   | { readonly status: "lease-lost" }
-  | { readonly status: "run-finished"; readonly run: RunStatus };
+  | { readonly status: "run-finished"; readonly run: RunStatus }
+) & {
+  /**
+   * Only when the commit was asked to claim next: the next ready item, leased to the same worker
+   * in the same atomic operation (absent when none was ready).
+   */
+  readonly next?: Claim;
+};
 
 export type LeaseCheck = "ok" | "lost" | "run-finished";
 

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { FloxideError, type ErrorInfo, type EventRecord } from "../../sdk/index.ts";
 import type {
   BackendOptions,
+  ClaimNext,
   ClaimOptions,
   CreateRunRequest,
   StoreBackend,
@@ -239,7 +240,13 @@ export class MemoryWorkflowStore implements WorkflowStore {
 
   // ---- commit --------------------------------------------------------------------------------
 
-  async commit(claim: Claim, outcome: StepOutcome): Promise<CommitResult> {
+  async commit(claim: Claim, outcome: StepOutcome, claimNext?: ClaimNext): Promise<CommitResult> {
+    const result = this.applyCommit(claim, outcome);
+    const next = claimNext === undefined ? null : this.tryClaim({ ...claimNext, blockMs: 0 });
+    return next === null ? result : { ...result, next };
+  }
+
+  private applyCommit(claim: Claim, outcome: StepOutcome): CommitResult {
     const lease = this.leases.get(claim.token);
     if (lease === undefined) return { status: "lease-lost" };
     this.leases.delete(claim.token);

@@ -3,7 +3,7 @@
  * checked before anything is sent: a script cannot roll back, so a bad argument must fail here.
  */
 import { FloxideError } from "../../sdk/index.ts";
-import type { CreateRunRequest } from "../contract.ts";
+import type { ClaimNext, CreateRunRequest } from "../contract.ts";
 import type { Claim, JoinArrival, StepOutcome, WorkItem } from "../types.ts";
 import { encodeError, encodeEvent, encodeItem, encodeItemHead, encodeOutput, toJson } from "./codec.ts";
 
@@ -47,7 +47,13 @@ function arrivalArgs(workflow: string, runId: string, arrivals: readonly JoinArr
   return args;
 }
 
-export function commitArgs(workflow: string, claim: Claim, outcome: StepOutcome): Arg[] {
+/** `next`: the lease token and claim options of the item to claim after the commit, if any. */
+export function commitArgs(
+  workflow: string,
+  claim: Claim,
+  outcome: StepOutcome,
+  next?: { readonly token: string } & ClaimNext,
+): Arg[] {
   if (!Number.isFinite(outcome.durationMs) || outcome.durationMs < 0) {
     throw new FloxideError("InvalidInput", `step duration ${outcome.durationMs} is not a duration`);
   }
@@ -61,6 +67,10 @@ export function commitArgs(workflow: string, claim: Claim, outcome: StepOutcome)
     outcome.kind === "retry" ? Math.max(0, outcome.delayMs) : 0,
     outcome.kind === "fail" && outcome.deadLetter ? "1" : "0",
     outcome.kind === "success" && outcome.hold !== null ? "1" : "0",
+    next?.token ?? "",
+    workflow,
+    next?.workerId ?? "",
+    next?.leaseMs ?? 0,
   ];
   if (outcome.kind === "success") {
     args.push(outcome.events.length, ...outcome.events.map(encodeEvent));

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { FloxideError, type EventRecord } from "../../sdk/index.ts";
-import type { ClaimOptions, CreateRunRequest, WorkflowStore } from "../contract.ts";
+import type { ClaimNext, ClaimOptions, CreateRunRequest, WorkflowStore } from "../contract.ts";
 import type {
   Checkpoint,
   Claim,
@@ -105,15 +105,26 @@ export class RedisWorkflowStore implements WorkflowStore {
     }
     if (kind === "again") return { kind: "again" };
     if (kind !== "item" || typeof first !== "string") throw unexpected("claim", reply);
+    const claim = await this.toClaim(first, token, workerId, second, third);
+    return claim === null ? { kind: "again" } : { kind: "claimed", claim };
+  }
+
+  /** A claimed item as a Claim; null when it cannot be decoded (it is dead-lettered then). */
+  private async toClaim(
+    raw: string,
+    token: string,
+    workerId: string,
+    deadline: unknown,
+    contextSeq: unknown,
+  ): Promise<Claim | null> {
     let item: WorkItem;
     try {
-      item = decodeItem(first);
+      item = decodeItem(raw);
     } catch (error) {
-      await this.rejectLeased(first, token, workerId, error as Error);
-      return { kind: "again" };
+      await this.rejectLeased(raw, token, workerId, error as Error);
+      return null;
     }
-    const claim: Claim = { item, token, workerId, deadline: Number(second), contextSeq: Number(third) };
-    return { kind: "claimed", claim };
+    return { item, token, workerId, deadline: Number(deadline), contextSeq: Number(contextSeq) };
   }
 
   /**
@@ -167,15 +178,21 @@ export class RedisWorkflowStore implements WorkflowStore {
 
   // ---- commit ------------------------------------------------------------------------------------
 
-  async commit(claim: Claim, outcome: StepOutcome): Promise<CommitResult> {
+  async commit(claim: Claim, outcome: StepOutcome, claimNext?: ClaimNext): Promise<CommitResult> {
+    const next = claimNext === undefined ? undefined : { ...claimNext, token: randomUUID() };
     const reply = replyArray(
       "commit",
-      await this.script("commit", commitArgs(this.workflow, claim, outcome)),
+      await this.script("commit", commitArgs(this.workflow, claim, outcome, next)),
     );
-    const [status, run] = reply;
-    if (status === "lease-lost") return { status };
-    if (status === "committed" || status === "run-finished") return { status, run: run as RunStatus };
-    throw unexpected("commit", reply);
+    const [status, run, raw, deadline, contextSeq] = reply;
+    let result: CommitResult;
+    if (status === "lease-lost") result = { status };
+    else if (status === "committed" || status === "run-finished") result = { status, run: run as RunStatus };
+    else throw unexpected("commit", reply);
+    if (next === undefined || raw === undefined) return result;
+    if (typeof raw !== "string") throw unexpected("commit", reply);
+    const nextClaim = await this.toClaim(raw, next.token, next.workerId, deadline, contextSeq);
+    return nextClaim === null ? result : { ...result, next: nextClaim };
   }
 
   // ---- runs --------------------------------------------------------------------------------------
