@@ -62,6 +62,7 @@ local function apply()
     set_item(RUN_ID, meta.id, meta.node, meta.attempt, 'cancelled')
     return { 'run-finished', status }
   end
+  LIVE[RUN_ID] = true
 
   local function push_follow_ups()
     for _ = 1, tonumber(take()) do
@@ -120,8 +121,7 @@ local function apply()
     end
   end
 
-  settle(RUN_ID)
-  return { 'committed', redis.call('HGET', run_key, 'status') }
+  return { 'committed', settle(RUN_ID) }
 end
 
 local reply = apply()

@@ -33,7 +33,7 @@ local run_key = rkey('run', RUN_ID)
 if redis.call('EXISTS', run_key) == 1 then return { RUN_ID, 0 } end
 
 redis.call('HSET', run_key, 'runId', RUN_ID, 'workflow', WORKFLOW,
-  'version', VERSION, 'status', 'queued', 'input', INPUT, 'createdAt', int(NOW), 'pending', 0, 'held', 0)
+  'version', VERSION, 'status', 'queued', 'input', INPUT, 'createdAt', int(NOW), 'pending', 0, 'held', 0, 'openJoins', 0)
 if HAS_IDEM then
   redis.call('HSET', run_key, 'idempotencyKey', IDEM)
   redis.call('SET', idem_key, RUN_ID)

@@ -28,7 +28,9 @@ do
 end
 
 local TERMINAL = { completed = true, failed = true, cancelled = true }
-local RUN_KINDS = { 'run', 'events', 'outputs', 'items', 'parked', 'held', 'joins', 'open-joins', 'checkpoint', 'errors' }
+-- A finished run's keys (`held` is deleted when the run finishes).
+local RUN_KINDS = { 'run', 'events', 'outputs', 'items', 'parked', 'joins', 'open-joins', 'checkpoint', 'errors' }
+local JOIN_KINDS = { joins = true, ['open-joins'] = true }
 
 local function int(n)
   return string.format('%.0f', n)
@@ -46,8 +48,12 @@ local function wake()
   redis.call('ZADD', K_WAKE, 0, 'w')
 end
 
+-- Runs this script saw live (not finished): their keys carry no TTL yet (finish sets it).
+local LIVE = {}
+
 -- A key written after its run finished expires with the run's other keys.
 local function follow_ttl(run_id, key)
+  if LIVE[run_id] then return end
   local ttl = redis.call('PTTL', rkey('run', run_id))
   if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
 end

@@ -45,7 +45,8 @@ local function claim_next(workflow, worker_id, lease_ms, token)
     else
       local run_id = item.runId
       local run_key = rkey('run', run_id)
-      local status = redis.call('HGET', run_key, 'status')
+      local run = redis.call('HMGET', run_key, 'status', 'createdAt')
+      local status = run[1]
       if not status then
         -- The run expired or never existed: nothing to record the item on.
       elseif TERMINAL[status] then
@@ -54,16 +55,14 @@ local function claim_next(workflow, worker_id, lease_ms, token)
         redis.call('RPUSH', rkey('parked', run_id), raw)
         set_item(run_id, item.id, item.node, item.attempt, 'parked')
       else
+        LIVE[run_id] = true
         local deadline = NOW + lease_ms
         redis.call('ZADD', K_LEASES, deadline, token)
         redis.call('HSET', K_LEASE_ITEMS, token, raw)
         redis.call('HSET', K_LEASE_META, token, cjson.encode({ runId = run_id, id = item.id, node = item.node,
           attempt = item.attempt, maxAttempts = item.maxAttempts, workerId = worker_id }))
         set_item(run_id, item.id, item.node, item.attempt, 'running')
-        if status == 'queued' then
-          set_status(run_id, 'queued', 'running')
-          redis.call('HSET', run_key, 'startedAt', int(NOW))
-        end
+        if status == 'queued' then set_status(run_id, 'queued', 'running', run[2], 'startedAt', int(NOW)) end
         -- One marker wakes one blocked worker; pass it on while work remains.
         if redis.call('LLEN', K_READY) > 0 then wake() end
         return { 'item', raw, int(deadline), redis.call('LLEN', rkey('events', run_id)) }

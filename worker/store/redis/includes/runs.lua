@@ -1,10 +1,12 @@
 -- Runs: status index, errors, dead letters, finishing, quiescence. Needs `base` and `items`.
 
--- Moves a run between status indexes ({base}:runs:<status>), which listRuns reads.
-local function set_status(run_id, old, new)
+-- Moves a run between status indexes ({base}:runs:<status>), which listRuns reads. `created`
+-- (the run's createdAt) when the caller read it already; more field/value pairs of the run hash
+-- may follow, written in the same HSET.
+local function set_status(run_id, old, new, created, ...)
   local run_key = rkey('run', run_id)
-  local created = redis.call('HGET', run_key, 'createdAt')
-  redis.call('HSET', run_key, 'status', new)
+  created = created or redis.call('HGET', run_key, 'createdAt')
+  redis.call('HSET', run_key, 'status', new, ...)
   redis.call('ZREM', BASE .. ':runs:' .. old, run_id)
   redis.call('ZADD', BASE .. ':runs:' .. new, created, run_id)
 end
@@ -32,25 +34,33 @@ end
 -- Ends a live run (a finished run never changes status again) and starts its retention clock.
 local function finish(run_id, status, err_json)
   local run_key = rkey('run', run_id)
-  local old = redis.call('HGET', run_key, 'status')
+  local run = redis.call('HMGET', run_key, 'status', 'createdAt', 'held', 'idempotencyKey', 'openJoins')
+  local old = run[1]
   if not old or TERMINAL[old] then return end
-  set_status(run_id, old, status)
-  redis.call('HSET', run_key, 'finishedAt', int(NOW), 'held', 0)
-  if err_json then redis.call('HSET', run_key, 'error', err_json) end
-  local held = redis.call('HGETALL', rkey('held', run_id))
-  for i = 1, #held, 2 do
-    local item = cjson.decode(held[i + 1])
-    set_item(run_id, item.id, item.node, item.attempt, 'cancelled')
+  if err_json then
+    set_status(run_id, old, status, run[2], 'finishedAt', int(NOW), 'held', 0, 'error', err_json)
+  else
+    set_status(run_id, old, status, run[2], 'finishedAt', int(NOW), 'held', 0)
   end
-  redis.call('DEL', rkey('held', run_id))
+  LIVE[run_id] = nil
+  -- Held items end with the run (the count is kept with the hash: no hash when it is 0).
+  if tonumber(run[3]) ~= 0 then
+    local held = redis.call('HGETALL', rkey('held', run_id))
+    for i = 1, #held, 2 do
+      local item = cjson.decode(held[i + 1])
+      set_item(run_id, item.id, item.node, item.attempt, 'cancelled')
+    end
+    redis.call('DEL', rkey('held', run_id))
+  end
   if status == 'completed' then metric('runsCompleted')
   elseif status == 'failed' then metric('runsFailed')
   else metric('runsCancelled') end
+  -- Join keys exist only while a join is open (runs created before the counter: unknown).
+  local no_joins = run[5] and tonumber(run[5]) == 0
   for _, kind in ipairs(RUN_KINDS) do
-    redis.call('PEXPIRE', rkey(kind, run_id), RETENTION_MS)
+    if not (no_joins and JOIN_KINDS[kind]) then redis.call('PEXPIRE', rkey(kind, run_id), RETENTION_MS) end
   end
-  local idem = redis.call('HGET', run_key, 'idempotencyKey')
-  if idem then redis.call('PEXPIRE', BASE .. ':idem:' .. idem, RETENTION_MS) end
+  if run[4] then redis.call('PEXPIRE', BASE .. ':idem:' .. run[4], RETENTION_MS) end
   redis.call('ZADD', K_EXPIRING, NOW + RETENTION_MS, run_id)
 end
 
@@ -64,11 +74,13 @@ local function dead_letter(run_id, raw, id, node, attempt, err_json)
 end
 
 -- Quiescence: nothing pending or held. Complete, unless a join still waits for branches.
+-- Returns the run's status afterwards.
 local function settle(run_id)
-  local state = redis.call('HMGET', rkey('run', run_id), 'status', 'pending', 'held')
-  if not state[1] or TERMINAL[state[1]] then return end
-  if tonumber(state[2]) > 0 or tonumber(state[3]) > 0 then return end
-  local open = redis.call('SMEMBERS', rkey('open-joins', run_id))
+  local state = redis.call('HMGET', rkey('run', run_id), 'status', 'pending', 'held', 'openJoins')
+  if not state[1] or TERMINAL[state[1]] then return state[1] or 'cancelled' end
+  if tonumber(state[2]) > 0 or tonumber(state[3]) > 0 then return state[1] end
+  -- The openJoins counter spares the SMEMBERS when no join is open (absent: an older run).
+  local open = (state[4] and tonumber(state[4]) == 0) and {} or redis.call('SMEMBERS', rkey('open-joins', run_id))
   if #open > 0 then
     table.sort(open)
     local join = open[1]
@@ -76,7 +88,8 @@ local function settle(run_id)
     local message = "join '" .. slot[1] .. "' got " .. slot[2] .. ' of ' .. slot[3] .. ' branches (' .. join
       .. ') and nothing else is pending'
     finish(run_id, 'failed', error_json('JoinIncomplete', message, slot[1]))
-    return
+    return 'failed'
   end
   finish(run_id, 'completed', nil)
+  return 'completed'
 end
