@@ -30,7 +30,7 @@ const worker = new Worker(
 worker.on("completed", () => {
   done += 1;
 });
-const report = setInterval(() => process.send?.({ done }), 50);
+const report = setInterval(() => process.send?.({ done }), 10);
 process.on("SIGTERM", () => {
   clearInterval(report);
   void Promise.all([worker.close(), queue.close()]).then(() => process.exit(0));

@@ -23,7 +23,7 @@ const pool = new WorkerPool({
   },
 });
 pool.start();
-const report = setInterval(() => process.send?.({ done }), 50);
+const report = setInterval(() => process.send?.({ done }), 10);
 process.on("SIGTERM", () => {
   clearInterval(report);
   void pool.stop({ graceMs: 5000 }).then(async () => {

@@ -11,6 +11,8 @@ import { summarize, type Summary } from "./stats.ts";
 import { runReaction, type ReactionResult } from "./reaction.ts";
 import { runContextGrowth, type ContextGrowthResult } from "./context-growth.ts";
 import type { BenchWorkflow } from "./workflows.ts";
+import { runCeiling, type CeilingResult } from "./ceiling.ts";
+import { runOperatorPoll, type OperatorPollResult } from "./operator-poll.ts";
 
 const quick = process.argv.includes("--quick");
 const repeats = quick ? 1 : 3;
@@ -73,13 +75,28 @@ async function main(): Promise<void> {
           `cmds/step ${fmt(row.floxide.commandsPerStep.median, 1)} vs ${fmt(row.bullmq.commandsPerStep.median, 1)}\n`,
       );
     }
+    const ceilings: Record<BenchWorkflow, CeilingResult> = {
+      noop1: await runCeiling(redis.url, { shape: "noop1", runs: quick ? 2000 : 12_000, loops: 64 }),
+      chain3: await runCeiling(redis.url, { shape: "chain3", runs: quick ? 700 : 4000, loops: 64 }),
+    };
+    for (const shape of ["noop1", "chain3"] as const) {
+      const ceiling = ceilings[shape];
+      const best = Math.max(
+        ...rows.filter((r) => r.shape === shape).map((r) => r.floxide.stepsPerSec.median),
+      );
+      process.stdout.write(
+        `redis ceiling ${shape}: ${fmt(ceiling.ceilingStepsPerSec)} steps/s per Redis core (${fmt(ceiling.redisCpuUsPerStep, 1)} µs/step, ` +
+          `pipelined loop reached ${fmt(ceiling.stepsPerSec)} steps/s at ${fmt(ceiling.redisBusy * 100)}% Redis CPU); ` +
+          `best floxide row = ${fmt((best / ceiling.ceilingStepsPerSec) * 100)}% of the ceiling\n`,
+      );
+    }
     const reaction: ReactionResult = await runReaction(redis.url, {
       samples: quick ? 50 : 300,
       idleSeconds: quick ? 3 : 10,
     });
     process.stdout.write(
       `pick-up latency (idle worker, enqueue -> step start): p50 ${fmt(reaction.pickupP50Ms, 2)} ms, p99 ${fmt(reaction.pickupP99Ms, 2)} ms; ` +
-        `idle worker: ${fmt(reaction.idleCommandsPerSec, 2)} Redis commands/s\n`,
+        `idle worker: ${fmt(reaction.idleRoundTripsPerSec, 2)} round trips/s, ${fmt(reaction.idleCommandsPerSec, 2)} Redis commands/s (script internals included)\n`,
     );
     const growth: ContextGrowthResult = await runContextGrowth(redis.url, {
       longEvents: quick ? 2000 : 10_000,
@@ -88,13 +105,23 @@ async function main(): Promise<void> {
       `context growth: step ${fmt(growth.shortStepMs, 3)} ms at ${growth.shortEvents} events vs ${fmt(growth.longStepMs, 3)} ms at ${growth.longEvents} ` +
         `(ratio ${fmt(growth.latencyRatio, 2)}); bytes read per step ${fmt(growth.shortBytesPerStep)} vs ${fmt(growth.longBytesPerStep)} (ratio ${fmt(growth.bytesRatio, 2)})\n`,
     );
+    const poll: OperatorPollResult = await runOperatorPoll(redis.url, {
+      workflows: 1000,
+      polls: quick ? 3 : 10,
+    });
+    process.stdout.write(
+      `operator poll of ${poll.workflows} workflows: ${fmt(poll.pollMs, 1)} ms, one round trip, ${fmt(poll.commandsPerPoll)} commands, ` +
+        `${fmt(poll.redisCpuMsPerPoll, 1)} ms Redis CPU\n`,
+    );
     const results = {
       startedAt,
       quick,
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? "unknown", node: process.version },
       throughput: rows,
+      ceilings,
       reaction,
       growth,
+      poll,
     };
     writeFileSync("bench/results.json", `${JSON.stringify(results, null, 2)}\n`);
     process.stdout.write("wrote bench/results.json\n");

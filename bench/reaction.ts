@@ -10,7 +10,10 @@ import { percentile } from "./stats.ts";
 export interface ReactionResult {
   readonly pickupP50Ms: number;
   readonly pickupP99Ms: number;
+  /** Every command Redis ran for the idle worker, the ones inside its scripts included. */
   readonly idleCommandsPerSec: number;
+  /** Requests the idle worker sent (scripts and BZPOPMIN), from MONITOR: its round trips. */
+  readonly idleRoundTripsPerSec: number;
 }
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -55,15 +58,23 @@ export async function runReaction(
       latencies.push(startedAt - enqueuedAt);
     }
     await pause(1000);
+    // MONITOR names the source of each command: "lua" for those a script runs.
+    const monitor = await admin.monitor(); // its own connection
+    let roundTrips = 0;
+    monitor.on("monitor", (_time: string, args: string[], source: string) => {
+      if (source !== "lua" && args[0]?.toLowerCase() !== "info") roundTrips += 1;
+    });
     const before = await readCounters(admin);
     await pause(options.idleSeconds * 1000);
     const after = await readCounters(admin);
+    monitor.disconnect();
     // The two INFO calls are ours, not the worker's.
     const idle = (diff(before, after).commands - 1) / options.idleSeconds;
     return {
       pickupP50Ms: percentile(latencies, 50),
       pickupP99Ms: percentile(latencies, 99),
       idleCommandsPerSec: idle,
+      idleRoundTripsPerSec: roundTrips / options.idleSeconds,
     };
   } finally {
     await pool.stop({ graceMs: 1000 });
