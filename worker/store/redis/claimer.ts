@@ -112,7 +112,6 @@ export class BlockingClaimer {
    */
   private recentlyEmpty(): ClaimAttempt | null {
     const last = this.lastEmpty;
-    this.lastEmpty = null;
     if (last === null || Date.now() - last.at > RECENT_EMPTY_MS) return null;
     const elapsed = Date.now() - last.at;
     return {
@@ -137,7 +136,13 @@ export class BlockingClaimer {
         for (const waiter of [...this.waiters]) if (waiter.deadline <= now) this.settle(waiter, null);
         if (this.waiters.length === 0) break;
         const until = Math.min(...this.waiters.map((waiter) => waiter.deadline));
-        await this.block(Math.min(until - now, result.nextDueMs ?? Infinity));
+        if (await this.block(Math.min(until - now, result.nextDueMs ?? Infinity))) {
+          // No marker came for the whole block: nothing was enqueued, the queue is still empty
+          // (unless a retry fell due, which ended the block: then the script must run).
+          const elapsed = Date.now() - now;
+          const nextDueMs = result.nextDueMs === null ? null : result.nextDueMs - elapsed;
+          if (nextDueMs === null || nextDueMs > 0) this.lastEmpty = { at: Date.now(), nextDueMs };
+        }
       }
     } catch (error) {
       // The same Redis failure would hit every waiter: hand it to all (the engine backs off).
@@ -150,8 +155,11 @@ export class BlockingClaimer {
     }
   }
 
-  /** Waits for the wake marker, at most `ms` (at least 1 ms: BZPOPMIN's 0 means forever). */
-  private async block(ms: number): Promise<void> {
+  /**
+   * Waits for the wake marker, at most `ms` (at least 1 ms: BZPOPMIN's 0 means forever). True
+   * when the wait timed out with no marker (not interrupted, no error).
+   */
+  private async block(ms: number): Promise<boolean> {
     const timeoutMs = Math.max(1, Math.ceil(ms));
     this.blocker ??= this.deps.createBlocker();
     const blocker = this.blocker;
@@ -166,7 +174,8 @@ export class BlockingClaimer {
     const stuck = setTimeout(interrupt, timeoutMs + STUCK_GRACE_MS);
     this.blocked = { until: Date.now() + timeoutMs, interrupt };
     try {
-      await blocker.bzpopmin(this.deps.wakeKey, timeoutMs / 1000);
+      const marker = await blocker.bzpopmin(this.deps.wakeKey, timeoutMs / 1000);
+      return marker === null && !interrupted;
     } catch (error) {
       if (!interrupted) {
         interrupt();
@@ -179,6 +188,7 @@ export class BlockingClaimer {
           },
         );
       }
+      return false;
     } finally {
       clearTimeout(stuck);
       this.blocked = null;
