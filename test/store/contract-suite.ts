@@ -248,6 +248,18 @@ export function describeStoreContract(name: string, factory: BackendFactory): vo
       assert.deepEqual(await store.extendLeases([next], 10_000), ["lost"]);
     });
 
+    test("step durations add up per node in the metrics, to the microsecond", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store);
+      const first = await claimOne(store);
+      const followUp = item(store, runId, "a", { step: 2 });
+      await store.commit(first, success({ followUps: [followUp], durationMs: 1.5 }));
+      await store.commit(await claimOne(store), success({ durationMs: 2.25 }));
+      const metrics = await store.readMetrics();
+      assert.equal(metrics.nodes.a?.completed, 2);
+      assert.ok(Math.abs((metrics.nodes.a?.durationMsTotal ?? 0) - 3.75) < 1e-9);
+    });
+
     test("a commit that loses its lease writes nothing but may still claim next", async () => {
       const store = backend.forWorkflow(uniqueWorkflow());
       const runId = await startRun(store);

@@ -327,11 +327,15 @@ export function decodeMetrics(fields: Record<string, string>): WorkflowMetrics {
   for (const [field, value] of Object.entries(fields)) {
     const match = /^node:([A-Za-z]+):(.*)$/s.exec(field);
     if (match === null) continue;
-    const counter = match[1] as (typeof NODE_COUNTERS)[number];
-    if (!NODE_COUNTERS.includes(counter)) continue;
     const node = match[2] as string;
+    // Durations are integer microseconds (`durationUsTotal`); stores written before kept float
+    // milliseconds (`durationMsTotal`): both add up.
+    const micros = match[1] === "durationUsTotal";
+    const counter = (micros ? "durationMsTotal" : match[1]) as (typeof NODE_COUNTERS)[number];
+    if (!NODE_COUNTERS.includes(counter)) continue;
     nodes[node] ??= { completed: 0, failed: 0, retried: 0, held: 0, durationMsTotal: 0 };
-    nodes[node][counter] = Number(value);
+    if (counter === "durationMsTotal") nodes[node][counter] += micros ? Number(value) / 1000 : Number(value);
+    else nodes[node][counter] = Number(value);
   }
   const counters = Object.fromEntries(
     WORKFLOW_COUNTERS.map((name) => [name, Number(fields[name] ?? 0)]),
