@@ -8,6 +8,7 @@ import { Orchestrator, WorkerPool } from "../worker/engine/index.ts";
 import { next, node, tagged, workflow } from "../worker/sdk/index.ts";
 import { openRedisBackend } from "../worker/store/open-redis.ts";
 import { diff, readCounters, type RedisCounters } from "./redis-info.ts";
+import { median } from "./stats.ts";
 
 export interface ContextGrowthResult {
   readonly shortEvents: number;
@@ -52,6 +53,10 @@ export async function runContextGrowth(
   );
   const marks = new Map<number, { at: number; counters: Promise<RedisCounters> }>();
   const markAt = new Set([10, 10 + WINDOW, target - WINDOW - 1, target - 1]);
+  const inWindow = (step: number): boolean =>
+    (step >= 10 && step <= 10 + WINDOW) || (step >= target - WINDOW - 1 && step <= target - 1);
+  /** When each step in either window committed: the step time is the median interval. */
+  const stamps = new Map<number, number>();
   let steps = 0;
   const store = backend.forWorkflow(grow.name);
   const pool = new WorkerPool({
@@ -60,6 +65,7 @@ export async function runContextGrowth(
     concurrency: 1,
     onStep: () => {
       steps += 1;
+      if (inWindow(steps)) stamps.set(steps, performance.now());
       if (markAt.has(steps)) marks.set(steps, { at: performance.now(), counters: readCounters(admin) });
     },
   });
@@ -73,7 +79,11 @@ export async function runContextGrowth(
       const b = marks.get(to);
       if (a === undefined || b === undefined) throw new Error("missing benchmark marks");
       const used = diff(await a.counters, await b.counters);
-      return { stepMs: (b.at - a.at) / (to - from), bytes: used.netOutputBytes / (to - from) };
+      // The median interval: one scheduling hiccup of a loaded machine does not move it.
+      const intervals: number[] = [];
+      for (let step = from + 1; step <= to; step += 1)
+        intervals.push((stamps.get(step) as number) - (stamps.get(step - 1) as number));
+      return { stepMs: median(intervals), bytes: used.netOutputBytes / (to - from) };
     };
     const short = await window(10, 10 + WINDOW);
     const long = await window(target - WINDOW - 1, target - 1);
