@@ -1,0 +1,39 @@
+/**
+ * Bounded chaos (runs in `npm test`, about 1–2 minutes): 4 worker processes, 80 video runs,
+ * a worker SIGKILLed about every second and replaced, one frozen past its lease, Redis (AOF,
+ * appendfsync always) crashed and restarted, then down for 3 s. Nothing may be lost or applied
+ * twice. The long run is test/chaos/long.chaos.ts (`npm run test:chaos`).
+ */
+import { after, describe, test } from "node:test";
+import { formatReport, runChaos, verifyVideoRuns, type ChaosCluster } from "../support/chaos.ts";
+
+describe("chaos: worker kills, a frozen worker, Redis crashes and an outage", () => {
+  let cluster: ChaosCluster | undefined;
+  after(async () => {
+    await cluster?.close();
+  });
+
+  test("80 video runs all complete exactly once under faults", { timeout: 240_000 }, async (t) => {
+    const result = await runChaos(
+      {
+        runs: 80,
+        maxDelayMs: 1000,
+        workers: 4,
+        concurrency: 4,
+        leaseMs: 2000,
+        killEveryMs: 1000,
+        appendfsync: "always",
+        faults: [
+          { kind: "freeze-worker", atMs: 8_000 },
+          { kind: "crash-redis", atMs: 25_000 },
+          { kind: "redis-outage", atMs: 45_000, forMs: 3_000 },
+        ],
+        timeoutMs: 180_000,
+      },
+      (line) => t.diagnostic(line),
+    );
+    cluster = result.cluster;
+    t.diagnostic(formatReport(result.report));
+    await verifyVideoRuns(result.cluster.store, result.runIds);
+  });
+});
