@@ -1,0 +1,230 @@
+/**
+ * Hostile or broken input against real worker processes: each case names the clear error it
+ * must produce and proves nothing else broke (per-item faults: the item is dead-lettered with
+ * the reason, the worker stays up and serves the next run; startup faults: exit 1 with a
+ * message; connection faults: alive, not ready, the reason on /readyz).
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { Orchestrator } from "../../../worker/engine/index.ts";
+import { loadWorkflowModule } from "../../../worker/load-workflow.ts";
+import { FloxideError, type WorkflowDef } from "../../../worker/sdk/index.ts";
+import type { StoreBackend, WorkItem, WorkflowStore } from "../../../worker/store/index.ts";
+import { openRedisBackend } from "../../../worker/store/open-redis.ts";
+import { startRedis, type RedisServer } from "../../support/redis.ts";
+import { waitFor } from "../../support/wait.ts";
+import { killAll, startWorkerProcess, type WorkerProcess } from "../../support/worker-process.ts";
+import { makeTlsFiles, type TlsFiles } from "../security/tls-files.ts";
+
+const STEPS = "test/support/workflows/steps.ts";
+const FIXTURES = "test/integration/bad-input/workflows";
+
+function workerExit(workflow: string) {
+  return spawnSync(
+    process.execPath,
+    ["--import", "tsx", "cli/main.ts", "worker", "--workflow", workflow, "--port", "0"],
+    { encoding: "utf8", env: { ...process.env, FLOXIDE_REDIS_URL: "redis://127.0.0.1:1" }, timeout: 30_000 },
+  );
+}
+
+async function notReadyReason(worker: WorkerProcess): Promise<string> {
+  return waitFor(
+    async () => {
+      const response = await fetch(`http://127.0.0.1:${worker.port}/readyz`);
+      return response.status === 503 ? response.text() : false;
+    },
+    { timeoutMs: 15_000, message: `/readyz of ${worker.name} to turn 503` },
+  );
+}
+
+describe("bad input", () => {
+  let redis: RedisServer;
+  const backends: StoreBackend[] = [];
+  const workers: WorkerProcess[] = [];
+  let prefixes = 0;
+
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await killAll(workers);
+    await Promise.all(backends.map((b) => b.close()));
+    await redis.stop();
+  });
+
+  async function setup(modulePath: string) {
+    const keyPrefix = `bad${(prefixes += 1)}`;
+    const def = (await loadWorkflowModule(modulePath)) as WorkflowDef<unknown, unknown>;
+    const backend = await openRedisBackend(
+      { redisUrl: redis.url, keyPrefix, redisMode: "standalone", retentionSeconds: 600 },
+      pino({ level: "silent" }),
+    );
+    backends.push(backend);
+    const store: WorkflowStore = backend.forWorkflow(def.name);
+    const worker = await startWorkerProcess({
+      workflow: modulePath,
+      redisUrl: redis.url,
+      args: ["--key-prefix", keyPrefix, "--concurrency", "2"],
+    });
+    workers.push(worker);
+    return { store, orchestrator: new Orchestrator(store, def), worker };
+  }
+
+  /** The worker is alive and still runs a good run to completion. */
+  async function stillWorks(
+    orchestrator: Orchestrator,
+    worker: WorkerProcess,
+    input: unknown,
+  ): Promise<void> {
+    const { runId } = await orchestrator.start(input);
+    assert.equal((await orchestrator.wait(runId, { timeoutMs: 30_000, pollMs: 50 })).status, "completed");
+    assert.equal(worker.child.exitCode, null, "the worker is still running");
+    assert.equal((await fetch(`http://127.0.0.1:${worker.port}/readyz`)).status, 200);
+  }
+
+  test("an item for an unknown node or another workflow version is dead-lettered with the reason", async () => {
+    const { store, orchestrator, worker } = await setup(STEPS);
+    const forged = async (version: string, node: string) => {
+      const runId = randomUUID();
+      const startItem: WorkItem = {
+        id: randomUUID(),
+        runId,
+        workflow: "steps",
+        version,
+        node,
+        input: { count: 1, stepMs: 1 },
+        attempt: 1,
+        maxAttempts: 3,
+        frames: [],
+        enqueuedAt: Date.now(),
+      };
+      await store.createRun({ runId, idempotencyKey: null, input: startItem.input, version, startItem });
+      return runId;
+    };
+    const oldVersion = await forged("0", "fan");
+    const ghostNode = await forged("1", "ghost");
+    for (const runId of [oldVersion, ghostNode]) {
+      const info = await orchestrator.wait(runId, { timeoutMs: 30_000, pollMs: 50 });
+      assert.equal(info.status, "failed");
+      assert.equal(info.error?.code, "InvalidItem");
+    }
+    const reasons = (await store.deadLetters()).map(
+      (letter) => `${letter.error.code}: ${letter.error.message}`,
+    );
+    assert.equal(reasons.length, 2);
+    assert.ok(
+      reasons.some((r) => /InvalidItem: item .* is for steps@0 node 'fan', this worker runs steps@1/.test(r)),
+    );
+    assert.ok(
+      reasons.some((r) =>
+        /InvalidItem: item .* is for steps@1 node 'ghost', this worker runs steps@1/.test(r),
+      ),
+    );
+    assert.equal((await store.listErrors()).filter((e) => e.action === "dead").length, 2);
+    await stillWorks(orchestrator, worker, { count: 2, stepMs: 1 });
+  });
+
+  test("a run input over the payload limit is refused before anything is stored", async () => {
+    const { store, orchestrator, worker } = await setup(STEPS);
+    const before = (await store.readMetrics()).runsStarted;
+    await assert.rejects(
+      orchestrator.start({ count: 1, stepMs: 1, padding: "x".repeat(1024 * 1024 + 1) }),
+      (error: unknown) =>
+        error instanceof FloxideError &&
+        error.code === "InvalidInput" &&
+        /run input is \d+ bytes, over the limit of 1048576 bytes/.test(error.message),
+    );
+    assert.equal((await store.readMetrics()).runsStarted, before, "no run was created");
+    await stillWorks(orchestrator, worker, { count: 1, stepMs: 1 });
+  });
+
+  test("a reducer that throws on an event fails that step (ReducerFailed) and its run, not the worker", async () => {
+    const { store, orchestrator, worker } = await setup(`${FIXTURES}/bad-reducer.ts`);
+    const { runId } = await orchestrator.start({ poison: true });
+    const info = await orchestrator.wait(runId, { timeoutMs: 30_000, pollMs: 50 });
+    assert.equal(info.status, "failed");
+    assert.equal(info.error?.code, "ReducerFailed");
+    assert.match(
+      info.error?.message ?? "",
+      /the context reducer threw on an event from 'record': .*poison event/,
+    );
+    assert.deepEqual(await store.readEvents(runId, 0), [], "the poison event was never committed");
+    const dead = await store.deadLetters();
+    assert.equal(dead.length, 1);
+    assert.equal(dead[0]?.error.code, "ReducerFailed");
+    await stillWorks(orchestrator, worker, { poison: false });
+  });
+
+  test("a workflow module that throws on import, has an invalid graph or exports no workflow: exit 1 with the reason", () => {
+    const throws = workerExit(`${FIXTURES}/throws-on-import.ts`);
+    assert.equal(throws.status, 1, throws.stderr);
+    assert.match(
+      throws.stderr,
+      /floxide worker: InvalidWorkflow: cannot load workflow module '.*throws-on-import\.ts': cannot connect to the payments API/,
+    );
+    const graph = workerExit(`${FIXTURES}/bad-graph.ts`);
+    assert.equal(graph.status, 1, graph.stderr);
+    assert.match(
+      graph.stderr,
+      /floxide worker: InvalidWorkflow: cannot load workflow module '.*bad-graph\.ts': .*node 'a' has an edge to unknown node 'b'/,
+    );
+    const missing = workerExit(`${FIXTURES}/no-such-module.ts`);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /cannot load workflow module '.*no-such-module\.ts': Cannot find module/);
+    const noExport = workerExit("test/integration/bad-input/workflows/../../../support/wait.ts");
+    assert.equal(noExport.status, 1);
+    assert.match(
+      noExport.stderr,
+      /must export a workflow \(made with workflow\(\)\) as its default export; found waitFor/,
+    );
+  });
+
+  test("Redis that wants a password the worker does not send: alive, not ready, NOAUTH on /readyz", async (t) => {
+    const locked = await startRedis();
+    t.after(() => locked.stop());
+    const admin = new Redis(locked.url);
+    await admin.config("SET", "requirepass", "locked-secret");
+    admin.disconnect();
+    const worker = await startWorkerProcess({
+      workflow: STEPS,
+      redisUrl: locked.url,
+      args: ["--block-ms", "200"],
+    });
+    workers.push(worker);
+    assert.match(await notReadyReason(worker), /NOAUTH/);
+    assert.equal((await fetch(`http://127.0.0.1:${worker.port}/healthz`)).status, 200);
+    assert.equal(worker.child.exitCode, null);
+  });
+
+  test("TLS mismatch either way: alive, not ready, the reason on /readyz", async (t) => {
+    const tls: TlsFiles = makeTlsFiles();
+    t.after(() => tls.remove());
+    const server = await startRedis({
+      tls: { certFile: tls.certFile, keyFile: tls.keyFile, caFile: tls.caFile },
+    });
+    t.after(() => server.stop());
+    const tlsPort = new URL(server.tlsUrl as string).port;
+    const plainToTls = await startWorkerProcess({
+      workflow: STEPS,
+      redisUrl: `redis://127.0.0.1:${tlsPort}`,
+      args: ["--block-ms", "200"],
+    });
+    const tlsToPlain = await startWorkerProcess({
+      workflow: STEPS,
+      redisUrl: `rediss://127.0.0.1:${server.port}`,
+      args: ["--block-ms", "200"],
+      env: { FLOXIDE_REDIS_TLS_CA_FILE: tls.caFile },
+    });
+    workers.push(plainToTls, tlsToPlain);
+    const reasons = [await notReadyReason(plainToTls), await notReadyReason(tlsToPlain)];
+    t.diagnostic(`plain client to the TLS port: ${reasons[0]}`);
+    t.diagnostic(`TLS client to the plain port: ${reasons[1]}`);
+    assert.match(reasons[0] ?? "", /store-unreachable/);
+    assert.match(reasons[1] ?? "", /store-unreachable/);
+    for (const worker of [plainToTls, tlsToPlain]) assert.equal(worker.child.exitCode, null);
+  });
+});
