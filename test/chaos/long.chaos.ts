@@ -4,6 +4,7 @@
  * `appendfsync everysec`, each with workers SIGKILLed about every second, frozen workers,
  * Redis crashes and a 10 s Redis outage. The same checks as the bounded run.
  */
+import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { formatReport, runChaos, verifyVideoRuns, type ChaosCluster } from "../support/chaos.ts";
 
@@ -31,11 +32,11 @@ describe("long chaos", () => {
             killEveryMs: 1000,
             appendfsync,
             faults: [
-              { kind: "freeze-worker", atMs: 10_000 },
-              { kind: "crash-redis", atMs: 30_000 },
-              { kind: "redis-outage", atMs: 60_000, forMs: 10_000 },
-              { kind: "freeze-worker", atMs: 100_000 },
-              { kind: "crash-redis", atMs: 130_000 },
+              { kind: "freeze-worker", at: 0.1 },
+              { kind: "crash-redis", at: 0.25 },
+              { kind: "redis-outage", at: 0.4, forMs: 10_000 },
+              { kind: "freeze-worker", at: 0.6 },
+              { kind: "crash-redis", at: 0.75 },
             ],
             timeoutMs: 1_200_000,
           },
@@ -43,6 +44,7 @@ describe("long chaos", () => {
         );
         clusters.push(result.cluster);
         t.diagnostic(formatReport(result.report));
+        assert.equal(result.report.faults.length, 5, "every fault hit the load");
         await verifyVideoRuns(result.cluster.store, result.runIds);
       },
     );

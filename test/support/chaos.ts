@@ -20,13 +20,14 @@ import { killAll, startWorkerProcess, type WorkerProcess } from "./worker-proces
 export const CHAOS_WORKFLOW = "test/chaos/video-chaos.workflow.ts";
 const CHUNKS = 10;
 
+/** `at`: the share of all steps committed when the fault begins (0.3 = 30 %), so it hits the load. */
 export type ChaosFault =
   /** SIGSTOP one worker for `leaseMs + 1500` ms (its leases expire and are reclaimed), then SIGCONT. */
-  | { readonly kind: "freeze-worker"; readonly atMs: number }
+  | { readonly kind: "freeze-worker"; readonly at: number }
   /** SIGKILL redis-server and start it again at once on the same AOF. */
-  | { readonly kind: "crash-redis"; readonly atMs: number }
+  | { readonly kind: "crash-redis"; readonly at: number }
   /** SIGKILL redis-server, keep it down for `forMs`, then start it again. */
-  | { readonly kind: "redis-outage"; readonly atMs: number; readonly forMs: number };
+  | { readonly kind: "redis-outage"; readonly at: number; readonly forMs: number };
 
 export interface ChaosPlan {
   readonly runs: number;
@@ -38,7 +39,7 @@ export interface ChaosPlan {
   /** Mean pause between two worker SIGKILLs (each followed by a replacement). */
   readonly killEveryMs: number;
   readonly appendfsync: "always" | "everysec";
-  /** At load-relative times; run one after the other. */
+  /** Run one after the other, in this order. */
   readonly faults: readonly ChaosFault[];
   /** Deadline for every run to finish. */
   readonly timeoutMs: number;
@@ -223,8 +224,8 @@ export async function runChaos(
 
   const timeline = (async () => {
     for (const fault of plan.faults) {
-      const wait = started + fault.atMs - Date.now();
-      if (wait > 0) await delay(wait, undefined, { signal: stop.signal }).catch(() => undefined);
+      while (stepsDone < fault.at * totalSteps && !stop.signal.aborted)
+        await delay(50, undefined, { signal: stop.signal }).catch(() => undefined);
       if (stop.signal.aborted) return;
       const record: FaultRecord = {
         kind: fault.kind,
