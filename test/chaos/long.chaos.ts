@@ -1,5 +1,5 @@
 /**
- * The long chaos run (`npm run test:chaos`, about 15–25 minutes on 2 cores; not part of
+ * The long chaos run (`npm run test:chaos`, estimated 15–25 minutes on 2 cores; not part of
  * `npm test`): 500 video runs on Redis with `appendfsync always`, then 200 with
  * `appendfsync everysec`, each with workers SIGKILLed about every second, frozen workers,
  * Redis crashes and a 10 s Redis outage. The same checks as the bounded run.
