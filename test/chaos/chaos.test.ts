@@ -18,7 +18,6 @@ describe("chaos: worker kills, a frozen worker, Redis crashes and an outage", ()
     "60 video runs all complete exactly once under faults",
     {
       timeout: 240_000,
-      skip: "skipped until fixed: loses an item when Redis dies with a claim in flight (ioredis re-sends the claim with the same lease token): fix claim.lua idempotency per token, issue 8",
     },
     async (t) => {
       const result = await runChaos(

@@ -153,6 +153,21 @@ export async function runChaos(
   log: (line: string) => void = () => undefined,
 ): Promise<{ cluster: ChaosCluster; runIds: string[]; report: ChaosReport }> {
   const cluster = await startChaosCluster(plan);
+  try {
+    return await loadUnderFaults(cluster, plan, log);
+  } catch (error) {
+    // The caller never sees a cluster it could close: stop the workers and Redis here, or
+    // their handles keep the test process alive long after the failure.
+    await cluster.close();
+    throw error;
+  }
+}
+
+async function loadUnderFaults(
+  cluster: ChaosCluster,
+  plan: ChaosPlan,
+  log: (line: string) => void,
+): Promise<{ cluster: ChaosCluster; runIds: string[]; report: ChaosReport }> {
   const { store, orchestrator, redis } = cluster;
   const started = Date.now();
   const runIds: string[] = [];

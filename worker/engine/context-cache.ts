@@ -23,6 +23,7 @@ export class ContextCache {
   private readonly spec: ContextSpec<unknown, unknown>;
   private readonly capacity: number;
   private readonly checkpointEvery: number;
+  private epoch: number | undefined;
 
   constructor(
     store: ContextStore & CheckpointStore,
@@ -33,11 +34,26 @@ export class ContextCache {
     this.spec = spec;
     this.capacity = options.capacity ?? 1000;
     this.checkpointEvery = options.checkpointEvery ?? 200;
+    this.epoch = store.connectionEpoch;
   }
 
-  /** `knownSeq` (from the claim) lets a step skip every read when the cache is current. */
+  /**
+   * `knownSeq` (from the claim: the log's length then) lets a step skip every read when the
+   * cache is current. An entry ahead of it is dropped: the log lost its tail (Redis came back
+   * from an AOF that missed acknowledged writes), or, rarely, another step of this worker read
+   * newer events after this claim; folding again from the checkpoint is right in both cases.
+   * Every entry is dropped when the store reconnected, since the data may have rolled back.
+   */
   async load(runId: string, knownSeq?: number): Promise<ContextView> {
+    if (this.store.connectionEpoch !== this.epoch) {
+      this.entries.clear();
+      this.epoch = this.store.connectionEpoch;
+    }
     let entry = this.entries.get(runId);
+    if (entry !== undefined && knownSeq !== undefined && entry.seq > knownSeq) {
+      this.entries.delete(runId);
+      entry = undefined;
+    }
     if (knownSeq !== undefined && (entry?.seq ?? 0) >= knownSeq) {
       if (entry === undefined) return { seq: 0, state: this.spec.initial() };
       this.entries.delete(runId); // re-inserted: Map order doubles as LRU order

@@ -67,6 +67,8 @@ const FINAL_CODES = new Set([
   "InvalidWorkflow",
   "LeaseLost",
   "PayloadTooLarge",
+  // A reducer is a pure function of state and event: it would throw again on a retry.
+  "ReducerFailed",
 ]);
 
 export function shouldRetry(policy: RetryPolicy, failedAttempt: number, error: unknown): boolean {

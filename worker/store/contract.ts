@@ -75,6 +75,12 @@ export interface RunInfoStore {
 export interface ContextStore {
   /** Events with seq > afterSeq, in sequence order (at most `limit`). */
   readEvents(runId: string, afterSeq: number, limit?: number): Promise<EventRecord[]>;
+  /**
+   * Changes whenever the store may have lost acknowledged writes since it last changed (Redis:
+   * each new connection, since a restart or failover can roll the data back). State a worker
+   * derived from the store before the change is suspect. Absent: the store never loses writes.
+   */
+  readonly connectionEpoch?: number;
 }
 
 export interface CheckpointStore {

@@ -142,7 +142,7 @@ describe("bad input", () => {
     await stillWorks(orchestrator, worker, { count: 1, stepMs: 1 });
   });
 
-  test("a reducer that throws on an event fails that step (ReducerFailed) and its run, not the worker", async () => {
+  test("a reducer that throws on an event fails that step (ReducerFailed, not retried) and its run, not the worker", async () => {
     const { store, orchestrator, worker } = await setup(`${FIXTURES}/bad-reducer.ts`);
     const { runId } = await orchestrator.start({ poison: true });
     const info = await orchestrator.wait(runId, { timeoutMs: 30_000, pollMs: 50 });
@@ -156,6 +156,11 @@ describe("bad input", () => {
     const dead = await store.deadLetters();
     assert.equal(dead.length, 1);
     assert.equal(dead[0]?.error.code, "ReducerFailed");
+    assert.deepEqual(
+      (await store.listItems(runId)).map((item) => item.attempt),
+      [1],
+      "not retried, although the workflow allows 2 attempts: a pure reducer throws again",
+    );
     await stillWorks(orchestrator, worker, { poison: false });
   });
 

@@ -16,6 +16,7 @@ import {
   type RedisBackend,
   type WorkflowStore,
 } from "../../../worker/store/index.ts";
+import { runScript } from "../../../worker/store/redis/scripts.ts";
 import { item, success } from "../../store/contract-suite.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
 import { waitFor } from "../../support/wait.ts";
@@ -236,6 +237,29 @@ describe("redis store: claiming", () => {
       );
     }
     assert.deepEqual(await first.depth(), { ready: 0, inFlight: 0, delayed: 0, dead: 0 });
+  });
+
+  test("a claim re-sent with the same lease token gets the same lease, not a second item", async () => {
+    // ioredis re-sends a command whose reply a Redis restart lost: the same script, the same
+    // token. The second send must not lease another item under that token.
+    const keys = new WorkflowKeys("resent", `q-${randomUUID().slice(0, 8)}`);
+    const store = open({ keyPrefix: keys.prefix }).forWorkflow("resent");
+    const runIds = [await startRun(store), await startRun(store)];
+    const token = randomUUID();
+    const send = (): Promise<unknown> =>
+      runScript(admin, "claim", keys.all, [keys.base, 60_000, "resent", "w1", 10_000, token]);
+    const first = (await send()) as [string, string, number, number];
+    const second = (await send()) as [string, string, number, number];
+    assert.equal(first[0], "item");
+    assert.deepEqual(second, first, "the re-sent claim returns the first claim's lease");
+    assert.deepEqual(await store.depth(), { ready: 1, inFlight: 1, delayed: 0, dead: 0 });
+    const other = await store.claim(LEASE);
+    const firstRunId = (JSON.parse(first[1]) as { runId: string }).runId;
+    assert.deepEqual(
+      new Set([firstRunId, other?.item.runId]),
+      new Set(runIds),
+      "both items are still delivered",
+    );
   });
 
   test("a blocked claim ends with null when the backend closes", async () => {

@@ -49,6 +49,11 @@ export class RedisBackend implements StoreBackend {
   private readonly reclaimBatch: number;
   private readonly stores = new Map<string, RedisWorkflowStore>();
   private lastError: Error | undefined;
+  /** Connections the client made so far: a reconnect may meet a server that lost writes. */
+  private connections = 0;
+  private readonly countConnection = (): void => {
+    this.connections += 1;
+  };
 
   constructor(options: RedisBackendOptions) {
     this.prefix = options.keyPrefix ?? DEFAULT_PREFIX;
@@ -77,6 +82,9 @@ export class RedisBackend implements StoreBackend {
         this.lastError = error;
       });
     }
+    // A cluster client connects per node ("+node"); a standalone or Sentinel client emits "connect".
+    this.client.on("connect", this.countConnection);
+    this.client.on("+node", this.countConnection);
   }
 
   forWorkflow(workflow: string): RedisWorkflowStore {
@@ -89,6 +97,7 @@ export class RedisBackend implements StoreBackend {
         reclaimGuardMs: this.reclaimGuardMs,
         reclaimBatch: this.reclaimBatch,
         createBlocker: () => this.createBlocker(),
+        connectionEpoch: () => this.connections,
       });
       this.stores.set(workflow, store);
     }
@@ -147,6 +156,8 @@ export class RedisBackend implements StoreBackend {
   async close(): Promise<void> {
     for (const store of this.stores.values()) store.close();
     this.stores.clear();
+    this.client.off("connect", this.countConnection);
+    this.client.off("+node", this.countConnection);
     if (!this.ownsClient) return;
     try {
       await this.client.quit();

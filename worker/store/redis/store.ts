@@ -49,6 +49,8 @@ export interface RedisStoreConfig {
   readonly reclaimGuardMs: number;
   readonly reclaimBatch: number;
   readonly createBlocker: () => RedisClient;
+  /** Counts the client's connections (see ContextStore.connectionEpoch). */
+  readonly connectionEpoch: () => number;
 }
 
 const unexpected = (script: string, reply: unknown): FloxideError =>
@@ -78,6 +80,10 @@ export class RedisWorkflowStore implements WorkflowStore {
       createBlocker: config.createBlocker,
       wakeKey: config.keys.key("wake"),
     });
+  }
+
+  get connectionEpoch(): number {
+    return this.config.connectionEpoch();
   }
 
   private script(name: ScriptName, args: readonly (string | number)[]): Promise<unknown> {

@@ -26,6 +26,16 @@ end
 -- (runEventSeq: the run's last event sequence, so a worker with a current cache reads nothing;
 -- 'again': many dead entries were skipped; call again without blocking).
 local function claim_next(workflow, worker_id, lease_ms, token)
+  -- Idempotent per token: a claim the client re-sends after a lost reply (ioredis re-sends
+  -- unfulfilled commands when it reconnects after a Redis restart) gets the lease the first
+  -- send took. Claiming again would overwrite that lease and lose its item.
+  local held = redis.call('HGET', K_LEASE_ITEMS, token)
+  if held then
+    local held_meta = cjson.decode(redis.call('HGET', K_LEASE_META, token))
+    local deadline = redis.call('ZSCORE', K_LEASES, token)
+    return { 'item', held, int(tonumber(deadline) or NOW), redis.call('LLEN', rkey('events', held_meta.runId)) }
+  end
+
   local due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', NOW, 'LIMIT', 0, 1000)
   for _, raw in ipairs(due) do
     redis.call('RPUSH', K_READY, raw)
