@@ -3,6 +3,7 @@
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { RedisConnectionOptions } from "../../worker/store/index.ts";
 import type { SecretKeyRef, WorkflowDeployment } from "../api/workflow-deployment.ts";
+import { describeApiError } from "../kube/cluster.ts";
 import type { BacklogTarget } from "./reader.ts";
 
 export interface SecretReader {
@@ -46,7 +47,7 @@ export function apiSecretReader(kubeConfig: KubeConfig, ttlMs = 30_000): SecretR
           entry = { at: Date.now(), data: secret.data ?? {} };
           cache.set(cacheKey, entry);
         } catch (error) {
-          throw new Error(`cannot read Secret ${namespace}/${ref.name}: ${(error as Error).message}`, {
+          throw new Error(`cannot read Secret ${namespace}/${ref.name}: ${describeApiError(error)}`, {
             cause: error,
           });
         }

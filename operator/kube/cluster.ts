@@ -46,8 +46,11 @@ export const isNotFound = (error: unknown): boolean => error instanceof ApiExcep
 export function describeApiError(error: unknown): string {
   if (error instanceof ApiException) {
     try {
-      const body = typeof error.body === "string" ? JSON.parse(error.body) : error.body;
-      if (body?.message) return `${error.code}: ${body.message}`;
+      let body: unknown = error.body;
+      // client-node 1.x hands some bodies over JSON-encoded twice (a string holding the JSON).
+      for (let depth = 0; depth < 2 && typeof body === "string"; depth += 1) body = JSON.parse(body);
+      const message = (body as { message?: unknown } | null)?.message;
+      if (typeof message === "string" && message !== "") return `${error.code}: ${message}`;
     } catch {
       // not JSON: fall through to the generic message
     }

@@ -332,6 +332,49 @@ clusterTest("Redis down: StoreReachable=False and replicas kept; back up: recove
   client = new Redis(redis.url).on("error", () => undefined);
 });
 
+clusterTest(
+  "a missing Redis Secret: StoreReachable=False naming it, an Event; creating it recovers",
+  async () => {
+    await custom.createNamespacedCustomObject({
+      ...group,
+      namespace: NS,
+      body: wfd("secretless", {
+        redis: { urlSecretRef: { name: "secretless-redis", key: "url" } },
+        scaling: { minReplicas: 1, maxReplicas: 3, pollIntervalSeconds: 1 },
+      }),
+    });
+    await waitFor(
+      async () => condition((await getWfd("secretless")).status, "StoreReachable")?.status === "False",
+      { timeoutMs: DEADLINE, message: "StoreReachable=False" },
+    );
+    const store = condition((await getWfd("secretless")).status, "StoreReachable");
+    assert.match(
+      store?.message ?? "",
+      /^cannot read Secret apps\/secretless-redis: 404: secrets "secretless-redis" not found$/,
+    );
+    assert.equal(await replicasOf("secretless"), 1, "the Deployment is still applied at minReplicas");
+    const events = await core.listNamespacedEvent({
+      namespace: NS,
+      fieldSelector: "involvedObject.name=secretless",
+    });
+    assert.ok(
+      events.items.some(
+        (e) => e.type === "Warning" && /cannot read Secret apps\/secretless-redis/.test(e.message ?? ""),
+      ),
+      `a Warning Event names the Secret: ${JSON.stringify(events.items.map((e) => e.message))}`,
+    );
+    await core.createNamespacedSecret({
+      namespace: NS,
+      body: { metadata: { name: "secretless-redis" }, stringData: { url: redis.url } },
+    });
+    await waitFor(
+      async () => condition((await getWfd("secretless")).status, "StoreReachable")?.status === "True",
+      { timeoutMs: DEADLINE, message: "StoreReachable=True once the Secret exists" },
+    );
+    await custom.deleteNamespacedCustomObject({ ...group, namespace: NS, name: "secretless" });
+  },
+);
+
 clusterTest("deleting a WorkflowDeployment garbage-collects its children", async () => {
   await custom.deleteNamespacedCustomObject({ ...group, namespace: NS, name: "shop" });
   await waitFor(
