@@ -13,7 +13,12 @@ import { pino } from "pino";
 import { Orchestrator } from "../../../worker/engine/index.ts";
 import { loadWorkflowModule } from "../../../worker/load-workflow.ts";
 import { FloxideError, type WorkflowDef } from "../../../worker/sdk/index.ts";
-import type { StoreBackend, WorkItem, WorkflowStore } from "../../../worker/store/index.ts";
+import {
+  WorkflowKeys,
+  type StoreBackend,
+  type WorkItem,
+  type WorkflowStore,
+} from "../../../worker/store/index.ts";
 import { openRedisBackend } from "../../../worker/store/open-redis.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
 import { waitFor } from "../../support/wait.ts";
@@ -56,7 +61,11 @@ describe("bad input", () => {
     await redis.stop();
   });
 
-  async function setup(modulePath: string) {
+  /** `seed` runs before the worker starts: what it queues is what the worker meets first. */
+  async function setup(
+    modulePath: string,
+    seed?: (store: WorkflowStore, keys: WorkflowKeys) => Promise<void>,
+  ) {
     const keyPrefix = `bad${(prefixes += 1)}`;
     const def = (await loadWorkflowModule(modulePath)) as WorkflowDef<unknown, unknown>;
     const backend = await openRedisBackend(
@@ -65,13 +74,14 @@ describe("bad input", () => {
     );
     backends.push(backend);
     const store: WorkflowStore = backend.forWorkflow(def.name);
+    await seed?.(store, new WorkflowKeys(def.name, keyPrefix));
     const worker = await startWorkerProcess({
       workflow: modulePath,
       redisUrl: redis.url,
       args: ["--key-prefix", keyPrefix, "--concurrency", "2"],
     });
     workers.push(worker);
-    return { store, orchestrator: new Orchestrator(store, def), worker };
+    return { store, orchestrator: new Orchestrator(store, def), worker, keyPrefix };
   }
 
   /** The worker is alive and still runs a good run to completion. */
@@ -125,6 +135,70 @@ describe("bad input", () => {
       ),
     );
     assert.equal((await store.listErrors()).filter((e) => e.action === "dead").length, 2);
+    await stillWorks(orchestrator, worker, { count: 2, stepMs: 1 });
+  });
+
+  test("malformed JSON and an unknown field in queued items: both dead-lettered with the reason", async () => {
+    const runId = randomUUID();
+    const { store, orchestrator, worker, keyPrefix } = await setup(STEPS, async (store, keys) => {
+      const input = { count: 1, stepMs: 1 };
+      const startItem: WorkItem = {
+        ...{ id: randomUUID(), runId, workflow: "steps", version: "1", node: "fan", input },
+        ...{ attempt: 1, maxAttempts: 3, frames: [], enqueuedAt: Date.now() },
+      };
+      await store.createRun({ runId, idempotencyKey: null, input, version: "1", startItem });
+      const admin = new Redis(redis.url);
+      try {
+        const raw = (await admin.lindex(keys.key("ready"), 0)) as string;
+        const extended = raw.replace('"maxAttempts":3,', '"maxAttempts":3,"priority":9,');
+        assert.notEqual(extended, raw);
+        await admin.lset(keys.key("ready"), 0, extended);
+        await admin.lpush(keys.key("ready"), '{"attempt":1,"id":"half');
+      } finally {
+        admin.disconnect();
+      }
+    });
+    const info = await orchestrator.wait(runId, { timeoutMs: 30_000, pollMs: 50 });
+    assert.equal(info.status, "failed");
+    assert.equal(info.error?.code, "InvalidItem");
+    assert.match(info.error?.message ?? "", /malformed work item read from Redis: unknown field "priority"/);
+    const reasons = (await store.deadLetters()).map(
+      (letter) => `${letter.error.code}: ${letter.error.message}`,
+    );
+    assert.equal(reasons.length, 2, reasons.join("\n"));
+    assert.match(
+      reasons[0] ?? "",
+      /^InvalidItem: malformed work item in the ready list \(not JSON\): \{"attempt":1,"id":"half$/,
+    );
+    assert.match(
+      reasons[1] ?? "",
+      /^InvalidItem: malformed work item read from Redis: unknown field "priority"$/,
+    );
+    const cli = (...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        ["--import", "tsx", "cli/main.ts", "queue", ...args, "steps", "--redis", redis.url],
+        { encoding: "utf8", env: { ...process.env, FLOXIDE_KEY_PREFIX: keyPrefix }, timeout: 30_000 },
+      );
+    const listed = cli("dead");
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.match(listed.stdout, /^\S+Z {2}- {2}run - {2}attempt 1 {2}InvalidItem: .*\(not JSON\)/m);
+    assert.match(
+      listed.stdout,
+      new RegExp(`fan {2}run ${runId} {2}attempt 1 {2}InvalidItem: .*unknown field "priority"`),
+    );
+    const stats = cli("stats", "--json");
+    assert.equal(stats.status, 0, stats.stderr);
+    assert.deepEqual(JSON.parse(stats.stdout), {
+      workflow: "steps",
+      ready: 0,
+      inFlight: 0,
+      delayed: 0,
+      dead: 2,
+      workers: 1,
+      deadLettered: 2,
+      leaseReclaims: 0,
+    });
     await stillWorks(orchestrator, worker, { count: 2, stepMs: 1 });
   });
 

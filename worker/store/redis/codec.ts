@@ -120,8 +120,34 @@ export function encodeItem(item: WorkItem): string {
   return `${encodeItemHead(item)}${toJson(item.input, `input of item ${item.id}`)}}`;
 }
 
+const ITEM_FIELDS: ReadonlySet<string> = new Set([
+  "attempt",
+  "maxAttempts",
+  "id",
+  "runId",
+  "workflow",
+  "version",
+  "node",
+  "enqueuedAt",
+  "frames",
+  "input",
+]);
+
+/**
+ * A work item about to run. Strict: a field this worker does not know means the item was
+ * written by something else (or a newer format) and would run with part of its meaning lost.
+ */
 export function decodeItem(raw: string): WorkItem {
-  return itemFrom(parse(raw, "work item"));
+  const object = parse(raw, "work item");
+  if (isRecord(object)) {
+    const unknown = Object.keys(object).filter((field) => !ITEM_FIELDS.has(field));
+    if (unknown.length > 0)
+      throw invalid(
+        "work item",
+        `unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((f) => `"${f}"`).join(", ")}`,
+      );
+  }
+  return itemFrom(object);
 }
 
 function itemFrom(value: unknown): WorkItem {
