@@ -16,6 +16,10 @@ export interface WorkerPoolOptions<S = unknown, E = unknown> {
   readonly heartbeatMs?: number;
   readonly blockMs?: number;
   readonly reclaimEveryMs?: number;
+  /**
+   * Period of the liveness report (default 10 s; the record lives 3 periods). A change of
+   * status (idle, busy, draining) is reported within a second, whatever the period.
+   */
   readonly livenessEveryMs?: number;
   /** Prefix of the loop ids; defaults to a random id per pool (never reused across pods). */
   readonly workerId?: string;
@@ -41,6 +45,7 @@ export class WorkerPool<S = unknown, E = unknown> {
   private readonly stopClaiming = new AbortController();
   private loops: Promise<void>[] = [];
   private livenessTimer: NodeJS.Timeout | undefined;
+  private reportedStatus: "idle" | "busy" | "draining" | undefined;
   private state: "new" | "running" | "draining" | "stopped" = "new";
   private readonly log: Logger;
   private lastProgressAt = Date.now();
@@ -108,19 +113,34 @@ export class WorkerPool<S = unknown, E = unknown> {
     this.state = "running";
     this.lastProgressAt = Date.now();
     this.keeper.start();
-    const everyMs = this.options.livenessEveryMs ?? 5000;
-    this.livenessTimer = setInterval(() => void this.reportLiveness(everyMs * 3), everyMs);
+    const everyMs = this.options.livenessEveryMs ?? 10_000;
+    const checkMs = Math.min(1000, everyMs);
+    let sinceReport = 0;
+    // Checked locally every second: Redis hears of a status change at once and of an unchanged
+    // status once a period, so an idle worker costs Redis little and the scaler's view of who
+    // is busy is at most a second old.
+    this.livenessTimer = setInterval(() => {
+      sinceReport += checkMs;
+      if (sinceReport < everyMs && this.livenessStatus() === this.reportedStatus) return;
+      sinceReport = 0;
+      void this.reportLiveness(everyMs * 3);
+    }, checkMs);
     void this.reportLiveness(everyMs * 3);
     this.loops = this.workers.map((worker) => worker.runForever(this.stopClaiming.signal));
   }
 
+  private livenessStatus(): "idle" | "busy" | "draining" {
+    return this.state === "draining" ? "draining" : this.keeper.size > 0 ? "busy" : "idle";
+  }
+
   private async reportLiveness(ttlMs: number): Promise<void> {
-    const status = this.state === "draining" ? "draining" : this.keeper.size > 0 ? "busy" : "idle";
+    const status = this.livenessStatus();
     try {
       await this.options.store.heartbeat(
         { workerId: this.id, status, inFlight: this.keeper.size, at: Date.now() },
         ttlMs,
       );
+      this.reportedStatus = status;
     } catch (error) {
       this.log.warn({ err: error }, "liveness heartbeat failed");
     }

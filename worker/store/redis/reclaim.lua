@@ -3,7 +3,7 @@
 -- KEYS: the workflow keys (includes/base.lua).
 -- ARGV[3] guard ms: after a sweep, other workers skip sweeping for this long
 -- ARGV[4] batch: at most this many leases per call
--- Returns {requeued, deadLettered}
+-- Returns {requeued, deadLettered}. Also forgets workers whose liveness expired (one range query).
 --
 -- Invariants: any worker may run this (there is no reaper process). A lease is reclaimed only
 -- once its deadline (Redis clock) has passed; the item is re-enqueued with attempt + 1, or,
@@ -14,8 +14,11 @@
 --@include base
 --@include items
 --@include runs
+--@include workers
 
 local GUARD_MS, BATCH = tonumber(ARGV[3]), tonumber(ARGV[4])
+
+forget_dead_workers()
 
 if #redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', NOW, 'LIMIT', 0, 1) == 0 then return { 0, 0 } end
 if not redis.call('SET', K_RECLAIM_GUARD, '1', 'NX', 'PX', GUARD_MS) then return { 0, 0 } end
