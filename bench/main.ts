@@ -13,6 +13,7 @@ import { runContextGrowth, type ContextGrowthResult } from "./context-growth.ts"
 import type { BenchWorkflow } from "./workflows.ts";
 import { runCeiling, type CeilingResult } from "./ceiling.ts";
 import { runOperatorPoll, type OperatorPollResult } from "./operator-poll.ts";
+import { runOperatorReaction, type OperatorReactionResult } from "./operator-reaction.ts";
 
 const quick = process.argv.includes("--quick");
 const repeats = quick ? 1 : 3;
@@ -113,6 +114,16 @@ async function main(): Promise<void> {
       `operator poll of ${poll.workflows} workflows: ${fmt(poll.pollMs, 1)} ms, one round trip, ${fmt(poll.commandsPerPoll)} commands, ` +
         `${fmt(poll.redisCpuMsPerPoll, 1)} ms Redis CPU\n`,
     );
+    const scale: OperatorReactionResult = await runOperatorReaction(redis.url, {
+      samples: quick ? 3 : 10,
+      pollSeconds: 1,
+    });
+    process.stdout.write(
+      "skipped" in scale
+        ? `operator reaction: skipped (${scale.skipped})\n`
+        : `operator reaction (backlog appears -> scale patch 0 -> 1, pollIntervalSeconds ${scale.pollSeconds}): ` +
+            `median ${fmt(scale.medianMs)} ms, min ${fmt(scale.minMs)} ms, max ${fmt(scale.maxMs)} ms over ${scale.samples}\n`,
+    );
     const results = {
       startedAt,
       quick,
@@ -122,6 +133,7 @@ async function main(): Promise<void> {
       reaction,
       growth,
       poll,
+      scale,
     };
     writeFileSync("bench/results.json", `${JSON.stringify(results, null, 2)}\n`);
     process.stdout.write("wrote bench/results.json\n");
