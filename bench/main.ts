@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     }
     const reaction: ReactionResult = await runReaction(redis.url, {
       samples: quick ? 50 : 300,
-      idleSeconds: quick ? 3 : 10,
+      idleSeconds: quick ? 5 : 60,
     });
     process.stdout.write(
       `pick-up latency (idle worker, enqueue -> step start): p50 ${fmt(reaction.pickupP50Ms, 2)} ms, p99 ${fmt(reaction.pickupP99Ms, 2)} ms; ` +

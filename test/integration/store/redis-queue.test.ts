@@ -364,6 +364,32 @@ describe("redis store: queue depth and retention", () => {
     assert.equal(await admin.pttl(keys.run("items", running)), -1);
   });
 
+  test("a run's errors and checkpoint written while it ran expire with it; keys it never had are not touched", async () => {
+    const keys = new WorkflowKeys("rare-keys", `q-${randomUUID().slice(0, 8)}`);
+    const store = open({ keyPrefix: keys.prefix, retentionMs: 60_000 }).forWorkflow("rare-keys");
+    const runId = await startRun(store);
+    const first = await store.claim(LEASE);
+    assert.ok(first);
+    await store.saveCheckpoint(runId, { seq: 0, state: 0 });
+    const error = { code: "Error", message: "flaky", node: "a" };
+    await store.commit(first, { kind: "retry", error, delayMs: 0, durationMs: 1 });
+    const again = await store.claim({ ...LEASE, blockMs: 3000 });
+    assert.equal(again?.item.id, first.item.id);
+    assert.equal((await store.commit(again, success())).status, "committed");
+    assert.equal((await store.getRun(runId))?.status, "completed");
+    for (const kind of ["run", "items", "checkpoint", "errors"] as const) {
+      const ttl = await admin.pttl(keys.run(kind, runId));
+      assert.ok(ttl > 0 && ttl <= 60_000, `${kind} of the finished run has pttl ${ttl}`);
+    }
+    const plain = await startRun(store);
+    const claim = await store.claim(LEASE);
+    await store.commit(claim!, success());
+    assert.equal((await store.getRun(plain))?.status, "completed");
+    for (const kind of ["checkpoint", "errors", "parked"] as const)
+      assert.equal(await admin.exists(keys.run(kind, plain)), 0, `${kind} of a run that never had one`);
+    assert.ok((await admin.pttl(keys.run("items", plain))) > 0);
+  });
+
   test("a run past its retention is gone, from listRuns too", async () => {
     const store = open({ retentionMs: 100 }).forWorkflow("expiry");
     const old = await startRun(store);

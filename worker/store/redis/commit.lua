@@ -67,7 +67,7 @@ local function apply()
   local function push_follow_ups()
     for _ = 1, tonumber(take()) do
       local item_raw, id, node, attempt = take(), take(), take(), tonumber(take())
-      push_item(RUN_ID, status, item_raw, id, node, attempt)
+      push_item(RUN_ID, status, item_raw, id, node, attempt, true)
     end
   end
 

@@ -33,7 +33,8 @@ local run_key = rkey('run', RUN_ID)
 if redis.call('EXISTS', run_key) == 1 then return { RUN_ID, 0 } end
 
 redis.call('HSET', run_key, 'runId', RUN_ID, 'workflow', WORKFLOW,
-  'version', VERSION, 'status', 'queued', 'input', INPUT, 'createdAt', int(NOW), 'pending', 0, 'held', 0, 'openJoins', 0)
+  'version', VERSION, 'status', 'queued', 'input', INPUT, 'createdAt', int(NOW), 'pending', 0, 'held', 0, 'openJoins', 0,
+  'keyFlags', 1)
 if HAS_IDEM then
   redis.call('HSET', run_key, 'idempotencyKey', IDEM)
   redis.call('SET', idem_key, RUN_ID)
@@ -41,5 +42,5 @@ end
 redis.call('ZADD', K_RUNS, NOW, RUN_ID)
 redis.call('ZADD', BASE .. ':runs:queued', NOW, RUN_ID)
 metric('runsStarted')
-push_item(RUN_ID, 'queued', ITEM, ITEM_ID, ITEM_NODE, ITEM_ATTEMPT)
+push_item(RUN_ID, 'queued', ITEM, ITEM_ID, ITEM_NODE, ITEM_ATTEMPT, true)
 return { RUN_ID, 1 }

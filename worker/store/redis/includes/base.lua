@@ -31,6 +31,8 @@ local TERMINAL = { completed = true, failed = true, cancelled = true }
 -- A finished run's keys (`held` is deleted when the run finishes).
 local RUN_KINDS = { 'run', 'events', 'outputs', 'items', 'parked', 'joins', 'open-joins', 'checkpoint', 'errors' }
 local JOIN_KINDS = { joins = true, ['open-joins'] = true }
+-- Keys few runs have: a run that writes one sets `aux` on its hash, so finish expires them only then.
+local AUX_KINDS = { parked = true, checkpoint = true, errors = true }
 
 local function int(n)
   return string.format('%.0f', n)

@@ -26,14 +26,16 @@ end
 -- (runEventSeq: the run's last event sequence, so a worker with a current cache reads nothing;
 -- 'again': many dead entries were skipped; call again without blocking).
 local function claim_next(workflow, worker_id, lease_ms, token)
-  -- Idempotent per token: a claim the client re-sends after a lost reply (ioredis re-sends
-  -- unfulfilled commands when it reconnects after a Redis restart) gets the lease the first
-  -- send took. Claiming again would overwrite that lease and lose its item.
-  local held = redis.call('HGET', K_LEASE_ITEMS, token)
-  if held then
+  -- The lease's slot is taken first, NX, which makes claims idempotent per token: a claim the
+  -- client re-sends after a lost reply (ioredis re-sends unfulfilled commands when it reconnects
+  -- after a Redis restart) gets the lease the first send took. Claiming again would overwrite
+  -- that lease and lose its item. Every return without an item gives the slot back.
+  local deadline = NOW + lease_ms
+  if redis.call('ZADD', K_LEASES, 'NX', deadline, token) == 0 then
+    local held = redis.call('HGET', K_LEASE_ITEMS, token)
     local held_meta = cjson.decode(redis.call('HGET', K_LEASE_META, token))
-    local deadline = redis.call('ZSCORE', K_LEASES, token)
-    return { 'item', held, int(tonumber(deadline) or NOW), redis.call('LLEN', rkey('events', held_meta.runId)) }
+    return { 'item', held, int(tonumber(redis.call('ZSCORE', K_LEASES, token))),
+      redis.call('LLEN', rkey('events', held_meta.runId)) }
   end
 
   local due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', NOW, 'LIMIT', 0, 1000)
@@ -45,6 +47,7 @@ local function claim_next(workflow, worker_id, lease_ms, token)
   for _ = 1, MAX_SKIPPED do
     local raw = redis.call('LPOP', K_READY)
     if not raw then
+      redis.call('ZREM', K_LEASES, token)
       local next_due = redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')
       if #next_due == 0 then return { 'empty', -1 } end
       return { 'empty', math.max(0, tonumber(next_due[2]) - NOW) }
@@ -63,11 +66,10 @@ local function claim_next(workflow, worker_id, lease_ms, token)
         set_item(run_id, item.id, item.node, item.attempt, 'cancelled')
       elseif status == 'paused' then
         redis.call('RPUSH', rkey('parked', run_id), raw)
+        redis.call('HSET', run_key, 'aux', 1)
         set_item(run_id, item.id, item.node, item.attempt, 'parked')
       else
         LIVE[run_id] = true
-        local deadline = NOW + lease_ms
-        redis.call('ZADD', K_LEASES, deadline, token)
         redis.call('HSET', K_LEASE_ITEMS, token, raw)
         redis.call('HSET', K_LEASE_META, token, cjson.encode({ runId = run_id, id = item.id, node = item.node,
           attempt = item.attempt, maxAttempts = item.maxAttempts, workerId = worker_id }))
@@ -79,5 +81,6 @@ local function claim_next(workflow, worker_id, lease_ms, token)
       end
     end
   end
+  redis.call('ZREM', K_LEASES, token)
   return { 'again' }
 end

@@ -48,12 +48,13 @@ local function parse_item(raw, workflow)
   return item, nil
 end
 
--- The item state record (ItemState) keeps its accumulated duration and last error.
-local function set_item(run_id, id, node, attempt, status, err_json, add_ms)
+-- The item state record (ItemState) keeps its accumulated duration and last error. `fresh`: the
+-- item was just created, so there is no record to read.
+local function set_item(run_id, id, node, attempt, status, err_json, add_ms, fresh)
   local key = rkey('items', run_id)
   local state = { itemId = id, runId = run_id, node = node, status = status, attempt = attempt,
     updatedAt = NOW, durationMs = 0 }
-  local old = redis.call('HGET', key, id)
+  local old = not fresh and redis.call('HGET', key, id)
   if old then
     local prev = cjson.decode(old)
     state.durationMs = prev.durationMs or 0
@@ -65,15 +66,17 @@ local function set_item(run_id, id, node, attempt, status, err_json, add_ms)
   follow_ttl(run_id, key)
 end
 
--- Enqueues an item of a live run: it counts as pending; a paused run parks it instead.
-local function push_item(run_id, run_status, raw, id, node, attempt)
+-- Enqueues an item of a live run: it counts as pending; a paused run parks it instead. `fresh`:
+-- a new item (not a re-delivery).
+local function push_item(run_id, run_status, raw, id, node, attempt, fresh)
   redis.call('HINCRBY', rkey('run', run_id), 'pending', 1)
   if run_status == 'paused' then
     redis.call('RPUSH', rkey('parked', run_id), raw)
-    set_item(run_id, id, node, attempt, 'parked')
+    redis.call('HSET', rkey('run', run_id), 'aux', 1)
+    set_item(run_id, id, node, attempt, 'parked', nil, nil, fresh)
   else
     redis.call('RPUSH', K_READY, raw)
-    set_item(run_id, id, node, attempt, 'queued')
+    set_item(run_id, id, node, attempt, 'queued', nil, nil, fresh)
     wake()
   end
 end

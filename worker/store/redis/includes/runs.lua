@@ -25,6 +25,10 @@ local function record_error(run_id, item_id, node, attempt, err_json, action)
   redis.call('LTRIM', K_ERRORS, -MAX_ERRORS, -1)
   if run_id ~= '' then
     local key = rkey('errors', run_id)
+    -- Tells finish the run has an error list (never creates a hash for a run that expired).
+    if LIVE[run_id] or redis.call('EXISTS', rkey('run', run_id)) == 1 then
+      redis.call('HSET', rkey('run', run_id), 'aux', 1)
+    end
     redis.call('RPUSH', key, record)
     redis.call('LTRIM', key, -MAX_ERRORS, -1)
     follow_ttl(run_id, key)
@@ -34,7 +38,8 @@ end
 -- Ends a live run (a finished run never changes status again) and starts its retention clock.
 local function finish(run_id, status, err_json)
   local run_key = rkey('run', run_id)
-  local run = redis.call('HMGET', run_key, 'status', 'createdAt', 'held', 'idempotencyKey', 'openJoins')
+  local run = redis.call('HMGET', run_key, 'status', 'createdAt', 'held', 'idempotencyKey', 'openJoins',
+    'keyFlags', 'aux')
   local old = run[1]
   if not old or TERMINAL[old] then return end
   if err_json then
@@ -55,10 +60,14 @@ local function finish(run_id, status, err_json)
   if status == 'completed' then metric('runsCompleted')
   elseif status == 'failed' then metric('runsFailed')
   else metric('runsCancelled') end
-  -- Join keys exist only while a join is open (runs created before the counter: unknown).
+  -- Expire only the keys the run may have: join keys exist only while a join is open, the rare
+  -- keys (parked items, checkpoint, errors) once one was written (`aux`). Runs created before
+  -- these fields (no `openJoins`, no `keyFlags`) expire every kind.
   local no_joins = run[5] and tonumber(run[5]) == 0
+  local no_aux = run[6] and not run[7]
   for _, kind in ipairs(RUN_KINDS) do
-    if not (no_joins and JOIN_KINDS[kind]) then redis.call('PEXPIRE', rkey(kind, run_id), RETENTION_MS) end
+    local absent = (no_joins and JOIN_KINDS[kind]) or (no_aux and AUX_KINDS[kind])
+    if not absent then redis.call('PEXPIRE', rkey(kind, run_id), RETENTION_MS) end
   end
   if run[4] then redis.call('PEXPIRE', BASE .. ':idem:' .. run[4], RETENTION_MS) end
   redis.call('ZADD', K_EXPIRING, NOW + RETENTION_MS, run_id)
