@@ -13,7 +13,9 @@ import {
   readQueueDepth,
   readQueueDepths,
   WorkflowKeys,
+  type Claim,
   type RedisBackend,
+  type WorkItem,
   type WorkflowStore,
 } from "../../../worker/store/index.ts";
 import { runScript } from "../../../worker/store/redis/scripts.ts";
@@ -260,6 +262,32 @@ describe("redis store: claiming", () => {
       new Set(runIds),
       "both items are still delivered",
     );
+  });
+
+  test("a lease taken before meta and item shared one field (lease-meta) still commits and is reclaimed", async () => {
+    const keys = new WorkflowKeys("legacy-lease", `q-${randomUUID().slice(0, 8)}`);
+    const store = open({ keyPrefix: keys.prefix }).forWorkflow("legacy-lease");
+    const legacyLease = async (runId: string, deadline: number): Promise<Claim> => {
+      const raw = (await admin.lpop(keys.key("ready"))) as string;
+      const parsed = JSON.parse(raw) as WorkItem;
+      const token = randomUUID();
+      const meta = { runId, id: parsed.id, node: parsed.node, attempt: 1, maxAttempts: 3, workerId: "old" };
+      await admin.zadd(keys.key("leases"), deadline, token);
+      await admin.hset(keys.key("lease-items"), token, raw);
+      await admin.hset(keys.key("lease-meta"), token, JSON.stringify(meta));
+      return { item: parsed, token, workerId: "old", deadline };
+    };
+    const committed = await startRun(store);
+    const claim = await legacyLease(committed, Date.now() + 60_000);
+    assert.equal((await store.commit(claim, success())).status, "committed");
+    assert.equal((await store.getRun(committed))?.status, "completed");
+    const expired = await startRun(store);
+    await legacyLease(expired, Date.now() - 1000);
+    assert.deepEqual(await store.reclaimExpired(), { requeued: 1, deadLettered: 0 });
+    const again = await store.claim(LEASE);
+    assert.equal(again?.item.runId, expired);
+    assert.equal(again.item.attempt, 2);
+    assert.equal(await admin.hlen(keys.key("lease-meta")), 0, "legacy meta is removed with its lease");
   });
 
   test("a blocked claim ends with null when the backend closes", async () => {

@@ -41,19 +41,13 @@ local function take()
 end
 
 local function apply()
-  local meta_raw = redis.call('HGET', K_LEASE_META, TOKEN)
-  if not meta_raw then return { 'lease-lost', '' } end
-  local meta = cjson.decode(meta_raw)
-  if meta.runId ~= RUN_ID then return { 'lease-lost', '' } end
-  local raw = redis.call('HGET', K_LEASE_ITEMS, TOKEN)
-  if not raw then return { 'lease-lost', '' } end
+  local meta, raw, legacy = read_lease(TOKEN)
+  if not meta or meta.runId ~= RUN_ID then return { 'lease-lost', '' } end
   local retry_raw = KIND == 'retry' and bump_attempt(raw, meta.attempt)
   if KIND == 'retry' and not retry_raw then
     return redis.error_reply('ERR leased item ' .. meta.id .. ' is not in the canonical item encoding')
   end
-  redis.call('ZREM', K_LEASES, TOKEN)
-  redis.call('HDEL', K_LEASE_ITEMS, TOKEN)
-  redis.call('HDEL', K_LEASE_META, TOKEN)
+  drop_lease(TOKEN, legacy)
 
   local run_key = rkey('run', RUN_ID)
   local status = redis.call('HGET', run_key, 'status')

@@ -13,11 +13,11 @@ local LEASE_MS = tonumber(ARGV[3])
 local result = {}
 for i = 4, #ARGV do
   local token = ARGV[i]
-  local meta_raw = redis.call('HGET', K_LEASE_META, token)
-  if not meta_raw then
+  local meta = read_lease(token)
+  if not meta then
     result[#result + 1] = 'lost'
   else
-    local status = redis.call('HGET', rkey('run', cjson.decode(meta_raw).runId), 'status')
+    local status = redis.call('HGET', rkey('run', meta.runId), 'status')
     if not status or TERMINAL[status] then
       result[#result + 1] = 'run-finished'
     else

@@ -4,8 +4,8 @@
  *
  *   {p:w}:ready          LIST   item JSON waiting to be claimed (claimed from the head)
  *   {p:w}:leases         ZSET   lease token -> deadline (ms, Redis clock): the in-flight items
- *   {p:w}:lease-items    HASH   lease token -> item JSON
- *   {p:w}:lease-meta     HASH   lease token -> {runId,id,node,attempt,maxAttempts,workerId}
+ *   {p:w}:lease-items    HASH   lease token -> {runId,id,node,attempt,maxAttempts,workerId} "\n" item JSON
+ *   {p:w}:lease-meta     HASH   lease token -> meta JSON of leases taken before 2026-11-27 (read, never written)
  *   {p:w}:delayed        ZSET   item JSON -> due time (retries with backoff)
  *   {p:w}:wake           ZSET   marker an idle claim blocks on (BZPOPMIN)
  *   {p:w}:dead           LIST   dead letters {item, error, at}

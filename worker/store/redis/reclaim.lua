@@ -26,14 +26,10 @@ if not redis.call('SET', K_RECLAIM_GUARD, '1', 'NX', 'PX', GUARD_MS) then return
 local requeued, dead = 0, 0
 local expired = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', NOW, 'LIMIT', 0, BATCH)
 for _, token in ipairs(expired) do
-  local meta_raw = redis.call('HGET', K_LEASE_META, token)
-  local raw = redis.call('HGET', K_LEASE_ITEMS, token)
-  redis.call('ZREM', K_LEASES, token)
-  redis.call('HDEL', K_LEASE_ITEMS, token)
-  redis.call('HDEL', K_LEASE_META, token)
+  local meta, raw, legacy = read_lease(token)
+  drop_lease(token, legacy)
   metric('leaseReclaims')
-  if meta_raw and raw then
-    local meta = cjson.decode(meta_raw)
+  if meta then
     local run_id = meta.runId
     local status = redis.call('HGET', rkey('run', run_id), 'status')
     if status and not TERMINAL[status] then

@@ -13,14 +13,10 @@
 local released = 0
 for i = 3, #ARGV do
   local token = ARGV[i]
-  local meta_raw = redis.call('HGET', K_LEASE_META, token)
-  if meta_raw then
-    local raw = redis.call('HGET', K_LEASE_ITEMS, token)
-    redis.call('ZREM', K_LEASES, token)
-    redis.call('HDEL', K_LEASE_ITEMS, token)
-    redis.call('HDEL', K_LEASE_META, token)
+  local meta, raw, legacy = read_lease(token)
+  if meta then
+    drop_lease(token, legacy)
     released = released + 1
-    local meta = cjson.decode(meta_raw)
     local status = redis.call('HGET', rkey('run', meta.runId), 'status')
     if raw and status and not TERMINAL[status] then
       redis.call('LPUSH', K_READY, raw)

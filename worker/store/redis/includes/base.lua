@@ -60,6 +60,31 @@ local function follow_ttl(run_id, key)
   if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
 end
 
+-- A lease is its deadline in `leases` and one field in `lease-items`: the lease's meta JSON
+-- (runId, id, node, attempt, maxAttempts, workerId), a newline, then the item JSON. Neither can
+-- hold a raw newline before it (cjson escapes them), so the first newline splits them.
+local function write_lease(token, meta, raw)
+  redis.call('HSET', K_LEASE_ITEMS, token, cjson.encode(meta) .. '\n' .. raw)
+end
+
+-- Returns meta, item JSON, legacy; nil when the token holds no lease. A lease written before
+-- meta and item shared a field keeps its meta in `lease-meta` (legacy = true).
+local function read_lease(token)
+  local value = redis.call('HGET', K_LEASE_ITEMS, token)
+  if not value then return nil end
+  local nl = string.find(value, '\n', 1, true)
+  if nl then return cjson.decode(string.sub(value, 1, nl - 1)), string.sub(value, nl + 1), false end
+  local meta = redis.call('HGET', K_LEASE_META, token)
+  if not meta then return nil end
+  return cjson.decode(meta), value, true
+end
+
+local function drop_lease(token, legacy)
+  redis.call('ZREM', K_LEASES, token)
+  redis.call('HDEL', K_LEASE_ITEMS, token)
+  if legacy then redis.call('HDEL', K_LEASE_META, token) end
+end
+
 local function metric(field, by)
   redis.call('HINCRBY', K_METRICS, field, by or 1)
 end

@@ -32,10 +32,11 @@ local function claim_next(workflow, worker_id, lease_ms, token)
   -- that lease and lose its item. Every return without an item gives the slot back.
   local deadline = NOW + lease_ms
   if redis.call('ZADD', K_LEASES, 'NX', deadline, token) == 0 then
-    local held = redis.call('HGET', K_LEASE_ITEMS, token)
-    local held_meta = cjson.decode(redis.call('HGET', K_LEASE_META, token))
-    return { 'item', held, int(tonumber(redis.call('ZSCORE', K_LEASES, token))),
-      redis.call('LLEN', rkey('events', held_meta.runId)) }
+    local held_meta, held = read_lease(token)
+    if held_meta then
+      return { 'item', held, int(tonumber(redis.call('ZSCORE', K_LEASES, token))),
+        redis.call('LLEN', rkey('events', held_meta.runId)) }
+    end
   end
 
   local due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', NOW, 'LIMIT', 0, 1000)
@@ -70,9 +71,8 @@ local function claim_next(workflow, worker_id, lease_ms, token)
         set_item(run_id, item.id, item.node, item.attempt, 'parked')
       else
         LIVE[run_id] = true
-        redis.call('HSET', K_LEASE_ITEMS, token, raw)
-        redis.call('HSET', K_LEASE_META, token, cjson.encode({ runId = run_id, id = item.id, node = item.node,
-          attempt = item.attempt, maxAttempts = item.maxAttempts, workerId = worker_id }))
+        write_lease(token, { runId = run_id, id = item.id, node = item.node, attempt = item.attempt,
+          maxAttempts = item.maxAttempts, workerId = worker_id }, raw)
         set_item(run_id, item.id, item.node, item.attempt, 'running')
         if status == 'queued' then set_status(run_id, 'queued', 'running', run[2], 'startedAt', int(NOW)) end
         -- One marker wakes one blocked worker; pass it on while work remains.
