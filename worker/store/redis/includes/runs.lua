@@ -35,11 +35,14 @@ local function record_error(run_id, item_id, node, attempt, err_json, action)
   end
 end
 
+-- The run hash fields finish needs, in this order (`pending` last, for settle).
+local FINISH_FIELDS = { 'status', 'createdAt', 'held', 'idempotencyKey', 'openJoins', 'keyFlags', 'aux', 'pending' }
+
 -- Ends a live run (a finished run never changes status again) and starts its retention clock.
-local function finish(run_id, status, err_json)
+-- `run`: the HMGET of FINISH_FIELDS when the caller has just read it.
+local function finish(run_id, status, err_json, run)
   local run_key = rkey('run', run_id)
-  local run = redis.call('HMGET', run_key, 'status', 'createdAt', 'held', 'idempotencyKey', 'openJoins',
-    'keyFlags', 'aux')
+  run = run or redis.call('HMGET', run_key, unpack(FINISH_FIELDS))
   local old = run[1]
   if not old or TERMINAL[old] then return end
   if err_json then
@@ -85,20 +88,20 @@ end
 -- Quiescence: nothing pending or held. Complete, unless a join still waits for branches.
 -- Returns the run's status afterwards.
 local function settle(run_id)
-  local state = redis.call('HMGET', rkey('run', run_id), 'status', 'pending', 'held', 'openJoins')
+  local state = redis.call('HMGET', rkey('run', run_id), unpack(FINISH_FIELDS))
   if not state[1] or TERMINAL[state[1]] then return state[1] or 'cancelled' end
-  if tonumber(state[2]) > 0 or tonumber(state[3]) > 0 then return state[1] end
+  if tonumber(state[8]) > 0 or tonumber(state[3]) > 0 then return state[1] end
   -- The openJoins counter spares the SMEMBERS when no join is open (absent: an older run).
-  local open = (state[4] and tonumber(state[4]) == 0) and {} or redis.call('SMEMBERS', rkey('open-joins', run_id))
+  local open = (state[5] and tonumber(state[5]) == 0) and {} or redis.call('SMEMBERS', rkey('open-joins', run_id))
   if #open > 0 then
     table.sort(open)
     local join = open[1]
     local slot = redis.call('HMGET', rkey('joins', run_id), join .. '|node', join .. '|got', join .. '|count')
     local message = "join '" .. slot[1] .. "' got " .. slot[2] .. ' of ' .. slot[3] .. ' branches (' .. join
       .. ') and nothing else is pending'
-    finish(run_id, 'failed', error_json('JoinIncomplete', message, slot[1]))
+    finish(run_id, 'failed', error_json('JoinIncomplete', message, slot[1]), state)
     return 'failed'
   end
-  finish(run_id, 'completed', nil)
+  finish(run_id, 'completed', nil, state)
   return 'completed'
 end
