@@ -14,29 +14,44 @@ function isWorkflowDef(value: unknown): value is WorkflowDef<unknown, unknown> {
   );
 }
 
-/** Imports a workflow module (default export, or a named `workflow` export) and checks what it exports. */
-export async function loadWorkflowModule(
+/**
+ * A FloxideError's code and message. Checked by shape, not `instanceof`: a module loaded in its
+ * own namespace (`floxide dev`'s fresh imports) has its own copy of the error class.
+ */
+function describeLoadError(error: unknown): string {
+  if (
+    error instanceof Error &&
+    error.name === "FloxideError" &&
+    "code" in error &&
+    typeof error.code === "string"
+  )
+    return `${error.code}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The workflow a module exports (default export, or a named `workflow` export; a module compiled
+ * as CommonJS nests them one level down), imported with `load`. Every failure is an
+ * InvalidWorkflow error naming the module and the reason.
+ */
+export async function importWorkflow(
   path: string,
-  cwd = process.cwd(),
+  load: () => Promise<unknown>,
 ): Promise<WorkflowDef<unknown, unknown>> {
-  const url = pathToFileURL(resolve(cwd, path)).href;
   let module: Record<string, unknown>;
   try {
-    module = (await import(url)) as Record<string, unknown>;
+    module = (await load()) as Record<string, unknown>;
   } catch (error) {
-    const reason =
-      error instanceof FloxideError
-        ? `${error.code}: ${error.message}`
-        : String((error as Error).message ?? error);
     throw new FloxideError(
       "InvalidWorkflow",
-      `cannot load workflow module '${path}': ${reason}`,
+      `cannot load workflow module '${path}': ${describeLoadError(error)}`,
       { path },
       { cause: error },
     );
   }
-  const def = module.default ?? module.workflow;
-  if (!isWorkflowDef(def)) {
+  const nested = module.default as Record<string, unknown> | undefined;
+  const def = [module.default, module.workflow, nested?.default, nested?.workflow].find(isWorkflowDef);
+  if (def === undefined) {
     throw new FloxideError(
       "InvalidWorkflow",
       `workflow module '${path}' must export a workflow (made with workflow()) as its default export; found ${Object.keys(module).join(", ") || "no exports"}`,
@@ -44,4 +59,12 @@ export async function loadWorkflowModule(
     );
   }
   return def;
+}
+
+/** Imports a workflow module (relative to `cwd`) and checks what it exports. */
+export function loadWorkflowModule(
+  path: string,
+  cwd = process.cwd(),
+): Promise<WorkflowDef<unknown, unknown>> {
+  return importWorkflow(path, () => import(pathToFileURL(resolve(cwd, path)).href));
 }
