@@ -1,7 +1,13 @@
 // Every option of `floxide operator`: flags win over environment variables, which win over
 // the defaults. The same option-table machinery as the worker (worker/config/options.ts).
 import { hostname } from "node:os";
-import { readFlags, resolveOptions, type OptionTable, type ParsedOptions } from "../worker/config/options.ts";
+import {
+  httpOptions,
+  readFlags,
+  resolveOptions,
+  type OptionTable,
+  type ParsedOptions,
+} from "../worker/config/options.ts";
 
 export const OPERATOR_OPTIONS = {
   namespaces: {
@@ -85,22 +91,7 @@ export const OPERATOR_OPTIONS = {
     max: 86400,
     description: "Every WorkflowDeployment is reconciled at least this often, events or not.",
   },
-  port: {
-    flag: "port",
-    env: "FLOXIDE_OPERATOR_PORT",
-    type: "int",
-    default: 8080,
-    min: 0,
-    max: 65535,
-    description: "HTTP port of /healthz, /readyz and /metrics (0 = any free port).",
-  },
-  host: {
-    flag: "host",
-    env: "FLOXIDE_OPERATOR_HOST",
-    type: "string",
-    default: "0.0.0.0",
-    description: "HTTP listen address.",
-  },
+  ...httpOptions("FLOXIDE_OPERATOR"),
   kubeconfig: {
     flag: "kubeconfig",
     env: "KUBECONFIG",

@@ -25,6 +25,28 @@ export type ParsedOptions<T extends OptionTable> = {
 
 type Raw = Record<string, string | undefined>;
 
+/** The HTTP port and host options of a process whose variables start with `envPrefix`. */
+export function httpOptions<P extends string>(envPrefix: P) {
+  return {
+    port: {
+      flag: "port",
+      env: `${envPrefix}_PORT`,
+      type: "int",
+      default: 8080,
+      min: 0,
+      max: 65535,
+      description: "HTTP port of /healthz, /readyz and /metrics (0 = any free port).",
+    },
+    host: {
+      flag: "host",
+      env: `${envPrefix}_HOST`,
+      type: "string",
+      default: "0.0.0.0",
+      description: "HTTP listen address.",
+    },
+  } as const satisfies OptionTable;
+}
+
 /** Reads `--flag value` / `--flag=value` pairs; anything else is a usage error naming it. */
 export function readFlags(argv: readonly string[], table: OptionTable): Raw {
   const byFlag = new Map(Object.entries(table).map(([key, spec]) => [spec.flag, key]));

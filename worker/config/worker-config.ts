@@ -1,4 +1,4 @@
-import { resolveOptions, readFlags, type OptionTable, type ParsedOptions } from "./options.ts";
+import { httpOptions, resolveOptions, readFlags, type OptionTable, type ParsedOptions } from "./options.ts";
 
 /** Every option of `floxide worker`. The operator sets the environment variables. */
 export const WORKER_OPTIONS = {
@@ -66,22 +66,7 @@ export const WORKER_OPTIONS = {
     max: 1000,
     description: "Steps run at once in this process.",
   },
-  port: {
-    flag: "port",
-    env: "FLOXIDE_PORT",
-    type: "int",
-    default: 8080,
-    min: 0,
-    max: 65535,
-    description: "HTTP port of /healthz, /readyz and /metrics (0 = any free port).",
-  },
-  host: {
-    flag: "host",
-    env: "FLOXIDE_HOST",
-    type: "string",
-    default: "0.0.0.0",
-    description: "HTTP listen address.",
-  },
+  ...httpOptions("FLOXIDE"),
   drainTimeoutSeconds: {
     flag: "drain-timeout",
     env: "FLOXIDE_DRAIN_TIMEOUT",
