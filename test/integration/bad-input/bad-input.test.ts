@@ -9,20 +9,13 @@ import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { Redis } from "ioredis";
-import { pino } from "pino";
-import { Orchestrator } from "../../../worker/engine/index.ts";
-import { loadWorkflowModule } from "../../../worker/load-workflow.ts";
-import { FloxideError, type WorkflowDef } from "../../../worker/sdk/index.ts";
-import {
-  WorkflowKeys,
-  type StoreBackend,
-  type WorkItem,
-  type WorkflowStore,
-} from "../../../worker/store/index.ts";
-import { openRedisBackend } from "../../../worker/store/open-redis.ts";
+import type { Orchestrator } from "../../../worker/engine/index.ts";
+import { FloxideError } from "../../../worker/sdk/index.ts";
+import type { WorkItem } from "../../../worker/store/index.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
 import { waitFor } from "../../support/wait.ts";
-import { killAll, startWorkerProcess, type WorkerProcess } from "../../support/worker-process.ts";
+import { WorkerBed } from "../../support/worker-bed.ts";
+import { startWorkerProcess, type WorkerProcess } from "../../support/worker-process.ts";
 import { makeTlsFiles, type TlsFiles } from "../security/tls-files.ts";
 
 const STEPS = "test/support/workflows/steps.ts";
@@ -48,40 +41,20 @@ async function notReadyReason(worker: WorkerProcess): Promise<string> {
 
 describe("bad input", () => {
   let redis: RedisServer;
-  const backends: StoreBackend[] = [];
-  const workers: WorkerProcess[] = [];
-  let prefixes = 0;
+  const bed = new WorkerBed(() => redis.url, "bad");
 
   before(async () => {
     redis = await startRedis();
   });
   after(async () => {
-    await killAll(workers);
-    await Promise.all(backends.map((b) => b.close()));
+    await bed.close();
     await redis.stop();
   });
 
-  /** `seed` runs before the worker starts: what it queues is what the worker meets first. */
-  async function setup(
-    modulePath: string,
-    seed?: (store: WorkflowStore, keys: WorkflowKeys) => Promise<void>,
-  ) {
-    const keyPrefix = `bad${(prefixes += 1)}`;
-    const def = (await loadWorkflowModule(modulePath)) as WorkflowDef<unknown, unknown>;
-    const backend = await openRedisBackend(
-      { redisUrl: redis.url, keyPrefix, redisMode: "standalone", retentionSeconds: 600 },
-      pino({ level: "silent" }),
-    );
-    backends.push(backend);
-    const store: WorkflowStore = backend.forWorkflow(def.name);
-    await seed?.(store, new WorkflowKeys(def.name, keyPrefix));
-    const worker = await startWorkerProcess({
-      workflow: modulePath,
-      redisUrl: redis.url,
-      args: ["--key-prefix", keyPrefix, "--concurrency", "2"],
-    });
-    workers.push(worker);
-    return { store, orchestrator: new Orchestrator(store, def), worker, keyPrefix };
+  /** One worker of the module on a fresh key prefix, started after `seed` (see WorkerBed). */
+  async function setup(modulePath: string, seed?: Parameters<WorkerBed["setup"]>[1]) {
+    const { store, orchestrator, keyPrefix, worker } = await bed.setup(modulePath, seed);
+    return { store, orchestrator, keyPrefix, worker: await worker(["--concurrency", "2"]) };
   }
 
   /** The worker is alive and still runs a good run to completion. */
@@ -273,7 +246,7 @@ describe("bad input", () => {
       redisUrl: locked.url,
       args: ["--block-ms", "200"],
     });
-    workers.push(worker);
+    bed.adopt(worker);
     assert.match(await notReadyReason(worker), /NOAUTH/);
     assert.equal((await fetch(`http://127.0.0.1:${worker.port}/healthz`)).status, 200);
     assert.equal(worker.child.exitCode, null);
@@ -298,7 +271,7 @@ describe("bad input", () => {
       args: ["--block-ms", "200"],
       env: { FLOXIDE_REDIS_TLS_CA_FILE: tls.caFile },
     });
-    workers.push(plainToTls, tlsToPlain);
+    bed.adopt(plainToTls, tlsToPlain);
     const reasons = [await notReadyReason(plainToTls), await notReadyReason(tlsToPlain)];
     t.diagnostic(`plain client to the TLS port: ${reasons[0]}`);
     t.diagnostic(`TLS client to the plain port: ${reasons[1]}`);

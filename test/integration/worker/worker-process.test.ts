@@ -5,57 +5,27 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import { pino } from "pino";
-import { Orchestrator } from "../../../worker/engine/index.ts";
-import { loadWorkflowModule } from "../../../worker/load-workflow.ts";
-import type { WorkflowDef } from "../../../worker/sdk/index.ts";
-import type { StoreBackend, WorkflowStore } from "../../../worker/store/index.ts";
-import { openRedisBackend } from "../../../worker/store/open-redis.ts";
+import type { WorkflowStore } from "../../../worker/store/index.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
-import { killAll, startWorkerProcess, type WorkerProcess } from "../../support/worker-process.ts";
 import { waitFor } from "../../support/wait.ts";
+import { WorkerBed } from "../../support/worker-bed.ts";
 
 const STEPS = "test/support/workflows/steps.ts";
 const VIDEO = "examples/video.ts";
 
 describe("floxide worker processes on Redis", () => {
   let redis: RedisServer;
-  const backends: StoreBackend[] = [];
-  const workers: WorkerProcess[] = [];
-  let prefixes = 0;
+  const bed = new WorkerBed(() => redis.url);
 
   before(async () => {
     redis = await startRedis();
   });
   after(async () => {
-    await killAll(workers);
-    await Promise.all(backends.map((b) => b.close()));
+    await bed.close();
     await redis.stop();
   });
 
-  /** Each test gets its own key prefix, so tests sharing the server never see each other's keys. */
-  async function setup(modulePath: string) {
-    const keyPrefix = `t${(prefixes += 1)}`;
-    const def = (await loadWorkflowModule(modulePath)) as WorkflowDef<unknown, unknown>;
-    const backend = await openRedisBackend(
-      { redisUrl: redis.url, keyPrefix, redisMode: "standalone", retentionSeconds: 3600 },
-      pino({ level: "silent" }),
-    );
-    backends.push(backend);
-    const store: WorkflowStore = backend.forWorkflow(def.name);
-    const orchestrator = new Orchestrator(store, def);
-    const worker = async (args: string[] = [], name?: string) => {
-      const process = await startWorkerProcess({
-        workflow: modulePath,
-        redisUrl: redis.url,
-        args: ["--key-prefix", keyPrefix, ...args],
-        ...(name === undefined ? {} : { name }),
-      });
-      workers.push(process);
-      return process;
-    };
-    return { store, orchestrator, worker, keyPrefix };
-  }
+  const setup = (modulePath: string) => bed.setup(modulePath);
 
   async function eventsPerItem(store: WorkflowStore, runId: string): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
