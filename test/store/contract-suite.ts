@@ -328,6 +328,34 @@ export function describeStoreContract(name: string, factory: BackendFactory): vo
         [["retry", 1, "flaky"]],
       );
       assert.equal((await store.readMetrics()).nodes.a?.retried, 1);
+      await store.commit(again, success({ durationMs: 2.5 }));
+      const [state] = await store.listItems(runId);
+      assert.deepEqual(
+        {
+          status: state?.status,
+          attempt: state?.attempt,
+          durationMs: state?.durationMs,
+          error: state?.lastError,
+        },
+        { status: "completed", attempt: 2, durationMs: 3.5, error },
+        "the item's record keeps the time of both attempts and the error of the first",
+      );
+    });
+
+    test("a first attempt's item record: its own duration, no error", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store);
+      await store.commit(await claimOne(store), success({ durationMs: 4 }));
+      const [state] = await store.listItems(runId);
+      assert.deepEqual(
+        {
+          status: state?.status,
+          attempt: state?.attempt,
+          durationMs: state?.durationMs,
+          error: state?.lastError,
+        },
+        { status: "completed", attempt: 1, durationMs: 4, error: null },
+      );
     });
 
     test("a join fires exactly once, when every branch has arrived, with inputs in fan-out order", async () => {

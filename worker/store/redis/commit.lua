@@ -83,10 +83,11 @@ local function apply()
       redis.call('HSET', rkey('held', RUN_ID), meta.id, raw)
       redis.call('HINCRBY', run_key, 'held', 1)
       node_metric(meta.node, 'held')
-      set_item(RUN_ID, meta.id, meta.node, meta.attempt, 'held', nil, DURATION_MS)
+      set_item(RUN_ID, meta.id, meta.node, meta.attempt, 'held', nil, DURATION_MS, meta.attempt == 1)
     else
       node_metric(meta.node, 'completed')
-      set_item(RUN_ID, meta.id, meta.node, meta.attempt, 'completed', nil, DURATION_MS)
+      -- A first attempt's record (running) holds no duration or error: written without reading it.
+      set_item(RUN_ID, meta.id, meta.node, meta.attempt, 'completed', nil, DURATION_MS, meta.attempt == 1)
     end
     redis.call('HINCRBY', run_key, 'pending', -1)
   elseif KIND == 'retry' then

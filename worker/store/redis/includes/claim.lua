@@ -73,7 +73,8 @@ local function claim_next(workflow, worker_id, lease_ms, token)
         LIVE[run_id] = true
         write_lease(token, { runId = run_id, id = item.id, node = item.node, attempt = item.attempt,
           maxAttempts = item.maxAttempts, workerId = worker_id }, raw)
-        set_item(run_id, item.id, item.node, item.attempt, 'running')
+        -- A first attempt's record holds no duration or error yet: written without reading it.
+        set_item(run_id, item.id, item.node, item.attempt, 'running', nil, nil, item.attempt == 1)
         if status == 'queued' then set_status(run_id, 'queued', 'running', run[2], 'startedAt', int(NOW)) end
         -- One marker wakes one blocked worker; pass it on while work remains.
         if redis.call('LLEN', K_READY) > 0 then wake() end
