@@ -7,15 +7,14 @@
  * the minimum. Skipped, with the reason, when the binaries are not there.
  */
 import { setTimeout as delay } from "node:timers/promises";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
-import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { AppsV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { startOperator, type RunningOperator } from "../operator/manager.ts";
 import { OperatorMetrics } from "../operator/metrics.ts";
 import { WorkflowKeys } from "../worker/store/index.ts";
 import { ControlPlaneAssetsMissing, startControlPlane } from "../test/support/control-plane.ts";
+import { installOperatorResources, workflowDeployment, WFD_GROUP } from "../test/support/operator.ts";
 import { waitFor } from "../test/support/wait.ts";
 import { median } from "./stats.ts";
 
@@ -31,7 +30,6 @@ export type OperatorReactionResult =
     };
 
 const NS = "bench";
-const group = { group: "floxide.dev", version: "v1alpha1", plural: "workflowdeployments" };
 
 export async function runOperatorReaction(
   redisUrl: string,
@@ -48,25 +46,9 @@ export async function runOperatorReaction(
   let operator: RunningOperator | undefined;
   try {
     await admin.flushall();
-    const core = plane.kubeConfig.makeApiClient(CoreV1Api);
     const apps = plane.kubeConfig.makeApiClient(AppsV1Api);
     const custom = plane.kubeConfig.makeApiClient(CustomObjectsApi);
-    await core.createNamespace({ body: { metadata: { name: NS } } });
-    await promisify(execFile)(plane.binaries.kubectl, [
-      ...["--kubeconfig", plane.kubeconfigPath, "apply", "--server-side"],
-      ...["-f", "crds/workflowdeployments.floxide.dev.yaml"],
-    ]);
-    await waitFor(
-      async () => {
-        try {
-          await custom.listNamespacedCustomObject({ ...group, namespace: NS });
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      { timeoutMs: 30_000, message: "the CRD to be served" },
-    );
+    await installOperatorResources(plane, [NS], { rbac: false });
     operator = await startOperator({
       kubeConfig: plane.kubeConfig,
       namespaces: [NS],
@@ -75,26 +57,17 @@ export async function runOperatorReaction(
       metrics: new OperatorMetrics({ defaultMetrics: false }),
     });
     await custom.createNamespacedCustomObject({
-      ...group,
+      ...WFD_GROUP,
       namespace: NS,
-      body: {
-        apiVersion: "floxide.dev/v1alpha1",
-        kind: "WorkflowDeployment",
-        metadata: { name: "react", namespace: NS },
-        spec: {
-          workflow: "react",
-          image: "example/worker:1",
-          module: "/app/workflow.js",
-          redis: { url: redisUrl },
-          scaling: {
-            minReplicas: 0,
-            maxReplicas: 4,
-            pollIntervalSeconds: options.pollSeconds,
-            cooldownSeconds: 0,
-            scaleDownStabilizationSeconds: 0,
-          },
+      body: workflowDeployment("react", NS, redisUrl, {
+        scaling: {
+          minReplicas: 0,
+          maxReplicas: 4,
+          pollIntervalSeconds: options.pollSeconds,
+          cooldownSeconds: 0,
+          scaleDownStabilizationSeconds: 0,
         },
-      },
+      }),
     });
     const replicas = async (): Promise<number> => {
       try {

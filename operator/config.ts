@@ -3,6 +3,7 @@
 import { hostname } from "node:os";
 import {
   httpOptions,
+  LOG_LEVEL_OPTION,
   readFlags,
   resolveOptions,
   type OptionTable,
@@ -100,14 +101,7 @@ export const OPERATOR_OPTIONS = {
     description:
       "kubeconfig file; empty = the in-cluster ServiceAccount (or ~/.kube/config outside a cluster).",
   },
-  logLevel: {
-    flag: "log-level",
-    env: "FLOXIDE_LOG_LEVEL",
-    type: "enum",
-    values: ["trace", "debug", "info", "warn", "error", "fatal", "silent"],
-    default: "info",
-    description: "pino log level.",
-  },
+  logLevel: LOG_LEVEL_OPTION,
 } as const satisfies OptionTable;
 
 export type RawOperatorConfig = ParsedOptions<typeof OPERATOR_OPTIONS>;

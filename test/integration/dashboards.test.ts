@@ -17,6 +17,7 @@ import type { WorkflowDef } from "../../worker/sdk/index.ts";
 import type { StoreBackend } from "../../worker/store/index.ts";
 import { openRedisBackend } from "../../worker/store/open-redis.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { installOperatorResources, workflowDeployment } from "../support/operator.ts";
 import { startRedis, type RedisServer } from "../support/redis.ts";
 import { waitFor } from "../support/wait.ts";
 import { killAll, startWorkerProcess, type WorkerProcess } from "../support/worker-process.ts";
@@ -240,10 +241,7 @@ async function workerMetrics(): Promise<string> {
 }
 
 async function operatorMetrics(): Promise<string> {
-  const kubectl = (...args: string[]) =>
-    execFileAsync(cp.binaries.kubectl, ["--kubeconfig", cp.kubeconfigPath, ...args], { timeout: 60_000 });
-  await kubectl("apply", "--server-side", "-f", join(ROOT, "crds", "workflowdeployments.floxide.dev.yaml"));
-  await kubectl("wait", "--for=condition=Established", "crd/workflowdeployments.floxide.dev");
+  await installOperatorResources(cp, [], { rbac: false });
   const child = spawn(
     process.execPath,
     [
@@ -278,17 +276,7 @@ async function operatorMetrics(): Promise<string> {
       message: `the operator to start: ${output.slice(-1000)}`,
     },
   );
-  const wfd = {
-    apiVersion: "floxide.dev/v1alpha1",
-    kind: "WorkflowDeployment",
-    metadata: { name: "retry-and-fail", namespace: "default" },
-    spec: {
-      workflow: "retry-and-fail",
-      image: "example/worker:1",
-      module: "/app/w.js",
-      redis: { url: redis.url },
-    },
-  };
+  const wfd = workflowDeployment("retry-and-fail", "default", redis.url);
   const apply = execFileAsync(cp.binaries.kubectl, ["--kubeconfig", cp.kubeconfigPath, "apply", "-f", "-"]);
   apply.child.stdin?.end(JSON.stringify(wfd));
   await apply;

@@ -3,22 +3,23 @@
 // converges on what its predecessor left.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
-import { pino } from "pino";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
 import { startRedis, type RedisServer } from "../support/redis.ts";
+import {
+  installOperatorResources,
+  OPERATOR_NS,
+  startOperatorAsServiceAccount,
+  workflowDeployment,
+  WFD_GROUP,
+} from "../support/operator.ts";
 import { waitFor } from "../support/wait.ts";
-import { startOperator, type RunningOperator } from "../../operator/manager.ts";
+import type { RunningOperator } from "../../operator/manager.ts";
 import { OperatorMetrics } from "../../operator/metrics.ts";
 
-const execFileAsync = promisify(execFile);
 const DEADLINE = 60_000;
-const OPERATOR_NS = "floxide-system";
 const NS = "ha";
-const group = { group: "floxide.dev", version: "v1alpha1", plural: "workflowdeployments" };
 const SELECTOR = (name: string) => `floxide.dev/workflow-deployment=${name}`;
 
 let cp: ControlPlane;
@@ -30,22 +31,7 @@ let custom: CustomObjectsApi;
 const running: RunningOperator[] = [];
 
 function start(identity: string, metrics = new OperatorMetrics({ defaultMetrics: false })) {
-  return startOperator({
-    kubeConfig: cp.kubeConfigFor({ namespace: OPERATOR_NS, name: "floxide-operator" }),
-    namespaces: [NS],
-    identity,
-    leaderElection: {
-      namespace: OPERATOR_NS,
-      name: "floxide-operator",
-      leaseDurationSeconds: 4,
-      renewDeadlineSeconds: 3,
-      retryPeriodSeconds: 1,
-    },
-    resyncSeconds: 30,
-    pollTickMs: 200,
-    logger: pino({ level: process.env.FLOXIDE_TEST_LOG ?? "silent" }),
-    metrics,
-  }).then((operator) => {
+  return startOperatorAsServiceAccount(cp, { identity, namespaces: [NS], metrics }).then((operator) => {
     running.push(operator);
     return operator;
   });
@@ -57,12 +43,7 @@ before(async () => {
   core = cp.kubeConfig.makeApiClient(CoreV1Api);
   custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
   client = new Redis(redis.url).on("error", () => undefined);
-  for (const name of [OPERATOR_NS, NS]) await core.createNamespace({ body: { metadata: { name } } });
-  const kubectl = (...args: string[]) =>
-    execFileAsync(cp.binaries.kubectl, ["--kubeconfig", cp.kubeconfigPath, ...args], { timeout: 60_000 });
-  await kubectl("apply", "--server-side", "-f", "crds/workflowdeployments.floxide.dev.yaml");
-  await kubectl("wait", "--for=condition=Established", "crd/workflowdeployments.floxide.dev");
-  await kubectl("apply", "-f", "deploy/rbac/");
+  await installOperatorResources(cp, [NS]);
 });
 
 after(async () => {
@@ -74,20 +55,9 @@ after(async () => {
 
 const create = (name: string, scaling: Record<string, unknown>) =>
   custom.createNamespacedCustomObject({
-    ...group,
+    ...WFD_GROUP,
     namespace: NS,
-    body: {
-      apiVersion: "floxide.dev/v1alpha1",
-      kind: "WorkflowDeployment",
-      metadata: { name, namespace: NS },
-      spec: {
-        workflow: name,
-        image: "example/worker:1",
-        module: "/app/w.js",
-        redis: { url: redis.url },
-        scaling,
-      },
-    },
+    body: workflowDeployment(name, NS, redis.url, { scaling }),
   });
 const replicasOf = async (name: string) =>
   (await apps.readNamespacedDeployment({ namespace: NS, name })).spec?.replicas;

@@ -2,13 +2,12 @@
 // started again: it converges with exactly one Deployment, Service and PodDisruptionBudget per
 // WorkflowDeployment, each owned by it, and nothing orphaned.
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { promisify } from "node:util";
 import {
   AppsV1Api,
   CoreV1Api,
@@ -18,13 +17,16 @@ import {
 } from "@kubernetes/client-node";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
 import { startRedis, type RedisServer } from "../support/redis.ts";
+import {
+  installOperatorResources,
+  OPERATOR_NS,
+  workflowDeployment,
+  WFD_GROUP as group,
+} from "../support/operator.ts";
 import { waitFor } from "../support/wait.ts";
 
-const execFileAsync = promisify(execFile);
-const OPERATOR_NS = "floxide-system";
 const NS = "restart";
 const NAMES = ["wf-a", "wf-b", "wf-c", "wf-d", "wf-e", "wf-f"];
-const group = { group: "floxide.dev", version: "v1alpha1", plural: "workflowdeployments" };
 
 let cp: ControlPlane;
 let redis: RedisServer;
@@ -34,13 +36,7 @@ const children: ChildProcess[] = [];
 
 before(async () => {
   [cp, redis] = await Promise.all([startControlPlane(), startRedis()]);
-  const core = cp.kubeConfig.makeApiClient(CoreV1Api);
-  for (const name of [OPERATOR_NS, NS]) await core.createNamespace({ body: { metadata: { name } } });
-  const kubectl = (...args: string[]) =>
-    execFileAsync(cp.binaries.kubectl, ["--kubeconfig", cp.kubeconfigPath, ...args], { timeout: 60_000 });
-  await kubectl("apply", "--server-side", "-f", "crds/workflowdeployments.floxide.dev.yaml");
-  await kubectl("wait", "--for=condition=Established", "crd/workflowdeployments.floxide.dev");
-  await kubectl("apply", "-f", "deploy/rbac/");
+  await installOperatorResources(cp, [NS]);
   dir = mkdtempSync(join(tmpdir(), "floxide-operator-restart-"));
   kubeconfig = join(dir, "operator.kubeconfig");
   // The operator process acts as its ServiceAccount, with exactly the shipped RBAC.
@@ -114,18 +110,7 @@ test("SIGKILL mid-reconcile, restart: one set of children per WorkflowDeployment
     await custom.createNamespacedCustomObject({
       ...group,
       namespace: NS,
-      body: {
-        apiVersion: "floxide.dev/v1alpha1",
-        kind: "WorkflowDeployment",
-        metadata: { name, namespace: NS },
-        spec: {
-          workflow: name,
-          image: "example/worker:1",
-          module: "/app/w.js",
-          redis: { url: redis.url },
-          scaling: { minReplicas: 1 },
-        },
-      },
+      body: workflowDeployment(name, NS, redis.url, { scaling: { minReplicas: 1 } }),
     });
   }
   // Kill it as soon as it has started on the work, before it can have finished all of it.

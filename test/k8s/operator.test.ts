@@ -3,9 +3,7 @@
 // pods stay Pending, so nothing here waits for ready pods.
 import { after, before, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { promisify } from "node:util";
 import {
   ApiException,
   AppsV1Api,
@@ -15,20 +13,22 @@ import {
   type V1Deployment,
 } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
-import { pino } from "pino";
 import { parseAllDocuments } from "yaml";
 import { logTails, startControlPlane, type ControlPlane } from "../support/control-plane.ts";
 import { startRedis, type RedisServer } from "../support/redis.ts";
+import {
+  installOperatorResources,
+  kubectl as kubectlOn,
+  startOperatorAsServiceAccount,
+  workflowDeployment,
+  WFD_GROUP as group,
+} from "../support/operator.ts";
 import { waitFor } from "../support/wait.ts";
-import { startOperator, type RunningOperator } from "../../operator/manager.ts";
-import { OperatorMetrics } from "../../operator/metrics.ts";
+import type { RunningOperator } from "../../operator/manager.ts";
 import type { WorkflowDeploymentStatus } from "../../operator/api/workflow-deployment.ts";
 
-const execFileAsync = promisify(execFile);
 const DEADLINE = 60_000;
-const OPERATOR_NS = "floxide-system";
 const NS = "apps";
-const group = { group: "floxide.dev", version: "v1alpha1", plural: "workflowdeployments" };
 
 let cp: ControlPlane;
 let redis: RedisServer;
@@ -38,31 +38,9 @@ let core: CoreV1Api;
 let custom: CustomObjectsApi;
 let client: Redis;
 
-async function kubectl(...args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync(cp.binaries.kubectl, ["--kubeconfig", cp.kubeconfigPath, ...args], {
-    timeout: 60_000,
-  });
-  return stdout;
-}
-
-function startAsServiceAccount(identity: string): Promise<RunningOperator> {
-  return startOperator({
-    kubeConfig: cp.kubeConfigFor({ namespace: OPERATOR_NS, name: "floxide-operator" }),
-    namespaces: [],
-    identity,
-    leaderElection: {
-      namespace: OPERATOR_NS,
-      name: "floxide-operator",
-      leaseDurationSeconds: 4,
-      renewDeadlineSeconds: 3,
-      retryPeriodSeconds: 1,
-    },
-    resyncSeconds: 30,
-    pollTickMs: 200,
-    logger: pino({ level: process.env.FLOXIDE_TEST_LOG ?? "silent" }),
-    metrics: new OperatorMetrics({ defaultMetrics: false }),
-  });
-}
+const kubectl = (...args: string[]): Promise<string> => kubectlOn(cp, ...args);
+const startAsServiceAccount = (identity: string): Promise<RunningOperator> =>
+  startOperatorAsServiceAccount(cp, { identity, namespaces: [] });
 
 before(async () => {
   [cp, redis] = await Promise.all([startControlPlane(), startRedis()]);
@@ -70,10 +48,7 @@ before(async () => {
   core = cp.kubeConfig.makeApiClient(CoreV1Api);
   custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
   client = new Redis(redis.url).on("error", () => undefined);
-  for (const name of [OPERATOR_NS, NS]) await core.createNamespace({ body: { metadata: { name } } });
-  await kubectl("apply", "--server-side", "-f", "crds/workflowdeployments.floxide.dev.yaml");
-  await kubectl("wait", "--for=condition=Established", "crd/workflowdeployments.floxide.dev");
-  await kubectl("apply", "-f", "deploy/rbac/");
+  await installOperatorResources(cp, [NS]);
   operator = await startAsServiceAccount("operator-a");
   await waitFor(() => operator.isLeader(), { timeoutMs: DEADLINE, message: "operator-a to lead" });
 });
@@ -96,20 +71,8 @@ function clusterTest(name: string, body: (t: TestContext) => Promise<void>): voi
   });
 }
 
-function wfd(name: string, spec: Record<string, unknown> = {}) {
-  return {
-    apiVersion: "floxide.dev/v1alpha1",
-    kind: "WorkflowDeployment",
-    metadata: { name, namespace: NS },
-    spec: {
-      workflow: name,
-      image: "example/worker:1",
-      module: "/app/workflow.js",
-      redis: { url: redis.url },
-      ...spec,
-    },
-  };
-}
+const wfd = (name: string, spec: Record<string, unknown> = {}) =>
+  workflowDeployment(name, NS, redis.url, spec);
 
 const getWfd = async (name: string) =>
   (await custom.getNamespacedCustomObject({ ...group, namespace: NS, name })) as {

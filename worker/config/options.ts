@@ -25,6 +25,16 @@ export type ParsedOptions<T extends OptionTable> = {
 
 type Raw = Record<string, string | undefined>;
 
+/** The log level option; the worker and the operator share its variable. */
+export const LOG_LEVEL_OPTION = {
+  flag: "log-level",
+  env: "FLOXIDE_LOG_LEVEL",
+  type: "enum",
+  values: ["trace", "debug", "info", "warn", "error", "fatal", "silent"],
+  default: "info",
+  description: "pino log level.",
+} as const satisfies OptionSpec;
+
 /** The HTTP port and host options of a process whose variables start with `envPrefix`. */
 export function httpOptions<P extends string>(envPrefix: P) {
   return {

@@ -1,4 +1,11 @@
-import { httpOptions, resolveOptions, readFlags, type OptionTable, type ParsedOptions } from "./options.ts";
+import {
+  httpOptions,
+  LOG_LEVEL_OPTION,
+  resolveOptions,
+  readFlags,
+  type OptionTable,
+  type ParsedOptions,
+} from "./options.ts";
 
 /** Every option of `floxide worker`. The operator sets the environment variables. */
 export const WORKER_OPTIONS = {
@@ -104,14 +111,7 @@ export const WORKER_OPTIONS = {
     max: 365 * 86400,
     description: "Seconds a finished run's records are kept.",
   },
-  logLevel: {
-    flag: "log-level",
-    env: "FLOXIDE_LOG_LEVEL",
-    type: "enum",
-    values: ["trace", "debug", "info", "warn", "error", "fatal", "silent"],
-    default: "info",
-    description: "pino log level.",
-  },
+  logLevel: LOG_LEVEL_OPTION,
   workerId: {
     flag: "worker-id",
     env: "POD_NAME",

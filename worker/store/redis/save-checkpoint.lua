@@ -13,6 +13,6 @@ local key = rkey('checkpoint', RUN_ID)
 local current = redis.call('HGET', key, 'seq')
 if current and tonumber(current) >= SEQ then return 0 end
 redis.call('HSET', key, 'seq', SEQ, 'state', STATE)
-if not current then redis.call('HSET', rkey('run', RUN_ID), 'aux', 1) end
+if not current then mark_aux(RUN_ID) end
 follow_ttl(RUN_ID, key)
 return 1

@@ -85,6 +85,11 @@ local function drop_lease(token, legacy)
   if legacy then redis.call('HDEL', K_LEASE_META, token) end
 end
 
+-- The run now has one of the AUX_KINDS keys: finish must expire it.
+local function mark_aux(run_id)
+  redis.call('HSET', rkey('run', run_id), 'aux', 1)
+end
+
 local function metric(field, by)
   redis.call('HINCRBY', K_METRICS, field, by or 1)
 end

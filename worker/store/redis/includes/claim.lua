@@ -66,9 +66,7 @@ local function claim_next(workflow, worker_id, lease_ms, token)
       elseif TERMINAL[status] then
         set_item(run_id, item.id, item.node, item.attempt, 'cancelled')
       elseif status == 'paused' then
-        redis.call('RPUSH', rkey('parked', run_id), raw)
-        redis.call('HSET', run_key, 'aux', 1)
-        set_item(run_id, item.id, item.node, item.attempt, 'parked')
+        park_item(run_id, raw, item.id, item.node, item.attempt)
       else
         LIVE[run_id] = true
         write_lease(token, { runId = run_id, id = item.id, node = item.node, attempt = item.attempt,

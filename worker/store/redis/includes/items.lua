@@ -66,14 +66,19 @@ local function set_item(run_id, id, node, attempt, status, err_json, add_ms, fre
   follow_ttl(run_id, key)
 end
 
+-- Keeps an item of a paused run on the run until it resumes.
+local function park_item(run_id, raw, id, node, attempt, fresh)
+  redis.call('RPUSH', rkey('parked', run_id), raw)
+  mark_aux(run_id)
+  set_item(run_id, id, node, attempt, 'parked', nil, nil, fresh)
+end
+
 -- Enqueues an item of a live run: it counts as pending; a paused run parks it instead. `fresh`:
 -- a new item (not a re-delivery).
 local function push_item(run_id, run_status, raw, id, node, attempt, fresh)
   redis.call('HINCRBY', rkey('run', run_id), 'pending', 1)
   if run_status == 'paused' then
-    redis.call('RPUSH', rkey('parked', run_id), raw)
-    redis.call('HSET', rkey('run', run_id), 'aux', 1)
-    set_item(run_id, id, node, attempt, 'parked', nil, nil, fresh)
+    park_item(run_id, raw, id, node, attempt, fresh)
   else
     redis.call('RPUSH', K_READY, raw)
     set_item(run_id, id, node, attempt, 'queued', nil, nil, fresh)

@@ -27,7 +27,7 @@ local function record_error(run_id, item_id, node, attempt, err_json, action)
     local key = rkey('errors', run_id)
     -- Tells finish the run has an error list (never creates a hash for a run that expired).
     if LIVE[run_id] or redis.call('EXISTS', rkey('run', run_id)) == 1 then
-      redis.call('HSET', rkey('run', run_id), 'aux', 1)
+      mark_aux(run_id)
     end
     redis.call('RPUSH', key, record)
     redis.call('LTRIM', key, -MAX_ERRORS, -1)
