@@ -170,12 +170,14 @@ clusterTest("a WorkflowDeployment gets its Deployment, Service and PDB, and reac
     async () => {
       const object = await getWfd("shop");
       const readyCondition = condition(object.status, "Ready");
+      // Ready does not wait for the first backlog read (StoreReachable is Unknown until then).
       return readyCondition?.status === "True" &&
+        condition(object.status, "StoreReachable")?.status !== "Unknown" &&
         object.status?.observedGeneration === object.metadata.generation
         ? object.status
         : undefined;
     },
-    { timeoutMs: DEADLINE, message: "Ready=True with observedGeneration" },
+    { timeoutMs: DEADLINE, message: "Ready=True with observedGeneration, and the backlog read" },
   );
   assert.equal(condition(status, "StoreReachable")?.status, "True");
   assert.equal(status.selector, "app.kubernetes.io/name=floxide-worker,floxide.dev/workflow-deployment=shop");
