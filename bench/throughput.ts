@@ -65,7 +65,7 @@ function startWorker(
 ): { child: ChildProcess; done: () => number } {
   const script = c.system === "bullmq" ? "bench/bullmq-worker.ts" : "bench/floxide-worker.ts";
   const child = fork(script, [url, name, c.shape, String(c.concurrency)], {
-    execArgv: ["--import", "tsx"],
+    execArgv: [],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   let done = 0;

@@ -139,8 +139,6 @@ describe("floxide worker processes on Redis", () => {
     const cli = spawnSync(
       process.execPath,
       [
-        "--import",
-        "tsx",
         "cli/main.ts",
         "run",
         "errors",
