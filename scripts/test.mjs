@@ -8,7 +8,7 @@
 // the command that installs it); --only-reference skips the floor pass; paths narrow the test
 // files (folders or files; default test/). Plain JavaScript: it starts on any Node with npm.
 import { spawnSync } from "node:child_process";
-import { createRequire } from "node:module";
+import { join } from "node:path";
 import { FLOOR, provision, REFERENCE, ROOT } from "./node-runtime.mjs";
 
 const args = process.argv.slice(2);
@@ -28,7 +28,8 @@ const paths = args;
 const started = Date.now();
 const provided = noProvision ? provision(["node-reference", "node-floor"]) : provision([]);
 const env = { ...process.env, PATH: provided.PATH };
-const resolve = createRequire(import.meta.url).resolve;
+// Package bins by path: their package.json exports do not list them.
+const bin = (path) => join(ROOT, "node_modules", path);
 
 function step(title, node, argv) {
   console.log(`\n[test] ${title}`);
@@ -45,13 +46,13 @@ const run = (title, node, argv) => {
 };
 
 run("typecheck (tsc --noEmit)", reference, [
-  resolve("typescript/bin/tsc"),
+  bin("typescript/bin/tsc"),
   "--noEmit",
   "-p",
   "tsconfig.json",
 ]);
-run("lint (eslint)", reference, [resolve("eslint/bin/eslint.js"), "."]);
-run("format (prettier --check)", reference, [resolve("prettier/bin/prettier.cjs"), "--check", "."]);
+run("lint (eslint)", reference, [bin("eslint/bin/eslint.js"), "."]);
+run("format (prettier --check)", reference, [bin("prettier/bin/prettier.cjs"), "--check", "."]);
 run(`tests on Node ${REFERENCE} (reference)`, reference, ["scripts/run-tests.mjs", ...paths]);
 if (!onlyReference) run(`tests on Node ${FLOOR} (floor)`, floor, ["scripts/run-tests.mjs", ...paths]);
 
