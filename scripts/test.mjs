@@ -45,12 +45,7 @@ const run = (title, node, argv) => {
   if (step(title, node, argv) !== 0) failures.push(title);
 };
 
-run("typecheck (tsc --noEmit)", reference, [
-  bin("typescript/bin/tsc"),
-  "--noEmit",
-  "-p",
-  "tsconfig.json",
-]);
+run("typecheck (tsc --noEmit)", reference, [bin("typescript/bin/tsc"), "--noEmit", "-p", "tsconfig.json"]);
 run("lint (eslint)", reference, [bin("eslint/bin/eslint.js"), "."]);
 run("format (prettier --check)", reference, [bin("prettier/bin/prettier.cjs"), "--check", "."]);
 run(`tests on Node ${REFERENCE} (reference)`, reference, ["scripts/run-tests.mjs", ...paths]);
