@@ -23,6 +23,10 @@ shopt -s inherit_errexit
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${FLOXIDE_CACHE:-$HOME/.cache/floxide-k8s}
 HADOLINT_VERSION=2.15.1
+# The Kubernetes binaries' cache follows FLOXIDE_CACHE too (test/k8s/assets.sh and the test
+# support read FLOXIDE_K8S_ASSETS; npm test exports what --print-env prints).
+K8S_VERSION=$(sed -n 's/^K8S_VERSION=//p' "$ROOT/test/k8s/assets.sh")
+export FLOXIDE_K8S_ASSETS=${FLOXIDE_K8S_ASSETS:-$CACHE/k8s-$K8S_VERSION}
 
 log() { printf '[provision] %s\n' "$*" >&2; }
 die() {
@@ -148,6 +152,7 @@ print_env() {
   printf 'PATH=%s:%s\n' "$CACHE/bin" "$PATH"
   printf 'FLOXIDE_NODE_REFERENCE=%s\n' "$(node_path "$(node_reference_version)")"
   printf 'FLOXIDE_NODE_FLOOR=%s\n' "$CACHE/node-$(node_floor_version)/bin/node"
+  printf 'FLOXIDE_K8S_ASSETS=%s\n' "$FLOXIDE_K8S_ASSETS"
 }
 
 main() {

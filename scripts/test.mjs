@@ -27,7 +27,7 @@ const paths = args;
 
 const started = Date.now();
 const provided = noProvision ? provision(["node-reference", "node-floor"]) : provision([]);
-const env = { ...process.env, PATH: provided.PATH };
+const env = { ...process.env, PATH: provided.PATH, FLOXIDE_K8S_ASSETS: provided.FLOXIDE_K8S_ASSETS };
 // Package bins by path: their package.json exports do not list them.
 const bin = (path) => join(ROOT, "node_modules", path);
 
