@@ -282,6 +282,23 @@ describe("redis store: claiming", () => {
     assert.equal(await admin.llen(future.key("ready")), 0, "nothing was written");
   });
 
+  test("commits asked for in one tick are one function call", async () => {
+    const store = open().forWorkflow("batched");
+    const fcalls = async (): Promise<number> =>
+      Number(/cmdstat_fcall:calls=(\d+)/.exec(String(await admin.info("commandstats")))?.[1] ?? 0);
+    const runIds = await Promise.all([0, 1, 2, 3].map(() => startRun(store)));
+    const claims: Claim[] = [];
+    for (const _ of runIds) claims.push((await store.claim(LEASE)) as Claim);
+    const before = await fcalls();
+    const results = await Promise.all(claims.map((claim) => store.commit(claim, success())));
+    assert.equal((await fcalls()) - before, 1, "four commits, one call");
+    assert.deepEqual(
+      results.map((result) => result.status),
+      ["committed", "committed", "committed", "committed"],
+    );
+    for (const runId of runIds) assert.equal((await store.getRun(runId))?.status, "completed");
+  });
+
   test("a blocked claim ends with null when the backend closes", async () => {
     const name = `close-${randomUUID().slice(0, 8)}`;
     const backend = open({ name });

@@ -121,13 +121,27 @@ local function success(head, raw, run_id, run, old, duration_us, hold)
   return final
 end
 
--- One commit of the batch: returns status, runStatus.
-local function apply_one()
+-- Every lease of the batch is read in one HMGET up front and dropped in one ZREM and one HDEL
+-- at the end; a token met twice in one batch counts as gone the second time.
+local N = tonumber(ARGV[4])
+local TOKENS, LEASES, DROPPED, GONE = {}, {}, {}, {}
+do
+  local at = 5
+  for i = 1, N do
+    TOKENS[i] = ARGV[at + 1]
+    at = at + 1 + tonumber(ARGV[at])
+  end
+  if N > 0 then LEASES = redis.call('HMGET', K.lease_items, unpack(TOKENS)) end
+end
+
+-- Commit `i` of the batch: returns status, runStatus.
+local function apply_one(i)
   local token, run_id, kind = take(), take(), take()
   local duration_us, err = tonumber(take()), take()
   local delay_ms, dead_letter_it, hold = tonumber(take()), take() == '1', take() == '1'
   -- Reads and checks first.
-  local head, raw = read_lease(token)
+  if GONE[token] then return 'lease-lost', '' end
+  local head, raw = split_lease(LEASES[i])
   if not head or head.runId ~= run_id then return 'lease-lost', '' end
   local retry_raw = kind == 'retry' and bump_attempt(raw, head.attempt)
   if kind == 'retry' and not retry_raw then
@@ -142,8 +156,9 @@ local function apply_one()
     run = redis.call('HMGET', run_key, unpack(COMMIT_FIELDS))
   end
   local status = run[1]
-  -- Writes.
-  drop_lease(token)
+  -- Writes (the lease's drop is among the batch's last).
+  GONE[token] = true
+  DROPPED[#DROPPED + 1] = token
   if not status then return 'run-finished', 'cancelled' end
   if TERMINAL[status] then
     redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'cancelled', head.attempt, head.node))
@@ -187,13 +202,17 @@ local function apply_one()
 end
 
 local reply = {}
-for _ = 1, tonumber(ARGV[4]) do
+for i = 1, N do
   local argc = tonumber(take())
   local stop = cursor + argc
-  local status, run_status = apply_one()
+  local status, run_status = apply_one(i)
   reply[#reply + 1], reply[#reply + 2] = status, run_status
   -- A refused commit leaves its lists unread.
   cursor = stop
+end
+if #DROPPED > 0 then
+  redis.call('ZREM', K.leases, unpack(DROPPED))
+  redis.call('HDEL', K.lease_items, unpack(DROPPED))
 end
 local lease_ms = tonumber(take())
 local tokens, workers = {}, {}
