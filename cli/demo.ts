@@ -13,7 +13,7 @@ import { LocalCluster, stepsOf } from "./demo/local-cluster.ts";
 import { openLocalStore } from "./demo/local-store.ts";
 import { VIDEO_EXAMPLE } from "./paths.ts";
 import { scalePath, type ScaleEvent } from "./demo/scaler.ts";
-import { ProgressView, type Output, type ViewState } from "./demo/view.ts";
+import { chart, ProgressView, type Output, type Sample, type ViewState } from "./demo/view.ts";
 import { resolveOptions, type ParsedOptions } from "../contract/index.ts";
 import { DEMO_OPTIONS } from "./command-options.ts";
 import type { Invocation } from "./program.ts";
@@ -101,6 +101,7 @@ export async function demo(
     const [metrics, depth] = await Promise.all([cluster.store.readMetrics(), cluster.store.depth()]);
     const last = cluster.scaler.last;
     return {
+      runsStarted: ids.length,
       runsDone: metrics.runsCompleted,
       runsFailed: metrics.runsFailed + metrics.runsCancelled,
       runsTotal: runs,
@@ -110,27 +111,49 @@ export async function demo(
       workersDraining: cluster.fleet.draining,
       desired: last.desired,
       maxWorkers,
+      backlogScale: maxWorkers * target,
       reason: last.reason,
       steps: stepsOf(metrics),
       seconds: finishedAt ?? seconds(),
     };
   };
 
+  const ids: string[] = [];
+  const samples: Sample[] = [];
+  const sample = (current: ViewState): void => {
+    const depth = current.depth ?? { ready: 0, inFlight: 0, delayed: 0 };
+    samples.push({
+      seconds: current.seconds,
+      workers: current.workers,
+      backlog: depth.ready + depth.inFlight + depth.delayed,
+    });
+  };
+  // Runs arrive evenly over --start-over seconds, as uploads would: the backlog builds up, the
+  // scaler follows it, and runs finish while others are still arriving.
+  const startRuns = async (): Promise<void> => {
+    const spacingMs = (options.startOver * 1000) / runs;
+    for (let i = 0; i < runs && !interrupt.signal.aborted; i += 1) {
+      const due = started + i * spacingMs;
+      if (due > performance.now())
+        await new Promise((resolve) => setTimeout(resolve, due - performance.now()));
+      ids.push((await orchestrator.start({ video: `video-${i}`, chunks, maxDelayMs })).runId);
+    }
+  };
+
   let exitCode: number;
   let summary: DemoSummary | undefined;
   try {
     cluster.start();
-    const ids: string[] = [];
-    for (let i = 0; i < runs && !interrupt.signal.aborted; i += 1) {
-      ids.push((await orchestrator.start({ video: `video-${i}`, chunks, maxDelayMs })).runId);
-    }
+    const starting = startRuns();
     let current = await state();
     const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, view.live ? 100 : 250));
     while (current.runsDone + current.runsFailed < runs && !interrupt.signal.aborted) {
       if (!json) view.update(current);
+      sample(current);
       await tick();
       current = await state();
     }
+    await starting;
     finishedAt = seconds();
     // Keep the scaler running until it has drained the fleet back to zero (the cooldown).
     const scaleDownDeadline = performance.now() + 30_000;
@@ -139,7 +162,9 @@ export async function demo(
       (cluster.fleet.size > 0 || cluster.fleet.draining > 0) &&
       performance.now() < scaleDownDeadline
     ) {
-      if (!json) view.update(await state());
+      const now = await state();
+      if (!json) view.update(now);
+      sample({ ...now, seconds: seconds() });
       await tick();
     }
     current = await state();
@@ -178,6 +203,7 @@ export async function demo(
   if (json) {
     out.write(`${JSON.stringify(summary)}\n`);
   } else {
+    for (const line of chart(samples, maxWorkers)) out.write(`${line}\n`);
     out.write(
       `scaling: workers ${scalePath(summary.scaleEvents)}, max ${summary.maxWorkers}, ` +
         `${summary.scaleEvents.length} scale events${summary.scaledBackToZero ? ", back to zero" : ""}\n`,
