@@ -39,6 +39,8 @@ export async function dev(
   const say = (text: string): void => void process.stdout.write(`${text}\n`);
 
   let def = await importWorkflowFresh(absolute);
+  let lastCrash = "";
+  let brokenSince: string | undefined;
   const local: LocalStore = await openLocalStore({
     prefer: options.backend as "auto" | "redis" | "memory",
     redisUrl: options.redisUrl,
@@ -60,7 +62,10 @@ export async function dev(
       onScale: (event) =>
         say(`scale: ${event.from} -> ${event.to} workers (${event.reason}: ${event.message})`),
       onFleetEvent: (event) => {
-        if (event.kind === "crashed") say(`worker ${event.worker} ${event.detail}`);
+        // The same crash again and again says nothing new: say it once.
+        if (event.kind !== "crashed" || event.detail.replace(/^exited with \S+/, "") === lastCrash) return;
+        lastCrash = event.detail.replace(/^exited with \S+/, "");
+        say(`worker ${event.worker} ${event.detail}`);
       },
     });
   let cluster = makeCluster(def);
@@ -110,11 +115,20 @@ export async function dev(
         next = await importWorkflowFresh(absolute);
       } catch (error) {
         const message = error instanceof FloxideError ? `${error.code}: ${error.message}` : String(error);
-        say(
-          `${file} changed, but the module does not load; the workers keep the previous version: ${message}`,
-        );
+        // Hold the fleet: a worker started now would load the broken file and crash, again and
+        // again while the backlog asks for one. Say why once per distinct reason.
+        cluster.fleet.held = true;
+        if (brokenSince !== message) {
+          brokenSince = message;
+          say(
+            `${file} changed, but the module does not load: ${message}\n` +
+              `  running workers keep '${def.name}'@${def.version}; no new worker starts until it loads again`,
+          );
+        }
         return;
       }
+      brokenSince = undefined;
+      lastCrash = "";
       say(
         `${file} changed: draining ${cluster.fleet.size} workers, restarting with '${next.name}'@${next.version}`,
       );

@@ -29,6 +29,11 @@ export interface Fleet {
   readonly draining: number;
   /** Ids of the workers that count as replicas. */
   ids(): string[];
+  /**
+   * While held, no worker starts (the module on disk does not load: a new worker would crash).
+   * Running workers keep the version they loaded.
+   */
+  held: boolean;
   /** Adds or drains workers; on scale-in, workers in `idle` go first, then those not yet started. */
   scaleTo(replicas: number, idle: ReadonlySet<string>): void;
   /** Drains every worker (the scaler starts fresh ones as the backlog needs them). */
@@ -94,6 +99,7 @@ function victims<T extends { id: string; phase: WorkerPhase }>(
 
 export class ProcessFleet implements Fleet {
   readonly kind = "processes";
+  held = false;
   private readonly workers = new Map<string, ProcessWorker>();
   private started = 0;
   private readonly options: ProcessFleetOptions;
@@ -130,7 +136,8 @@ export class ProcessFleet implements Fleet {
   scaleTo(replicas: number, idle: ReadonlySet<string>): void {
     const active = this.active();
     // After crashes, wait before starting more: a module that fails on start must not spin.
-    if (Date.now() >= this.backoffUntil) for (let i = active.length; i < replicas; i += 1) this.spawnWorker();
+    if (!this.held && Date.now() >= this.backoffUntil)
+      for (let i = active.length; i < replicas; i += 1) this.spawnWorker();
     for (const worker of victims(active, active.length - replicas, idle)) this.drain(worker);
   }
 
@@ -224,6 +231,8 @@ interface PoolWorker {
 
 export class PoolFleet implements Fleet {
   readonly kind = "in-process pools";
+  /** Pools run the definition already loaded, so a broken file on disk cannot crash them. */
+  held = false;
   private readonly workers = new Map<string, PoolWorker>();
   private started = 0;
   private readonly options: PoolFleetOptions;
