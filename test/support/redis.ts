@@ -19,7 +19,7 @@ import {
   LOOPBACK as HOST,
   startRedisServer,
   type RedisServerProcess,
-} from "../../cli/local/redis-server.ts";
+} from "../../cli/local/index.ts";
 import { waitFor } from "./wait.ts";
 
 export interface RedisServer {

@@ -10,7 +10,7 @@ import { pino } from "pino";
 import { FloxideError } from "../../worker/sdk/index.ts";
 import { MemoryBackend, redactRedisUrl, type StoreBackend } from "../../worker/store/index.ts";
 import { openRedisBackend } from "../../worker/store/open-redis.ts";
-import { findOnPath, startRedisServer } from "../local/redis-server.ts";
+import { findOnPath, startRedisServer } from "./redis-server.ts";
 
 export type LocalStoreKind = "redis-url" | "redis-server" | "memory";
 
