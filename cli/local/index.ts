@@ -14,4 +14,5 @@ export {
   startRedisServer,
   type RedisServerOptions,
   type RedisServerProcess,
+  withOneShotClient,
 } from "./redis-server.ts";

@@ -90,8 +90,15 @@ export async function freePort(clusterBus = false): Promise<number> {
   throw new FloxideError("StoreUnavailable", "no free loopback port pair for a Redis Cluster node");
 }
 
-/** One PING over a fresh connection that gives up at once instead of reconnecting. */
-export async function pingOnce(port: number, host = LOOPBACK): Promise<boolean> {
+/**
+ * `use` on a fresh connection to one server that gives up at once instead of reconnecting (a
+ * probe of a server that may not be up yet); disconnected afterwards.
+ */
+export async function withOneShotClient<T>(
+  port: number,
+  host: string,
+  use: (client: Redis) => Promise<T>,
+): Promise<T> {
   const client = new Redis({
     host,
     port,
@@ -102,12 +109,15 @@ export async function pingOnce(port: number, host = LOOPBACK): Promise<boolean> 
   client.on("error", () => undefined);
   try {
     await client.connect();
-    return (await client.ping()) === "PONG";
-  } catch {
-    return false;
+    return await use(client);
   } finally {
     client.disconnect();
   }
+}
+
+/** True when the server answers PING. */
+export function pingOnce(port: number, host = LOOPBACK): Promise<boolean> {
+  return withOneShotClient(port, host, async (client) => (await client.ping()) === "PONG").catch(() => false);
 }
 
 const running = new Set<ChildProcess>();

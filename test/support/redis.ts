@@ -13,12 +13,12 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { Redis } from "ioredis";
 import {
   freePort,
   LOOPBACK as HOST,
   startRedisServer,
   type RedisServerProcess,
+  withOneShotClient,
 } from "../../cli/local/index.ts";
 import { waitFor } from "./wait.ts";
 
@@ -214,21 +214,8 @@ export async function startRedisSentinel(master: RedisServer, name = "mymaster")
   return { host: server.host, port: server.port, name, stop: () => server.stop() };
 }
 
-async function clusterInfo(port: number): Promise<string> {
-  const client = new Redis({
-    host: HOST,
-    port,
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-  });
-  client.on("error", () => undefined);
-  try {
-    await client.connect();
-    return String(await client.call("CLUSTER", "INFO"));
-  } finally {
-    client.disconnect();
-  }
+function clusterInfo(port: number): Promise<string> {
+  return withOneShotClient(port, HOST, async (client) => String(await client.call("CLUSTER", "INFO")));
 }
 
 /** A local Redis Cluster of `masters` (default 3) redis-server processes, no replicas. */
