@@ -89,7 +89,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     "demo",
     "run the video example locally, autoscaled from zero, and print a summary",
     { flags: DEMO_OPTIONS, json: true },
-    async () => (await import("./demo.ts")).demoAction,
+    async () => (await import("./local/index.ts")).demoAction,
   ).addHelpText(
     "after",
     "\nExit codes: 0 every run completed, 1 some did not, 2 usage error, 130 interrupted (Ctrl-C drains the workers; a second one kills them).",
@@ -99,7 +99,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     "dev [module]",
     "run your workflow locally, autoscaled, reloaded when its files change",
     { flags: DEV_OPTIONS },
-    async () => (await import("./dev.ts")).devAction,
+    async () => (await import("./local/index.ts")).devAction,
   ).addHelpText(
     "after",
     "\nType a JSON input and Enter to start a run. A module that fails to load keeps the workers of the last one that loaded.\nExit codes: 0 after Ctrl-C, 1 the module does not load at start, 2 usage error.",

@@ -5,15 +5,21 @@
  *   container       a Redis container started by testcontainers (needs Docker or Podman)
  *   redis://...     a running server (REDIS_URL is read as a fallback for this)
  * `startRedisCluster()` and `startRedisSentinel()` always spawn local processes (or use
- * REDIS_CLUSTER_NODES). Every spawned server is killed when the test process exits, even if a
- * test forgot to stop it; a container is removed by testcontainers' reaper.
+ * REDIS_CLUSTER_NODES). Local servers come from the launcher `floxide demo`/`dev` use
+ * (cli/local/redis-server.ts), which kills every server still running when the test process
+ * exits, even if a test forgot to stop it; a container is removed by testcontainers' reaper.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { Redis } from "ioredis";
+import {
+  freePort,
+  LOOPBACK as HOST,
+  startRedisServer,
+  type RedisServerProcess,
+  withOneShotClient,
+} from "../../cli/local/index.ts";
 import { waitFor } from "./wait.ts";
 
 export interface RedisServer {
@@ -59,7 +65,6 @@ export interface RedisClusterServer {
   stop(): Promise<void>;
 }
 
-const HOST = "127.0.0.1";
 const INSTALL_HINT =
   "redis-server was not found on PATH. Run `bash scripts/provision.sh redis` (npm test does; or " +
   "`apt-get install -y redis-server redis-tools`), or set FLOXIDE_TEST_REDIS=container with a Docker " +
@@ -67,118 +72,10 @@ const INSTALL_HINT =
 /** The image of FLOXIDE_TEST_REDIS=container: the Redis line the local package provides (7.x). */
 const REDIS_IMAGE = "redis:7.4-alpine";
 
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on("exit", () => {
-    for (const child of running) child.kill("SIGKILL");
-  });
-}
-
 function requireBinary(name: string): void {
   const probe = spawnSync(name, ["--version"], { stdio: "ignore" });
   if (probe.error !== undefined)
     throw new Error(name === "redis-server" ? INSTALL_HINT : `${name}: ${INSTALL_HINT}`);
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, HOST, () => server.close(() => resolve(true)));
-  });
-}
-
-/** A free loopback port; `clusterBus` also needs port + 10000 free (Redis Cluster's bus). */
-async function freePort(clusterBus = false): Promise<number> {
-  for (let tries = 0; tries < 50; tries += 1) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once("error", reject);
-      server.listen(0, HOST, () => {
-        const address = server.address();
-        server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-      });
-    });
-    if (!clusterBus) return port;
-    if (port + 10000 <= 65535 && (await portIsFree(port + 10000))) return port;
-  }
-  throw new Error("no free port pair for a Redis Cluster node");
-}
-
-/** One PING over a fresh connection that gives up at once instead of reconnecting. */
-async function ping(port: number, host = HOST): Promise<boolean> {
-  const client = new Redis({
-    host,
-    port,
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-  });
-  client.on("error", () => undefined);
-  try {
-    await client.connect();
-    return (await client.ping()) === "PONG";
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
-}
-
-function waitForExit(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once("exit", () => resolve()));
-}
-
-function logTail(dir: string): string {
-  try {
-    return readFileSync(join(dir, "redis.log"), "utf8").split("\n").slice(-15).join("\n");
-  } catch {
-    return "(no log)";
-  }
-}
-
-/** A redis-server process on `port` in `dir`, answering PING when this resolves. */
-async function spawnServer(
-  port: number,
-  dir: string,
-  args: readonly string[],
-  readyTimeoutMs: number,
-  leading: readonly string[] = [],
-) {
-  const child = spawn(
-    "redis-server",
-    [
-      ...leading,
-      "--port",
-      String(port),
-      "--bind",
-      HOST,
-      "--dir",
-      dir,
-      "--logfile",
-      join(dir, "redis.log"),
-      ...args,
-    ],
-    { stdio: "ignore" },
-  );
-  running.add(child);
-  child.once("exit", () => running.delete(child));
-  const exited = new AbortController();
-  child.once("exit", (code, signal) =>
-    exited.abort(new Error(`redis-server on port ${port} exited (${code ?? signal}):\n${logTail(dir)}`)),
-  );
-  await waitFor(() => ping(port), {
-    timeoutMs: readyTimeoutMs,
-    intervalMs: 25,
-    message: `redis-server on port ${port} to answer PING`,
-    signal: exited.signal,
-  });
-  return child;
 }
 
 function externalServer(url: string, what = "FLOXIDE_TEST_REDIS names an external Redis"): RedisServer {
@@ -275,10 +172,6 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   if (provider.kind === "url") return externalServer(provider.url);
   if (provider.kind === "container") return startContainerRedis(options);
   requireBinary("redis-server");
-  installExitHook();
-  const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
-  const dir = mkdtempSync(join(tmpdir(), "floxide-redis-"));
-  const port = await freePort();
   const tlsPort = options.tls === undefined ? undefined : await freePort();
   const tlsArgs =
     options.tls === undefined
@@ -297,69 +190,32 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       : ["--appendonly", "no"]),
     ...(options.args ?? []),
   ];
-  let child: ChildProcess | null = await spawnServer(port, dir, args, readyTimeoutMs);
-  const halt = async (signal: NodeJS.Signals): Promise<void> => {
-    if (child === null) return;
-    const current = child;
-    child = null;
-    current.kill(signal);
-    await waitForExit(current);
-  };
+  const server = await startRedisServer({ args, readyTimeoutMs: options.readyTimeoutMs ?? 10_000 });
   return {
-    url: `redis://${HOST}:${port}`,
-    host: HOST,
-    port,
+    url: server.url,
+    host: server.host,
+    port: server.port,
     external: false,
-    ...(tlsPort === undefined ? {} : { tlsUrl: `rediss://${HOST}:${tlsPort}` }),
-    stop: async () => {
-      await halt("SIGTERM");
-      rmSync(dir, { recursive: true, force: true });
-    },
-    restart: async () => {
-      await halt("SIGTERM");
-      child = await spawnServer(port, dir, args, readyTimeoutMs);
-    },
-    kill: () => halt("SIGKILL"),
+    ...(tlsPort === undefined ? {} : { tlsUrl: `rediss://${server.host}:${tlsPort}` }),
+    stop: () => server.stop(),
+    restart: () => server.restart(),
+    kill: () => server.kill(),
   };
 }
 
 /** A Sentinel process monitoring `master` under `name` (quorum 1), answering when this resolves. */
 export async function startRedisSentinel(master: RedisServer, name = "mymaster"): Promise<RedisSentinel> {
   requireBinary("redis-server");
-  installExitHook();
   const dir = mkdtempSync(join(tmpdir(), "floxide-sentinel-"));
-  const port = await freePort();
   // Sentinel rewrites its config file, so it gets one of its own in the temp dir.
   const config = join(dir, "sentinel.conf");
   writeFileSync(config, `sentinel monitor ${name} ${master.host} ${master.port} 1\n`);
-  const child = await spawnServer(port, dir, [], 10_000, [config, "--sentinel"]);
-  return {
-    host: HOST,
-    port,
-    name,
-    stop: async () => {
-      child.kill("SIGTERM");
-      await waitForExit(child);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const server = await startRedisServer({ dir, leading: [config, "--sentinel"] });
+  return { host: server.host, port: server.port, name, stop: () => server.stop() };
 }
 
-async function clusterInfo(port: number): Promise<string> {
-  const client = new Redis({
-    host: HOST,
-    port,
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-  });
-  client.on("error", () => undefined);
-  try {
-    await client.connect();
-    return String(await client.call("CLUSTER", "INFO"));
-  } finally {
-    client.disconnect();
-  }
+function clusterInfo(port: number): Promise<string> {
+  return withOneShotClient(port, HOST, async (client) => String(await client.call("CLUSTER", "INFO")));
 }
 
 /** A local Redis Cluster of `masters` (default 3) redis-server processes, no replicas. */
@@ -380,23 +236,17 @@ export async function startRedisCluster(options: { masters?: number } = {}): Pro
   }
   requireBinary("redis-server");
   requireBinary("redis-cli");
-  installExitHook();
   const masters = options.masters ?? 3;
-  const servers: { port: number; dir: string; child: ChildProcess }[] = [];
+  const servers: RedisServerProcess[] = [];
   const stop = async (): Promise<void> => {
-    for (const server of servers.splice(0)) {
-      server.child.kill("SIGTERM");
-      await waitForExit(server.child);
-      rmSync(server.dir, { recursive: true, force: true });
-    }
+    for (const server of servers.splice(0)) await server.stop();
   };
   try {
     for (let i = 0; i < masters; i += 1) {
       const dir = mkdtempSync(join(tmpdir(), "floxide-redis-cluster-"));
-      const port = await freePort(true);
       const args = ["--save", "", "--appendonly", "no", "--cluster-enabled", "yes"];
       args.push("--cluster-config-file", join(dir, "nodes.conf"), "--cluster-node-timeout", "5000");
-      servers.push({ port, dir, child: await spawnServer(port, dir, args, 10_000) });
+      servers.push(await startRedisServer({ dir, clusterBus: true, args }));
     }
     const addresses = servers.map((server) => `${HOST}:${server.port}`);
     const create = spawnSync(

@@ -1,3 +1,4 @@
+import { backoffDelayMs } from "../../common/backoff.ts";
 import { FloxideError, type Backoff, type RetryOptions } from "../sdk/index.ts";
 
 export interface RetryPolicy {
@@ -42,20 +43,17 @@ export function resolveRetry(...layers: (RetryOptions | undefined)[]): RetryPoli
   return merged;
 }
 
-/** Delay before the attempt after `failedAttempt` (1-based), capped, minus a random jitter share. */
+/**
+ * Delay before the attempt after `failedAttempt` (1-based): the one backoff formula with the
+ * policy's growth, initial delay, cap and jitter (a random share subtracted), in whole ms.
+ */
 export function retryDelay(
   policy: RetryPolicy,
   failedAttempt: number,
   random: () => number = Math.random,
 ): number {
-  const base =
-    policy.backoff === "fixed"
-      ? policy.initialDelayMs
-      : policy.backoff === "linear"
-        ? policy.initialDelayMs * failedAttempt
-        : policy.initialDelayMs * 2 ** (failedAttempt - 1);
-  const capped = Math.min(base, policy.maxDelayMs);
-  return Math.round(capped - capped * policy.jitter * random());
+  const { backoff: growth, initialDelayMs: initialMs, maxDelayMs: maxMs, jitter } = policy;
+  return Math.round(backoffDelayMs({ growth, initialMs, maxMs, jitter }, failedAttempt, random));
 }
 
 /** Errors that are never retried: the run asked to stop, or the definition is wrong. */

@@ -1,8 +1,12 @@
+import { backoffDelayMs, type Backoff } from "../../common/backoff.ts";
 import type { Logger } from "../sdk/index.ts";
 import type { Claim, CommitResult, StepOutcome, WorkflowStore } from "../store/index.ts";
 import type { ContextCache } from "./context-cache.ts";
 import type { LeaseKeeper } from "./lease-keeper.ts";
 import { runStep, StepAbort, type CompiledWorkflow } from "./step.ts";
+
+/** After a store error the loop waits 100 ms, doubling per failure in a row, at most 5 s. */
+const LOOP_BACKOFF: Backoff = { growth: "exponential", initialMs: 100, maxMs: 5000 };
 
 /** What happened to one claimed item, for metrics and progress displays. */
 export interface StepReport {
@@ -114,7 +118,7 @@ export class DistributedWorker {
       } catch (error) {
         failures += 1;
         this.deps.onIteration?.();
-        const delay = Math.min(5000, 50 * 2 ** Math.min(failures, 7));
+        const delay = backoffDelayMs(LOOP_BACKOFF, failures);
         this.deps.log.error({ err: error, worker: this.id, retryInMs: delay }, "worker loop error");
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, delay);

@@ -3,3 +3,9 @@ export * from "./contract.ts";
 export { MemoryBackend, MemoryWorkflowStore } from "./memory/backend.ts";
 export * from "./redis/index.ts";
 export { decodeLivenessEntries, readWorkerLiveness, type LivenessReading } from "./liveness-reader.ts";
+export {
+  decodeReply,
+  LivenessReplySchema,
+  QueueDepthReplySchema,
+  WorkerLivenessSchema,
+} from "./redis/reply-schemas.ts";

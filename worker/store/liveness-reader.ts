@@ -4,29 +4,16 @@
  * reader's clock. It only reads: unlike the store's list-workers script it never prunes.
  * Records are decoded with a TypeBox schema; a malformed one is skipped and reported.
  */
-import { Type, type Static } from "@sinclair/typebox";
-import { Value } from "@sinclair/typebox/value";
 import type { RedisClient } from "./redis/connection.ts";
 import { WorkflowKeys } from "./redis/keys.ts";
+import { decodeReply, LivenessReplySchema, WorkerLivenessSchema } from "./redis/reply-schemas.ts";
 import type { WorkerLiveness } from "./types.ts";
-
-export const WorkerLivenessSchema = Type.Object({
-  workerId: Type.String(),
-  status: Type.Union([Type.Literal("idle"), Type.Literal("busy"), Type.Literal("draining")]),
-  inFlight: Type.Integer({ minimum: 0 }),
-  at: Type.Number(),
-});
-// The store's type and the schema must agree; a drift fails the compile here.
-const sameShape: Static<typeof WorkerLivenessSchema> extends WorkerLiveness ? true : false = true;
-void sameShape;
 
 /** Redis' clock (ms) and the workers hash, in one read-only script: one slot, one round trip. */
 const READ_WORKERS = `
 local t = redis.call('TIME')
 return { tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), redis.call('HGETALL', KEYS[1]) }
 `;
-
-export const LivenessReplySchema = Type.Tuple([Type.Integer(), Type.Array(Type.String())]);
 
 export interface LivenessReading {
   readonly workers: readonly WorkerLiveness[];
@@ -48,15 +35,11 @@ export function decodeLivenessEntries(flat: readonly string[], now: number): Liv
       continue;
     }
     if (expires <= now) continue;
-    let record: unknown;
     try {
-      record = JSON.parse(value.slice(sep + 1));
+      workers.push(decodeReply(WorkerLivenessSchema, JSON.parse(value.slice(sep + 1)), "worker liveness"));
     } catch (error) {
       malformed.push(`${id}: ${(error as Error).message}`);
-      continue;
     }
-    if (Value.Check(WorkerLivenessSchema, record)) workers.push(record);
-    else malformed.push(`${id}: ${[...Value.Errors(WorkerLivenessSchema, record)][0]?.message ?? "invalid"}`);
   }
   return { workers, malformed };
 }
@@ -68,9 +51,10 @@ export async function readWorkerLiveness(
   prefix?: string,
 ): Promise<LivenessReading> {
   const key = new WorkflowKeys(workflow, prefix).key("workers");
-  const reply: unknown = await redis.eval(READ_WORKERS, 1, key);
-  if (!Value.Check(LivenessReplySchema, reply)) {
-    throw new Error(`unexpected reply to the liveness read of '${workflow}': ${JSON.stringify(reply)}`);
-  }
-  return decodeLivenessEntries(reply[1], reply[0]);
+  const [now, flat] = decodeReply(
+    LivenessReplySchema,
+    await redis.eval(READ_WORKERS, 1, key),
+    `liveness of '${workflow}'`,
+  );
+  return decodeLivenessEntries(flat, now);
 }

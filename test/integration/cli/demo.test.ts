@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { test } from "node:test";
-import type { DemoSummary } from "../../../cli/demo.ts";
+import type { DemoSummary } from "../../../cli/local/index.ts";
 import { startRedis } from "../../support/redis.ts";
 
 /** Runs `floxide demo` to its end, stdout not a TTY; resolves with its exit code and output. */

@@ -10,10 +10,14 @@ test("fixed, linear and exponential growth from the initial delay, capped", () =
   assert.deepEqual(delays("exponential"), [100, 200, 400, 450, 450]);
 });
 
-test("jitter spreads the delay by the share either way; attempt 0 counts as the first", () => {
+test("jitter subtracts up to its share, so the cap stays an upper bound; attempt 0 counts as the first", () => {
   const policy = { growth: "exponential", initialMs: 1000, maxMs: 1000, jitter: 0.2 } as const;
-  assert.equal(Math.round(backoffDelayMs(policy, 1, () => 0)), 800);
-  assert.equal(Math.round(backoffDelayMs(policy, 1, () => 1)), 1200);
+  assert.equal(
+    backoffDelayMs(policy, 1, () => 0),
+    1000,
+  );
+  assert.equal(Math.round(backoffDelayMs(policy, 1, () => 1)), 800);
+  assert.equal(Math.round(backoffDelayMs(policy, 1, () => 0.5)), 900);
   assert.equal(backoffDelayMs({ growth: "linear", initialMs: 50, maxMs: 2000 }, 0), 50);
   assert.equal(backoffDelayMs({ growth: "exponential", initialMs: 1, maxMs: 5000 }, 10_000), 5000);
 });

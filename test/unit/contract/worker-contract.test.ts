@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import type { Command } from "commander";
-import { workerProcessArgs } from "../../../cli/demo/fleet.ts";
+import { workerProcessArgs } from "../../../cli/local/index.ts";
 import { parseTableFlags } from "../../../cli/options.ts";
 import { buildProgram } from "../../../cli/program.ts";
 import {

@@ -19,6 +19,7 @@ import type {
   WorkerLiveness,
   WorkflowMetrics,
 } from "../types.ts";
+import { decodeReply, WorkerLivenessSchema } from "./reply-schemas.ts";
 
 type Json = Record<string, unknown>;
 
@@ -384,19 +385,9 @@ export function decodeMetrics(fields: Record<string, string>): WorkflowMetrics {
   return { nodes: nodes as Record<string, NodeMetrics>, ...counters };
 }
 
-const LIVENESS_STATUSES: readonly WorkerLiveness["status"][] = ["idle", "busy", "draining"];
-
 export function decodeLiveness(raw: string): WorkerLiveness {
   const what = "worker liveness";
-  const object = record(parse(raw, what), what);
-  const status = str(object, "status", what) as WorkerLiveness["status"];
-  if (!LIVENESS_STATUSES.includes(status)) throw invalid(what, `unknown status "${status}"`);
-  return {
-    workerId: str(object, "workerId", what),
-    status,
-    inFlight: num(object, "inFlight", what),
-    at: num(object, "at", what),
-  };
+  return decodeReply(WorkerLivenessSchema, parse(raw, what), what);
 }
 
 export function decodeCheckpoint(fields: Record<string, string>): Checkpoint | null {

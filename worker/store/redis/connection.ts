@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
+import { backoffDelayMs } from "../../../common/backoff.ts";
 import { FloxideError } from "../../sdk/index.ts";
 
 export type RedisClient = Redis | Cluster;
@@ -258,7 +259,8 @@ const resolveInput = (
  * default; ioredis 6's exponential default waits up to 5.2 s, which would hold a worker off a
  * Redis that is back for seconds; the chaos suite's recovery figures assume this one).
  */
-export const reconnectDelayMs = (attempt: number): number => Math.min(attempt * 50, 2_000);
+export const reconnectDelayMs = (attempt: number): number =>
+  backoffDelayMs({ growth: "linear", initialMs: 50, maxMs: 2_000 }, attempt);
 
 /** ioredis options of a resolved connection; `overrides` tune one client (e.g. a blocking one). */
 function redisOptions(resolved: ResolvedRedisConnection, overrides: RedisOptions): RedisOptions {

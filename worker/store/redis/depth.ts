@@ -1,12 +1,13 @@
 /**
  * Queue depth in O(1) (LLEN / ZCARD), readable with any ioredis client: the operator calls
- * these with its own connection to scale worker Deployments.
+ * these with its own connection to scale worker Deployments. Replies are decoded by schema.
  */
 import { Cluster } from "ioredis";
 import { FloxideError } from "../../sdk/index.ts";
 import type { QueueDepth } from "../types.ts";
 import type { RedisClient } from "./connection.ts";
 import { WorkflowKeys } from "./keys.ts";
+import { decodeReply, QueueDepthReplySchema } from "./reply-schemas.ts";
 
 export interface QueueDepthOptions {
   /** The key prefix the workers use (default `floxide`). */
@@ -40,9 +41,13 @@ export async function execPipeline(pipeline: Pipeline, what: string): Promise<un
   });
 }
 
-function toDepth(replies: readonly unknown[]): QueueDepth {
-  const [ready, inFlight, delayed, dead] = replies.map(Number);
-  return { ready: ready ?? 0, inFlight: inFlight ?? 0, delayed: delayed ?? 0, dead: dead ?? 0 };
+function toDepth(replies: readonly unknown[], workflow: string): QueueDepth {
+  const [ready, inFlight, delayed, dead] = decodeReply(
+    QueueDepthReplySchema,
+    replies,
+    `queue depth of '${workflow}'`,
+  );
+  return { ready, inFlight, delayed, dead };
 }
 
 /** Ready, in-flight (leased), delayed (retrying) and dead-lettered items of one workflow. */
@@ -54,6 +59,7 @@ export async function readQueueDepth(
   const keys = new WorkflowKeys(workflow, options.prefix);
   return toDepth(
     await execPipeline(queueDepthCommands(redis.pipeline(), keys), `queue depth of '${workflow}'`),
+    workflow,
   );
 }
 
@@ -78,6 +84,6 @@ export async function readQueueDepths(
   );
   const replies = await execPipeline(pipeline, `queue depth of ${unique.length} workflows`);
   return new Map(
-    unique.map((workflow, index) => [workflow, toDepth(replies.slice(index * 4, index * 4 + 4))]),
+    unique.map((workflow, index) => [workflow, toDepth(replies.slice(index * 4, index * 4 + 4), workflow)]),
   );
 }

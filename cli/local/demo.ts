@@ -5,18 +5,18 @@
  * scale back to zero and prints a summary. Ctrl-C drains the workers and exits 130.
  */
 import { randomUUID } from "node:crypto";
-import { videoWorkflow } from "../examples/video.ts";
-import { eraseTypes } from "../worker/sdk/index.ts";
-import { isTerminal } from "../worker/store/index.ts";
-import { Orchestrator } from "../worker/engine/index.ts";
-import { LocalCluster, stepsOf } from "./demo/local-cluster.ts";
-import { openLocalStore } from "./demo/local-store.ts";
-import { VIDEO_EXAMPLE } from "./paths.ts";
-import { scalePath, type ScaleEvent } from "./demo/scaler.ts";
-import { chart, ProgressView, type Output, type Sample, type ViewState } from "./demo/view.ts";
-import { resolveOptions, type ParsedOptions } from "../contract/index.ts";
-import { DEMO_OPTIONS } from "./command-options.ts";
-import type { Invocation } from "./program.ts";
+import { videoWorkflow } from "../../examples/video.ts";
+import { eraseTypes } from "../../worker/sdk/index.ts";
+import { isTerminal } from "../../worker/store/index.ts";
+import { Orchestrator } from "../../worker/engine/index.ts";
+import { LocalCluster, stepsOf } from "./local-cluster.ts";
+import { openLocalStore } from "./local-store.ts";
+import { VIDEO_EXAMPLE } from "../paths.ts";
+import { scalePath, type ScaleEvent } from "./scaler.ts";
+import { chart, ProgressView, type Output, type Sample, type ViewState } from "./view.ts";
+import { resolveOptions, type ParsedOptions } from "../../contract/index.ts";
+import { DEMO_OPTIONS } from "../command-options.ts";
+import type { Invocation } from "../program.ts";
 
 export interface DemoSummary {
   readonly backend: string;

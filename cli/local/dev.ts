@@ -6,17 +6,17 @@
  */
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { Orchestrator } from "../worker/engine/index.ts";
-import { FloxideError, type WorkflowDef } from "../worker/sdk/index.ts";
-import { isTerminal, redactRedisUrl } from "../worker/store/index.ts";
-import { LocalCluster } from "./demo/local-cluster.ts";
-import { openLocalStore, type LocalStore } from "./demo/local-store.ts";
-import { importWorkflowFresh, watchModule } from "./dev/module-loader.ts";
-import { readInput } from "./run.ts";
-import { resolveOptions, type ParsedOptions } from "../contract/index.ts";
-import { DEV_OPTIONS } from "./command-options.ts";
-import { UsageError } from "./options.ts";
-import type { Invocation } from "./program.ts";
+import { Orchestrator } from "../../worker/engine/index.ts";
+import { FloxideError, type WorkflowDef } from "../../worker/sdk/index.ts";
+import { isTerminal, redactRedisUrl } from "../../worker/store/index.ts";
+import { LocalCluster } from "./local-cluster.ts";
+import { openLocalStore, type LocalStore } from "./local-store.ts";
+import { importWorkflowFresh, watchModule } from "./module-loader.ts";
+import { readInput } from "../run.ts";
+import { resolveOptions, type ParsedOptions } from "../../contract/index.ts";
+import { DEV_OPTIONS } from "../command-options.ts";
+import { UsageError } from "../options.ts";
+import type { Invocation } from "../program.ts";
 
 export type DevOptions = ParsedOptions<typeof DEV_OPTIONS>;
 
