@@ -5,7 +5,7 @@
 --@keys ready leases lease-items delayed wake dead errors metrics expiring
 -- ARGV[3] workflow name  ARGV[4] n: commits in the batch
 -- then n commits, each: its argument count (what follows, for this commit), lease token, run id, kind (success | retry | fallback | fail),
---   duration µs, error JSON ('' for success), retry delay ms, dead-letter '1'|'0' (fail),
+--   duration µs (an integer), error JSON ('' for success), retry delay ms, dead-letter '1'|'0' (fail),
 --   hold '1'|'0' (success), then counted lists, each `k` followed by its entries (success:
 --   events, follow-ups, arrivals, outputs; fallback: follow-ups; retry and fail: none):
 --     events:     event JSON (the log index is the sequence number: seq = position + 1)
@@ -36,7 +36,7 @@ end
 -- The run hash fields a commit reads up front: FINISH_FIELDS (runs.lua), then `outputs`.
 local COMMIT_FIELDS = { 'status', 'held', 'idempotencyKey', 'openJoins', 'aux', 'eventSeq', 'pending', 'outputs' }
 
-local function success(head, raw, run_id, run, old, duration_us, hold)
+local function success(head, raw, run_id, run, old, duration_s, hold)
   local run_key = rkey('run', run_id)
   local status = run[1]
   local held, open_joins = tonumber(run[2]), tonumber(run[4])
@@ -55,7 +55,7 @@ local function success(head, raw, run_id, run, old, duration_us, hold)
     pending = pending + n
     local ready = {}
     for _ = 1, n do
-      local item_raw, id, node, attempt = take(), take(), take(), tonumber(take())
+      local item_raw, id, node, attempt = take(), take(), take(), take()
       if status == 'paused' then park_item(run_id, item_raw, id, node, attempt, true)
       else
         ready[#ready + 1] = item_raw
@@ -99,14 +99,14 @@ local function success(head, raw, run_id, run, old, duration_us, hold)
   end
   node_metric(head.node, item_status)
   fields[#fields + 1], fields[#fields + 2] = 'i:' .. head.id,
-    item_value(old, item_status, head.attempt, head.node, nil, duration_us / 1000)
+    item_value(old, item_status, head.attempt_s, head.node, nil, duration_s)
   fields[#fields + 1], fields[#fields + 2] = 'pending', pending
   -- Quiescence: nothing pending or held. Complete, unless a join still waits for branches.
   local final = status
   if pending == 0 and held == 0 and open_joins == 0 then
     final = 'completed'
     fields[#fields + 1], fields[#fields + 2] = 'status', 'completed'
-    fields[#fields + 1], fields[#fields + 2] = 'finishedAt', int(NOW)
+    fields[#fields + 1], fields[#fields + 2] = 'finishedAt', NOW_S
   end
   redis.call('HSET', run_key, unpack(fields))
   local state = { status, held, run[3], open_joins, run[5], event_seq, pending }
@@ -137,7 +137,8 @@ end
 -- Commit `i` of the batch: returns status, runStatus.
 local function apply_one(i)
   local token, run_id, kind = take(), take(), take()
-  local duration_us, err = tonumber(take()), take()
+  local duration_s, err = take(), take()
+  local duration_us = tonumber(duration_s)
   local delay_ms, dead_letter_it, hold = tonumber(take()), take() == '1', take() == '1'
   -- Reads and checks first.
   if GONE[token] then return 'lease-lost', '' end
@@ -161,21 +162,20 @@ local function apply_one(i)
   DROPPED[#DROPPED + 1] = token
   if not status then return 'run-finished', 'cancelled' end
   if TERMINAL[status] then
-    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'cancelled', head.attempt, head.node))
+    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'cancelled', head.attempt_s, head.node))
     return 'run-finished', status
   end
   LIVE[run_id] = true
   node_metric(head.node, 'durationUsTotal', duration_us)
-  if kind == 'success' then return 'committed', success(head, raw, run_id, run, run[9], duration_us, hold) end
+  if kind == 'success' then return 'committed', success(head, raw, run_id, run, run[9], duration_s, hold) end
 
-  local duration_ms = duration_us / 1000
   if kind == 'retry' then
     -- The retry waits in Redis, not in this worker's memory: it survives the worker.
     redis.call('ZADD', K.delayed, NOW + delay_ms, retry_raw)
     wake()
     node_metric(head.node, 'retried')
     redis.call('HSET', run_key, 'i:' .. head.id,
-      item_value(run[9], 'retrying', head.attempt + 1, head.node, err, duration_ms))
+      item_value(run[9], 'retrying', head.attempt + 1, head.node, err, duration_s))
     record_error(run_id, head.id, head.node, head.attempt, err, 'retry')
     return 'committed', status
   end
@@ -185,16 +185,16 @@ local function apply_one(i)
       local item_raw, id, node, attempt = take(), take(), take(), tonumber(take())
       push_item(run_id, status, item_raw, id, node, attempt, true)
     end
-    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt, head.node, err, duration_ms))
+    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt_s, head.node, err, duration_s))
     record_error(run_id, head.id, head.node, head.attempt, err, 'fallback')
     redis.call('HINCRBY', run_key, 'pending', -1)
   elseif dead_letter_it then
     record_error(run_id, head.id, head.node, head.attempt, err, 'dead')
-    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt, head.node, nil, duration_ms))
+    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt_s, head.node, nil, duration_s))
     dead_letter(run_id, raw, head.id, head.node, head.attempt, err)
   else
     record_error(run_id, head.id, head.node, head.attempt, err, 'fail')
-    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt, head.node, err, duration_ms))
+    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt_s, head.node, err, duration_s))
     redis.call('HINCRBY', run_key, 'pending', -1)
     finish(run_id, 'failed', err)
   end

@@ -35,6 +35,7 @@ export const SCRIPT_NAMES = [
   "save-checkpoint",
   "heartbeat",
   "list-workers",
+  "read-runs",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
@@ -78,7 +79,9 @@ export function loadLibrary(): FunctionLibrary {
     const source = read(`./${name}.lua`);
     const fields = keysOf(name, source).map((key) => `'${luaName(key)}'`);
     keys.set(name, keysOf(name, source));
-    return { name, source, fields };
+    // `--@flags no-writes`: a read, allowed on replicas and when Redis is out of memory.
+    const flags = (/^--@flags(.*)$/m.exec(source)?.[1] ?? "").trim().split(/\s+/).filter(Boolean);
+    return { name, source, fields, flags };
   });
   const hash = createHash("sha1")
     .update(parts.join("\n"))
@@ -87,12 +90,13 @@ export function loadLibrary(): FunctionLibrary {
     .slice(0, 12);
   const name = `floxide_${hash}`;
   const functions = bodies.map(
-    ({ name: op, source, fields }) =>
+    ({ name: op, source, fields, flags }) =>
       `-- ${op}.lua\nlocal KEYS_${luaName(op)} = { ${fields.join(", ")} }\n` +
       `local function body_${luaName(op)}(KEYS, ARGV)\n${source}\nend\n` +
-      `redis.register_function('${name}_${luaName(op)}', function(KEYS, ARGV)\n` +
+      `redis.register_function{ function_name = '${name}_${luaName(op)}', ` +
+      `flags = { ${flags.map((flag) => `'${flag}'`).join(", ")} }, callback = function(KEYS, ARGV)\n` +
       `  begin(KEYS_${luaName(op)}, KEYS, ARGV)\n  local reply = body_${luaName(op)}(KEYS, ARGV)\n` +
-      `  end_call()\n  return reply\nend)\n`,
+      `  end_call()\n  return reply\nend }\n`,
   );
   library = { name, source: [`#!lua name=${name}`, ...parts, ...functions].join("\n"), keys };
   return library;

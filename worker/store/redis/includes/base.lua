@@ -21,10 +21,13 @@
 -- before the function's first command.
 
 local K = {}
-local BASE, RETENTION_MS
+local BASE, RETENTION_MS, RETENTION_S
 local MAX_ERRORS = 10000
 -- The Redis clock is the only clock: lease deadlines and due times are compared across workers.
-local NOW
+-- NOW_S and EXPIRE_AT_S are NOW and NOW + RETENTION_MS as strings, formatted once per call: a
+-- number handed to redis.call or concatenated is formatted each time, which costs about as much
+-- as a command.
+local NOW, NOW_S, EXPIRE_AT_S
 -- Runs this call saw live (not finished): their keys carry no TTL yet (finish sets it).
 local LIVE = {}
 -- Metric increments of this call, written once per field by end_call().
@@ -37,9 +40,12 @@ local function begin(names, keys, args)
   K = {}
   for i = 1, #names do K[names[i]] = keys[i] end
   BASE = args[1]
-  RETENTION_MS = tonumber(args[2])
+  RETENTION_S = args[2]
+  RETENTION_MS = tonumber(RETENTION_S)
   local t = redis.call('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  NOW_S = string.format('%.0f', NOW)
+  EXPIRE_AT_S = string.format('%.0f', NOW + RETENTION_MS)
   LIVE = {}
   M = {}
   M_FIELDS = {}
@@ -55,8 +61,21 @@ local function metric(field, by)
   M[field] = old + (by or 1)
 end
 
+-- Field names per counter and node, kept across calls (as many as the workflows' nodes).
+local NODE_FIELDS = {}
+
 local function node_metric(node, name, by)
-  metric('node:' .. name .. ':' .. node, by)
+  local names = NODE_FIELDS[name]
+  if not names then
+    names = {}
+    NODE_FIELDS[name] = names
+  end
+  local field = names[node]
+  if not field then
+    field = 'node:' .. name .. ':' .. node
+    names[node] = field
+  end
+  metric(field, by)
 end
 
 -- The last writes of every call: one HINCRBY per metric field touched (a batch of steps of one

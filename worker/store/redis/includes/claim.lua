@@ -17,8 +17,8 @@ local function dead_letter_malformed(workflow, raw, problem)
   local excerpt = string.sub(raw, 1, 200)
   local err = error_json('InvalidItem', 'malformed work item in the ready list (' .. problem .. '): ' .. excerpt)
   local item = '{"attempt":1,"maxAttempts":1,"id":' .. jstr(id) .. ',"runId":"","workflow":' .. jstr(workflow)
-    .. ',"version":"","node":"","enqueuedAt":' .. int(NOW) .. ',"frames":[],"input":' .. jstr(raw) .. '}'
-  redis.call('RPUSH', K.dead, '{"at":' .. int(NOW) .. ',"error":' .. err .. ',"item":' .. item .. '}')
+    .. ',"version":"","node":"","enqueuedAt":' .. NOW_S .. ',"frames":[],"input":' .. jstr(raw) .. '}'
+  redis.call('RPUSH', K.dead, '{"at":' .. NOW_S .. ',"error":' .. err .. ',"item":' .. item .. '}')
   metric('deadLettered')
   record_error('', id, '', 1, err, 'dead')
 end
@@ -37,7 +37,7 @@ end
 -- 'items' (at least one claimed) | 'empty', msUntilNextRetryDue or -1 | 'again' (many dead
 -- entries were skipped: call again without blocking).
 local function claim_batch(workflow, lease_ms, tokens, workers, out)
-  local deadline = NOW + lease_ms
+  local deadline = string.format('%.0f', NOW + lease_ms)
   -- A token that holds a lease already is a claim re-sent after a lost reply (ioredis re-sends
   -- unfulfilled commands when it reconnects after a Redis restart): it gets the lease the first
   -- send took. Claiming again would take a second item and lose the first.
@@ -103,14 +103,14 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out)
           deadline_args[#deadline_args + 1], deadline_args[#deadline_args + 2] = deadline, token
           -- A first attempt has no record to read (nothing holds a duration or error yet).
           local old = item.attempt > 1 and read_item(run_id, item.id) or nil
-          local record = item_value(old, 'running', item.attempt, item.node)
+          local record = item_value(old, 'running', item.attempt_s, item.node)
           if status == 'queued' then
-            redis.call('HSET', rkey('run', run_id), 'i:' .. item.id, record, 'status', 'running', 'startedAt', int(NOW))
+            redis.call('HSET', rkey('run', run_id), 'i:' .. item.id, record, 'status', 'running', 'startedAt', NOW_S)
             run[1] = 'running'
           else
             redis.call('HSET', rkey('run', run_id), 'i:' .. item.id, record)
           end
-          out[#out + 1], out[#out + 2], out[#out + 3], out[#out + 4] = token, raw, int(deadline), event_seq(run_id, run)
+          out[#out + 1], out[#out + 2], out[#out + 3], out[#out + 4] = token, raw, deadline, event_seq(run_id, run)
         end
       end
     end

@@ -6,15 +6,33 @@
 -- the run finishes). So finishing a plain run expires one key. There is no index per status:
 -- `runs` (runId -> createdAt) lists them, and the status is a field of the hash.
 
--- The run's snapshot for RunInfo: its whole hash (outputs are fields of it).
+-- The fields RunInfo needs; `outputs` (their count) is the 13th.
+local RUN_FIELDS = { 'runId', 'workflow', 'version', 'status', 'input', 'createdAt', 'startedAt', 'finishedAt',
+  'error', 'idempotencyKey', 'pending', 'held', 'outputs' }
+
+-- The run for RunInfo, as a flat field/value list: its fields and outputs, not its item records,
+-- so reading a run costs the same at 10 items and at 10,000. Empty for a run that expired.
 local function snapshot(run_id)
-  return redis.call('HGETALL', rkey('run', run_id))
+  local key = rkey('run', run_id)
+  local values = redis.call('HMGET', key, unpack(RUN_FIELDS))
+  local flat = {}
+  for i, field in ipairs(RUN_FIELDS) do
+    if values[i] then flat[#flat + 1], flat[#flat + 2] = field, values[i] end
+  end
+  local count = tonumber(values[13] or 0)
+  if count > 0 then
+    local names = {}
+    for n = 1, count do names[n] = 'o:' .. n end
+    local outputs = redis.call('HMGET', key, unpack(names))
+    for n = 1, count do flat[#flat + 1], flat[#flat + 2] = names[n], outputs[n] end
+  end
+  return flat
 end
 
 -- ErrorRecord, in the workflow's list and (for a known run) the run's own list.
 local function record_error(run_id, item_id, node, attempt, err_json, action)
   local record = '{"runId":' .. jstr(run_id) .. ',"itemId":' .. jstr(item_id) .. ',"node":' .. jstr(node)
-    .. ',"attempt":' .. int(attempt) .. ',"action":"' .. action .. '","at":' .. int(NOW)
+    .. ',"attempt":' .. int(attempt) .. ',"action":"' .. action .. '","at":' .. NOW_S
     .. ',"error":' .. err_json .. '}'
   redis.call('RPUSH', K.errors, record)
   redis.call('LTRIM', K.errors, -MAX_ERRORS, -1)
@@ -36,19 +54,19 @@ local FINISH_FIELDS = { 'status', 'held', 'idempotencyKey', 'openJoins', 'aux', 
 -- Starts the retention clock of a finished run: one PEXPIRE for its hash, one per other key it
 -- has. `run`: its FINISH_FIELDS.
 local function expire_run(run_id, run)
-  redis.call('PEXPIRE', rkey('run', run_id), RETENTION_MS)
-  if tonumber(run[6] or 0) > 0 then redis.call('PEXPIRE', rkey('events', run_id), RETENTION_MS) end
+  redis.call('PEXPIRE', rkey('run', run_id), RETENTION_S)
+  if tonumber(run[6] or 0) > 0 then redis.call('PEXPIRE', rkey('events', run_id), RETENTION_S) end
   if tonumber(run[4] or 0) > 0 then
-    redis.call('PEXPIRE', rkey('joins', run_id), RETENTION_MS)
-    redis.call('PEXPIRE', rkey('open-joins', run_id), RETENTION_MS)
+    redis.call('PEXPIRE', rkey('joins', run_id), RETENTION_S)
+    redis.call('PEXPIRE', rkey('open-joins', run_id), RETENTION_S)
   end
   if run[5] then
     for _, kind in ipairs({ 'parked', 'checkpoint', 'errors' }) do
-      redis.call('PEXPIRE', rkey(kind, run_id), RETENTION_MS)
+      redis.call('PEXPIRE', rkey(kind, run_id), RETENTION_S)
     end
   end
-  if run[3] then redis.call('PEXPIRE', BASE .. ':idem:' .. run[3], RETENTION_MS) end
-  redis.call('ZADD', K.expiring, NOW + RETENTION_MS, run_id)
+  if run[3] then redis.call('PEXPIRE', BASE .. ':idem:' .. run[3], RETENTION_S) end
+  redis.call('ZADD', K.expiring, EXPIRE_AT_S, run_id)
 end
 
 local RUN_METRIC = { completed = 'runsCompleted', failed = 'runsFailed', cancelled = 'runsCancelled' }
@@ -61,9 +79,9 @@ local function finish(run_id, status, err_json, run)
   local old = run[1]
   if not old or TERMINAL[old] then return end
   if err_json then
-    redis.call('HSET', run_key, 'status', status, 'finishedAt', int(NOW), 'held', 0, 'error', err_json)
+    redis.call('HSET', run_key, 'status', status, 'finishedAt', NOW_S, 'held', 0, 'error', err_json)
   else
-    redis.call('HSET', run_key, 'status', status, 'finishedAt', int(NOW), 'held', 0)
+    redis.call('HSET', run_key, 'status', status, 'finishedAt', NOW_S, 'held', 0)
   end
   LIVE[run_id] = nil
   -- Held items end with the run.
@@ -81,7 +99,7 @@ end
 
 -- A dead item fails its run: nothing else of the run can be trusted to complete.
 local function dead_letter(run_id, raw, id, node, attempt, err_json)
-  redis.call('RPUSH', K.dead, '{"at":' .. int(NOW) .. ',"error":' .. err_json .. ',"item":' .. raw .. '}')
+  redis.call('RPUSH', K.dead, '{"at":' .. NOW_S .. ',"error":' .. err_json .. ',"item":' .. raw .. '}')
   metric('deadLettered')
   set_item(run_id, id, node, attempt, 'dead', err_json)
   redis.call('HINCRBY', rkey('run', run_id), 'pending', -1)
