@@ -91,7 +91,9 @@ export function loadLibrary(): FunctionLibrary {
       `-- ${op}.lua\nlocal KEYS_${luaName(op)} = { ${fields.join(", ")} }\n` +
       `local function body_${luaName(op)}(KEYS, ARGV)\n${source}\nend\n` +
       `redis.register_function('${name}_${luaName(op)}', function(KEYS, ARGV)\n` +
-      `  begin(KEYS_${luaName(op)}, KEYS, ARGV)\n  local reply = body_${luaName(op)}(KEYS, ARGV)\n` +
+      `  local problem = begin(KEYS_${luaName(op)}, KEYS, ARGV)\n` +
+      `  if problem then return redis.error_reply('CORRUPT ' .. problem) end\n` +
+      `  local reply = body_${luaName(op)}(KEYS, ARGV)\n` +
       `  end_call()\n  return reply\nend)\n`,
   );
   library = { name, source: [`#!lua name=${name}`, ...parts, ...functions].join("\n"), keys };
