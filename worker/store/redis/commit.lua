@@ -16,7 +16,8 @@
 -- then the claim after the batch: lease ms, then pairs (lease token, worker id), one per item
 --   wanted (none: claim nothing)
 -- Returns {status_1, runStatus_1, ..., status_n, runStatus_n, claimKind, claimDue, claimed...}:
---   status 'committed' | 'lease-lost' | 'run-finished' | 'error' (runStatus holds the message);
+--   status 'committed' | 'lease-lost' | 'run-finished' | 'error' (runStatus holds the message) |
+--   'corrupt' (the run's data cannot be trusted: the item was set aside, runStatus says why);
 --   claimKind, claimDue and the claimed items as claim.lua's reply ('none' when no claim).
 --
 -- Invariant: each step's events, follow-ups, join arrivals, outputs, item record, run info,
@@ -46,7 +47,7 @@ local function success(head, raw, run_id, run, old, duration_s, hold)
   if n > 0 then
     local events = {}
     for i = 1, n do events[i] = take() end
-    redis.call('RPUSH', rkey('events', run_id), unpack(events))
+    call_many('RPUSH', rkey('events', run_id), events)
     event_seq = event_seq + n
     fields[#fields + 1], fields[#fields + 2] = 'eventSeq', event_seq
   end
@@ -63,7 +64,7 @@ local function success(head, raw, run_id, run, old, duration_s, hold)
       end
     end
     if #ready > 0 then
-      redis.call('RPUSH', K.ready, unpack(ready))
+      call_many('RPUSH', K.ready, ready)
       wake()
     end
   end
@@ -108,7 +109,7 @@ local function success(head, raw, run_id, run, old, duration_s, hold)
     fields[#fields + 1], fields[#fields + 2] = 'status', 'completed'
     fields[#fields + 1], fields[#fields + 2] = 'finishedAt', NOW_S
   end
-  redis.call('HSET', run_key, unpack(fields))
+  call_many('HSET', run_key, fields)
   local state = { status, held, run[3], open_joins, run[5], event_seq, pending }
   if final == 'completed' then
     LIVE[run_id] = nil
@@ -134,6 +135,55 @@ do
   if N > 0 then LEASES = redis.call('HMGET', K.lease_items, unpack(TOKENS)) end
 end
 
+-- The counts of a success's lists (events, follow-ups, arrivals), read ahead of `take`.
+local function success_counts()
+  local events = tonumber(ARGV[cursor])
+  local follow_ups = tonumber(ARGV[cursor + 1 + events])
+  local arrivals = tonumber(ARGV[cursor + 2 + events + 4 * follow_ups])
+  return events, follow_ups, arrivals, cursor + 3 + events + 4 * follow_ups
+end
+
+-- The run's keys besides its hash that this commit may write (their types are checked first).
+local function keys_written(kind, hold, status)
+  local kinds = {}
+  if kind == 'success' then
+    local events, follow_ups, arrivals = success_counts()
+    if events > 0 then kinds[#kinds + 1] = 'events' end
+    if arrivals > 0 then kinds[#kinds + 1], kinds[#kinds + 2] = 'joins', 'open-joins' end
+    if hold then kinds[#kinds + 1] = 'held' end
+    if status == 'paused' and follow_ups + arrivals > 0 then kinds[#kinds + 1] = 'parked' end
+  else
+    kinds[#kinds + 1] = 'run-errors'
+    if status == 'paused' then kinds[#kinds + 1] = 'parked' end
+  end
+  return kinds
+end
+
+-- Why an open join slot this success arrives at cannot be trusted (arrive() reads it after the
+-- step's first writes), or nil.
+local function arrivals_problem(run_id)
+  local _, _, arrivals, at = success_counts()
+  local key = rkey('joins', run_id)
+  for i = 0, arrivals - 1 do
+    local base = at + i * 8
+    local slot = ARGV[base] .. '>' .. ARGV[base + 4]
+    local v = redis.call('HMGET', key, slot .. '|count', slot .. '|got', slot .. '|attempt', slot .. '|item', slot .. '|id')
+    if v[1] or v[2] or v[3] or v[4] or v[5] then
+      if not (v[1] and v[2] and v[3] and v[4] and v[5]) or not is_int(v[1]) or not is_int(v[2]) or not is_int(v[3]) then
+        return 'join slot ' .. slot .. ' of ' .. key .. ' is incomplete or not numeric'
+      end
+    end
+  end
+  return nil
+end
+
+-- Drops the lease of `token` with the batch's last writes (one ZREM and one HDEL for the batch);
+-- the token counts as gone for the rest of the batch.
+local function drop_later(token)
+  GONE[token] = true
+  DROPPED[#DROPPED + 1] = token
+end
+
 -- Commit `i` of the batch: returns status, runStatus.
 local function apply_one(i)
   local token, run_id, kind = take(), take(), take()
@@ -142,24 +192,40 @@ local function apply_one(i)
   local delay_ms, dead_letter_it, hold = tonumber(take()), take() == '1', take() == '1'
   -- Reads and checks first.
   if GONE[token] then return 'lease-lost', '' end
-  local head, raw = split_lease(LEASES[i])
+  local value = LEASES[i]
+  local head, raw = split_lease(value)
+  if not head and value then
+    -- A lease record no worker could commit: set aside, never silently lost.
+    drop_later(token)
+    local nl = string.find(value, '\n', 1, true)
+    set_aside(nl and string.sub(value, nl + 1) or value, run_of(value),
+      'lease ' .. token .. ' in ' .. K.lease_items .. ' is not a lease record')
+    return 'lease-lost', ''
+  end
   if not head or head.runId ~= run_id then return 'lease-lost', '' end
   local retry_raw = kind == 'retry' and bump_attempt(raw, head.attempt)
   if kind == 'retry' and not retry_raw then
     return 'error', 'leased item ' .. head.id .. ' is not in the canonical item encoding'
   end
   local run_key = rkey('run', run_id)
-  local run
+  local names = COMMIT_FIELDS
   if head.attempt > 1 then
-    run = redis.call('HMGET', run_key, 'status', 'held', 'idempotencyKey', 'openJoins', 'aux', 'eventSeq', 'pending',
-      'outputs', 'i:' .. head.id)
-  else
-    run = redis.call('HMGET', run_key, unpack(COMMIT_FIELDS))
+    names = { 'status', 'held', 'idempotencyKey', 'openJoins', 'aux', 'eventSeq', 'pending', 'outputs', 'i:' .. head.id }
+  end
+  local run, problem = read_run(run_id, names)
+  if not problem and run[1] and not TERMINAL[run[1]] then
+    problem = run_keys_problem(run_id, keys_written(kind, hold, run[1]))
+    if not problem and kind == 'success' then problem = arrivals_problem(run_id) end
+  end
+  if problem then
+    -- This run's data cannot be trusted: the step is set aside, the rest of the batch commits.
+    drop_later(token)
+    set_aside(raw, run_id, problem)
+    return 'corrupt', problem
   end
   local status = run[1]
   -- Writes (the lease's drop is among the batch's last).
-  GONE[token] = true
-  DROPPED[#DROPPED + 1] = token
+  drop_later(token)
   if not status then return 'run-finished', 'cancelled' end
   if TERMINAL[status] then
     redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'cancelled', head.attempt_s, head.node))

@@ -9,6 +9,8 @@
 -- (still pending) instead of leasing it, so no queue is scanned here.
 
 local RUN_ID = ARGV[3]
+local problem = check_run(RUN_ID, {})
+if problem then return redis.error_reply('CORRUPT ' .. problem) end
 local status = redis.call('HGET', rkey('run', RUN_ID), 'status')
 if not status then return { 'RunNotFound' } end
 if TERMINAL[status] then return { 'RunFinished', status } end

@@ -16,10 +16,13 @@ local released, back = 0, {}
 for i, token in ipairs(tokens) do
   local head, raw = split_lease(values[i])
   if head then
-    local status = redis.call('HGET', rkey('run', head.runId), 'status')
+    local run, problem = read_run(head.runId, { 'status' })
     drop_lease(token)
     released = released + 1
-    if status and not TERMINAL[status] then
+    if problem then
+      -- Back to the queue untouched: the claim that meets it sets it aside.
+      back[#back + 1] = raw
+    elseif run[1] and not TERMINAL[run[1]] then
       back[#back + 1] = raw
       set_item(head.runId, head.id, head.node, head.attempt, 'queued')
     end

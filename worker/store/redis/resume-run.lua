@@ -9,6 +9,8 @@
 -- so each becomes pending again as it is enqueued. Both keep their attempt.
 
 local RUN_ID = ARGV[3]
+local problem = check_run(RUN_ID, { 'parked', 'held' })
+if problem then return redis.error_reply('CORRUPT ' .. problem) end
 local run_key = rkey('run', RUN_ID)
 local status = redis.call('HGET', run_key, 'status')
 if not status then return { 'RunNotFound' } end

@@ -95,7 +95,9 @@ export function loadLibrary(): FunctionLibrary {
       `local function body_${luaName(op)}(KEYS, ARGV)\n${source}\nend\n` +
       `redis.register_function{ function_name = '${name}_${luaName(op)}', ` +
       `flags = { ${flags.map((flag) => `'${flag}'`).join(", ")} }, callback = function(KEYS, ARGV)\n` +
-      `  begin(KEYS_${luaName(op)}, KEYS, ARGV)\n  local reply = body_${luaName(op)}(KEYS, ARGV)\n` +
+      `  local problem = begin(KEYS_${luaName(op)}, KEYS, ARGV)\n` +
+      `  if problem then return redis.error_reply('CORRUPT ' .. problem) end\n` +
+      `  local reply = body_${luaName(op)}(KEYS, ARGV)\n` +
       `  end_call()\n  return reply\nend }\n`,
   );
   library = { name, source: [`#!lua name=${name}`, ...parts, ...functions].join("\n"), keys };

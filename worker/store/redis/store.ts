@@ -259,6 +259,8 @@ export class RedisWorkflowStore implements WorkflowStore {
     const reply = await this.batcher.commit(next === undefined ? { args } : { args, next });
     let result: CommitResult;
     if (reply.status === "lease-lost") result = { status: "lease-lost" };
+    else if (reply.status === "corrupt")
+      result = { status: "run-finished", run: "failed", corrupt: reply.run };
     else if (reply.status === "committed" || reply.status === "run-finished")
       result = { status: reply.status, run: reply.run as RunStatus };
     else throw unexpected("commit", reply);

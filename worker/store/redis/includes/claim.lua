@@ -46,8 +46,9 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out)
   for i, token in ipairs(tokens) do
     local head, raw = nil, nil
     if scores[i] then head, raw = read_lease(token) end
-    if head then
-      local seq = event_seq(head.runId, redis.call('HMGET', rkey('run', head.runId), 'status', 'eventSeq'))
+    local resent = head and read_run(head.runId, { 'status', 'eventSeq' })
+    if resent then
+      local seq = event_seq(head.runId, resent)
       out[#out + 1], out[#out + 2], out[#out + 3], out[#out + 4] = token, raw, int(tonumber(scores[i])), seq
       claimed = claimed + 1
     else
@@ -82,12 +83,20 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out)
       else
         local run_id = item.runId
         local run = runs[run_id]
+        local problem = nil
         if not run then
-          run = redis.call('HMGET', rkey('run', run_id), 'status', 'eventSeq')
-          runs[run_id] = run
+          run, problem = read_run(run_id, { 'status', 'eventSeq' })
+          if not problem and tonumber(run[2] or 0) > 0 then
+            problem = run_keys_problem(run_id, { 'events' })
+          end
+          if not problem and run[1] == 'paused' then problem = run_keys_problem(run_id, { 'parked' }) end
+          runs[run_id] = problem and { 'corrupt', problem } or run
         end
         local status = run[1]
-        if not status then
+        if status == 'corrupt' then
+          skipped = skipped + 1
+          set_aside(raw, run_id, problem or run[2])
+        elseif not status then
           skipped = skipped + 1 -- the run expired or never existed: nothing to record the item on
         elseif TERMINAL[status] then
           skipped = skipped + 1
