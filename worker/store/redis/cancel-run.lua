@@ -2,6 +2,7 @@
 --
 -- KEYS (see includes/base.lua) (`run`: the run's hash, keys.ts):
 --@keys run metrics expiring
+--@read-first run
 -- ARGV[3] run id  ARGV[4] reason
 -- Returns {'ok', runHashFlat} | {'RunNotFound'}
 --

@@ -3,6 +3,7 @@
 --
 -- KEYS (see includes/base.lua):
 --@keys ready leases lease-items delayed wake dead errors metrics expiring
+--@read-first lease-items
 -- ARGV[3] workflow name  ARGV[4] n: commits in the batch
 -- then n commits, each: its argument count (what follows, for this commit), lease token, run id, kind (success | retry | fallback | fail),
 --   duration µs (an integer), error JSON ('' for success), retry delay ms, dead-letter '1'|'0' (fail),
@@ -132,7 +133,13 @@ do
     TOKENS[i] = ARGV[at + 1]
     at = at + 1 + tonumber(ARGV[at])
   end
-  if N > 0 then LEASES = redis.call('HMGET', K.lease_items, unpack(TOKENS)) end
+  -- The batch's first command: a lease-items of the wrong type fails it before any write (so
+  -- begin() skips its TYPE, `--@read-first`); a batch of none checks it here.
+  if N > 0 then LEASES = redis.call('HMGET', K.lease_items, unpack(TOKENS))
+  else
+    local problem = type_problem(K.lease_items, 'lease_items')
+    if problem then return redis.error_reply('CORRUPT ' .. problem) end
+  end
 end
 
 -- The counts of a success's lists (events, follow-ups, arrivals), read ahead of `take`.

@@ -2,6 +2,7 @@
 --
 -- KEYS (see includes/base.lua):
 --@keys ready wake runs expiring metrics
+--@read-first expiring
 -- ARGV[3] workflow name  ARGV[4] run id  ARGV[5] '1' if an idempotency key follows
 -- ARGV[6] idempotency key  ARGV[7] input JSON  ARGV[8] workflow version
 -- ARGV[9] first item JSON  ARGV[10] its id  ARGV[11] its node  ARGV[12] its attempt

@@ -2,6 +2,7 @@
 --
 -- KEYS (see includes/base.lua):
 --@keys leases lease-items
+--@read-first lease-items
 -- ARGV[3] lease ms  ARGV[4..] lease tokens
 -- Returns one status per token: 'ok' (deadline now + lease ms) | 'lost' (reclaimed or
 --   released: stop the step, its commit would be refused) | 'run-finished' (not extended).

@@ -2,6 +2,7 @@
 --
 -- KEYS (see includes/base.lua) (`run`: the run's hash, keys.ts):
 --@keys run
+--@read-first run
 -- ARGV[3] run id
 -- Returns {'ok', runHashFlat} | {'RunNotFound'} | {'RunFinished', status}
 --

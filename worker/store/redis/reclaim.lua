@@ -2,6 +2,7 @@
 --
 -- KEYS (see includes/base.lua):
 --@keys ready leases lease-items wake dead errors metrics expiring reclaim-guard workers worker-expiry
+--@read-first worker-expiry
 -- ARGV[3] guard ms: after a sweep, other workers skip sweeping for this long
 -- ARGV[4] batch: at most this many leases per call
 -- Returns {requeued, deadLettered}. Also forgets workers whose liveness expired (one range query).

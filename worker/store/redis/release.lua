@@ -2,6 +2,7 @@
 --
 -- KEYS (see includes/base.lua):
 --@keys ready leases lease-items wake
+--@read-first lease-items
 -- ARGV[3..] lease tokens
 -- Returns the number of leases released.
 --

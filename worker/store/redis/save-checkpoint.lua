@@ -2,6 +2,7 @@
 --
 -- KEYS (see includes/base.lua) (`run`: the run's hash, keys.ts):
 --@keys run
+--@read-first run
 -- ARGV[3] run id  ARGV[4] sequence the state includes  ARGV[5] state JSON
 -- Returns 1 if stored, 0 if the run is unknown or a newer checkpoint exists.
 --

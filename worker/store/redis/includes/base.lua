@@ -53,9 +53,11 @@ local function type_problem(key, kind)
   return 'key ' .. key .. ' is a ' .. actual .. ', not a ' .. KEY_TYPES[kind]
 end
 
--- Checks every key the function receives; returns the first problem (the function then refuses
+-- Checks the type of the keys at positions `checked` (scripts.ts: every key the function
+-- receives but those it reads before its first write, `--@read-first`, whose read fails with
+-- WRONGTYPE before anything is written); returns the first problem (the function then refuses
 -- before any write) or nil.
-local function begin(names, keys, args)
+local function begin(names, keys, args, checked)
   K = {}
   for i = 1, #names do K[names[i]] = keys[i] end
   BASE = args[1]
@@ -69,7 +71,7 @@ local function begin(names, keys, args)
   M = {}
   M_FIELDS = {}
   WAKE = false
-  for i = 1, #names do
+  for _, i in ipairs(checked) do
     local problem = type_problem(keys[i], names[i])
     if problem then return problem end
   end
