@@ -90,9 +90,16 @@ export async function startWorker(config: WorkerConfig, log: Pino): Promise<Runn
   };
 }
 
+/** How long past the drain timeout a worker waits for Redis and its steps before exiting anyway. */
+export const EXIT_GRACE_MS = 5000;
+/** The pause between the last log line and process.exit, for the log to reach stdout. */
+const EXIT_FLUSH_MS = 200;
+
 /**
  * `floxide worker` (its flags parsed by the CLI, keyed by option name): exit 0 after a clean
- * drain, 1 on a startup fault, 2 on invalid configuration.
+ * drain, 1 on a startup fault or a drain that failed or passed its timeout + EXIT_GRACE_MS (Redis
+ * unreachable), 2 on invalid configuration, 130 on a second signal. The process exits even if the
+ * workflow module holds open handles.
  */
 export async function workerMain(flags: RawOptions, env: NodeJS.ProcessEnv): Promise<number> {
   let config: WorkerConfig;
@@ -118,18 +125,37 @@ export async function workerMain(flags: RawOptions, env: NodeJS.ProcessEnv): Pro
   }
   return new Promise<number>((resolve) => {
     let signals = 0;
+    let deadline: NodeJS.Timeout | undefined;
+    const exit = (code: number, reason: string): void => {
+      clearTimeout(deadline);
+      if (code === 0) log.info({ code, reason }, "worker exiting");
+      else log.error({ code, reason }, "worker exiting");
+      resolve(code);
+      // Handles the workflow module holds (a pool, an interval) or a connection that never
+      // closed must not keep the process alive: exit once the log has been written.
+      setTimeout(() => process.exit(code), EXIT_FLUSH_MS).unref();
+    };
     const onSignal = (signal: NodeJS.Signals): void => {
       signals += 1;
       if (signals > 1) {
         log.warn({ signal }, "second signal: exiting without finishing the drain");
-        resolve(130);
+        exit(130, `second signal (${signal}) during the drain`);
         return;
       }
+      const limitMs = config.drainTimeoutSeconds * 1000 + EXIT_GRACE_MS;
+      deadline = setTimeout(
+        () =>
+          exit(
+            1,
+            `the drain did not finish within ${limitMs / 1000} s (drain timeout ${config.drainTimeoutSeconds} s + ${EXIT_GRACE_MS / 1000} s grace): Redis unreachable or a step ignoring its signal`,
+          ),
+        limitMs,
+      );
       void worker.shutdown(signal).then(
-        () => resolve(0),
+        () => exit(0, `drained after ${signal}`),
         (error: unknown) => {
           log.error({ err: error }, "drain failed");
-          resolve(1);
+          exit(1, `the drain failed: ${error instanceof Error ? error.message : String(error)}`);
         },
       );
     };

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { eraseTypes, FloxideError, foldEvents, type EventRecord, type WorkflowDef } from "../sdk/index.ts";
 import {
   isTerminal,
+  unstorableReason,
   type ErrorRecord,
   type ItemState,
   type RunInfo,
@@ -31,6 +32,10 @@ export class Orchestrator<S = unknown, E = unknown> {
   }
 
   async start(input: unknown, options: StartOptions = {}): Promise<{ runId: string; created: boolean }> {
+    const problem = unstorableReason(input, "input");
+    if (problem !== null) {
+      throw new FloxideError("InvalidInput", `run input cannot be stored: ${problem}`, {});
+    }
     let serialised: string | undefined;
     try {
       serialised = JSON.stringify(input);

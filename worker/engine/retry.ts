@@ -65,12 +65,23 @@ const FINAL_CODES = new Set([
   "InvalidWorkflow",
   "LeaseLost",
   "PayloadTooLarge",
+  // A value the store cannot represent is the same value on the next attempt.
+  "InvalidOutput",
   // A reducer is a pure function of state and event: it would throw again on a retry.
   "ReducerFailed",
 ]);
 
+/** Whether the error's code says a retry cannot succeed (false for a value `instanceof` throws on). */
+function isFinal(error: unknown): boolean {
+  try {
+    return error instanceof FloxideError && FINAL_CODES.has(error.code);
+  } catch {
+    return false;
+  }
+}
+
 export function shouldRetry(policy: RetryPolicy, failedAttempt: number, error: unknown): boolean {
-  if (error instanceof FloxideError && FINAL_CODES.has(error.code)) return false;
+  if (isFinal(error)) return false;
   if (failedAttempt >= policy.maxAttempts) return false;
   try {
     return policy.retryable(error);

@@ -63,6 +63,14 @@ export function routeTransition(
     const direct = edges.routes === null ? edges.to : [];
     for (const target of direct) {
       if (def.nodes.get(target)?.kind === "join") routed.followUps.push(makeItem(target, [], item.frames));
+      else {
+        // Nothing would run and nothing would say why: the run would complete with no output.
+        throw new FloxideError(
+          "InvalidOutput",
+          `node '${item.node}' returned an empty fan-out (nextAll([])) into '${target}', which is not a join; only a join can take no inputs`,
+          { node: item.node, target },
+        );
+      }
     }
   }
 

@@ -11,7 +11,13 @@ import {
   type Transition,
   type WorkflowDef,
 } from "../sdk/index.ts";
-import type { Claim, FanFrame, StepOutcome, WorkItem } from "../store/index.ts";
+import {
+  unstorableReason,
+  type Claim,
+  type FanFrame,
+  type StepOutcome,
+  type WorkItem,
+} from "../store/index.ts";
 import type { ContextCache } from "./context-cache.ts";
 import { resolveRetry, retryDelay, shouldRetry, type RetryPolicy } from "./retry.ts";
 import { routeTransition } from "./route.ts";
@@ -131,8 +137,13 @@ export async function runStep(deps: StepDeps, claim: Claim, stop: StepStop): Pro
       ...routed.followUps.map((followUp) => followUp.input),
       ...routed.arrivals.map((arrival) => arrival.value),
       ...routed.outputs.map((output) => output.value),
-      ...events.map((event) => event.event),
     ]);
+    checkPayloads(
+      def.maxPayloadBytes,
+      item.node,
+      events.map((event) => event.event),
+      "event",
+    );
     return { kind: "success", events, ...routed, hold: null, durationMs: elapsed() };
   } catch (error) {
     return failureOutcome(deps, item, error, elapsed());
@@ -220,9 +231,29 @@ async function runNode(
 const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
   typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
 
-/** Refuses a step whose outputs or events would be too large to store (a final error, no retry). */
-export function checkPayloads(maxBytes: number, node: string, values: readonly unknown[]): void {
-  for (const value of values) {
+/**
+ * Refuses a step whose outputs or events the store cannot hold (a final error, no retry): a
+ * value JSON cannot represent exactly (InvalidOutput, naming where) or one over the size limit
+ * (PayloadTooLarge).
+ */
+export function checkPayloads(
+  maxBytes: number,
+  node: string,
+  values: readonly unknown[],
+  what: "output" | "event" = "output",
+): void {
+  for (let i = 0; i < values.length; i += 1) {
+    const value = values[i];
+    const problem = unstorableReason(value, values.length === 1 ? what : `${what} ${i}`);
+    if (problem !== null) {
+      throw new FloxideError(
+        "InvalidOutput",
+        `node '${node}' produced a value the store cannot hold: ${problem}`,
+        {
+          node,
+        },
+      );
+    }
     // Strings that cannot exceed the limit even at 3 bytes per character skip serialisation.
     if (typeof value === "string" && value.length * 3 + 2 <= maxBytes) continue;
     const bytes = Buffer.byteLength(JSON.stringify(value) ?? "null");
@@ -243,8 +274,7 @@ function failureOutcome(deps: StepDeps, item: WorkItem, error: unknown, duration
     return { kind: "retry", error: info, delayMs: retryDelay(policy, item.attempt, deps.random), durationMs };
   }
   const fallbacks = edgesOf(deps.workflow.def, item.node).onFailure;
-  const final =
-    error instanceof FloxideError && (error.code === "UnknownRoute" || error.code === "Cancelled");
+  const final = info.code === "UnknownRoute" || info.code === "Cancelled";
   if (fallbacks.length > 0 && !final) {
     const followUps = fallbacks.map((target) =>
       deps.workflow.newItem(item.runId, target, item.input, item.frames),

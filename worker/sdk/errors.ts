@@ -2,6 +2,7 @@
 export type ErrorCode =
   | "InvalidWorkflow"
   | "InvalidInput"
+  | "InvalidOutput"
   | "InvalidConfig"
   | "UnknownRoute"
   | "Aborted"
@@ -43,11 +44,42 @@ export interface ErrorInfo {
 }
 
 export function toErrorInfo(error: unknown, node?: string): ErrorInfo {
-  const base =
-    error instanceof FloxideError
-      ? { code: error.code, message: error.message }
-      : error instanceof Error
-        ? { code: error.name || "Error", message: error.message }
-        : { code: "Error", message: String(error) };
+  const base = describeThrown(error);
   return node === undefined ? base : { ...base, node };
+}
+
+/**
+ * Any thrown value as a code and message. Total: a Proxy whose traps throw, an object without a
+ * prototype or an Error whose getters throw still gives a readable error (never an exception).
+ */
+function describeThrown(error: unknown): ErrorInfo {
+  const read = (get: () => unknown): string | undefined => {
+    try {
+      return String(get());
+    } catch {
+      return undefined;
+    }
+  };
+  let kind: "floxide" | "error" | "other";
+  try {
+    kind = error instanceof FloxideError ? "floxide" : error instanceof Error ? "error" : "other";
+  } catch {
+    kind = "other"; // a Proxy whose getPrototypeOf trap throws
+  }
+  if (kind !== "other") {
+    const e = error as Error & { code?: unknown };
+    const code = (kind === "floxide" ? read(() => e.code) : read(() => e.name)) || "Error";
+    return { code, message: read(() => e.message) ?? "(an Error whose message cannot be read)" };
+  }
+  if (typeof error !== "object" || error === null) {
+    return { code: "Error", message: read(() => error) ?? typeof error };
+  }
+  let shown: string | undefined;
+  try {
+    shown = JSON.stringify(error);
+  } catch {
+    shown = undefined;
+  }
+  shown ??= read(() => Object.prototype.toString.call(error)) ?? typeof error;
+  return { code: "Error", message: `a thrown value that is not an Error: ${shown}` };
 }

@@ -127,6 +127,11 @@ export type CommitResult = (
   | { readonly status: "run-finished"; readonly run: RunStatus }
 ) & {
   /**
+   * Set when the store found the run's data corrupt (naming the key and field): the item was
+   * set aside (dead-lettered as CorruptEntry) and its run failed; nothing of the step applied.
+   */
+  readonly corrupt?: string;
+  /**
    * Only when the commit was asked to claim next: the next ready item, leased to the same worker
    * in the same atomic operation (absent when none was ready).
    */

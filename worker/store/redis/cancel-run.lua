@@ -2,6 +2,7 @@
 --
 -- KEYS (see includes/base.lua) (`run`: the run's hash, keys.ts):
 --@keys run metrics expiring
+--@read-first run
 -- ARGV[3] run id  ARGV[4] reason
 -- Returns {'ok', runHashFlat} | {'RunNotFound'}
 --
@@ -10,6 +11,8 @@
 -- now. Cancelling a finished run changes nothing.
 
 local RUN_ID, REASON = ARGV[3], ARGV[4]
+local problem = check_run(RUN_ID, { 'parked', 'held' })
+if problem then return redis.error_reply('CORRUPT ' .. problem) end
 if redis.call('EXISTS', rkey('run', RUN_ID)) == 0 then return { 'RunNotFound' } end
 finish(RUN_ID, 'cancelled', error_json('Cancelled', REASON))
 for _, raw in ipairs(redis.call('LRANGE', rkey('parked', RUN_ID), 0, -1)) do

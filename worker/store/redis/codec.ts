@@ -296,7 +296,7 @@ export function decodeRunInfo(fields: Record<string, string>): RunInfo {
 
 /**
  * The item records of a run's hash (fields `i:<item id>`), each
- * `status TAB attempt TAB updatedAt TAB durationMs TAB node TAB lastError JSON or empty`.
+ * `status TAB attempt TAB updatedAt TAB durationUs TAB node TAB lastError JSON or empty`.
  */
 export function decodeItemStates(runId: string, fields: Record<string, string>): ItemState[] {
   const what = "item state";
@@ -305,10 +305,10 @@ export function decodeItemStates(runId: string, fields: Record<string, string>):
     if (!field.startsWith("i:")) continue;
     const parts = value.split("\t");
     if (parts.length < 6) throw invalid(what, `record of item ${field.slice(2)} has ${parts.length} fields`);
-    const [status, attempt, updatedAt, durationMs, node] = parts as [string, string, string, string, string];
+    const [status, attempt, updatedAt, durationUs, node] = parts as [string, string, string, string, string];
     const lastError = parts.slice(5).join("\t");
     if (!ITEM_STATUSES.includes(status as ItemStatus)) throw invalid(what, `unknown status "${status}"`);
-    const numbers = [attempt, updatedAt, durationMs].map(Number);
+    const numbers = [attempt, updatedAt, durationUs].map(Number);
     if (numbers.some((n) => !Number.isFinite(n))) throw invalid(what, `record of item ${field.slice(2)}`);
     states.push({
       itemId: field.slice(2),
@@ -317,7 +317,7 @@ export function decodeItemStates(runId: string, fields: Record<string, string>):
       status: status as ItemStatus,
       attempt: numbers[0] as number,
       updatedAt: numbers[1] as number,
-      durationMs: numbers[2] as number,
+      durationMs: (numbers[2] as number) / 1000,
       lastError: lastError === "" ? null : decodeErrorInfo(parse(lastError, what), what),
     });
   }

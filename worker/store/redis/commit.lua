@@ -3,9 +3,10 @@
 --
 -- KEYS (see includes/base.lua):
 --@keys ready leases lease-items delayed wake dead errors metrics expiring
+--@read-first lease-items
 -- ARGV[3] workflow name  ARGV[4] n: commits in the batch
 -- then n commits, each: its argument count (what follows, for this commit), lease token, run id, kind (success | retry | fallback | fail),
---   duration µs, error JSON ('' for success), retry delay ms, dead-letter '1'|'0' (fail),
+--   duration µs (an integer), error JSON ('' for success), retry delay ms, dead-letter '1'|'0' (fail),
 --   hold '1'|'0' (success), then counted lists, each `k` followed by its entries (success:
 --   events, follow-ups, arrivals, outputs; fallback: follow-ups; retry and fail: none):
 --     events:     event JSON (the log index is the sequence number: seq = position + 1)
@@ -16,7 +17,8 @@
 -- then the claim after the batch: lease ms, then pairs (lease token, worker id), one per item
 --   wanted (none: claim nothing)
 -- Returns {status_1, runStatus_1, ..., status_n, runStatus_n, claimKind, claimDue, claimed...}:
---   status 'committed' | 'lease-lost' | 'run-finished' | 'error' (runStatus holds the message);
+--   status 'committed' | 'lease-lost' | 'run-finished' | 'error' (runStatus holds the message) |
+--   'corrupt' (the run's data cannot be trusted: the item was set aside, runStatus says why);
 --   claimKind, claimDue and the claimed items as claim.lua's reply ('none' when no claim).
 --
 -- Invariant: each step's events, follow-ups, join arrivals, outputs, item record, run info,
@@ -36,7 +38,7 @@ end
 -- The run hash fields a commit reads up front: FINISH_FIELDS (runs.lua), then `outputs`.
 local COMMIT_FIELDS = { 'status', 'held', 'idempotencyKey', 'openJoins', 'aux', 'eventSeq', 'pending', 'outputs' }
 
-local function success(head, raw, run_id, run, old, duration_us, hold)
+local function success(head, raw, run_id, run, old, duration_s, hold)
   local run_key = rkey('run', run_id)
   local status = run[1]
   local held, open_joins = tonumber(run[2]), tonumber(run[4])
@@ -46,7 +48,7 @@ local function success(head, raw, run_id, run, old, duration_us, hold)
   if n > 0 then
     local events = {}
     for i = 1, n do events[i] = take() end
-    redis.call('RPUSH', rkey('events', run_id), unpack(events))
+    call_many('RPUSH', rkey('events', run_id), events)
     event_seq = event_seq + n
     fields[#fields + 1], fields[#fields + 2] = 'eventSeq', event_seq
   end
@@ -55,7 +57,7 @@ local function success(head, raw, run_id, run, old, duration_us, hold)
     pending = pending + n
     local ready = {}
     for _ = 1, n do
-      local item_raw, id, node, attempt = take(), take(), take(), tonumber(take())
+      local item_raw, id, node, attempt = take(), take(), take(), take()
       if status == 'paused' then park_item(run_id, item_raw, id, node, attempt, true)
       else
         ready[#ready + 1] = item_raw
@@ -63,7 +65,7 @@ local function success(head, raw, run_id, run, old, duration_us, hold)
       end
     end
     if #ready > 0 then
-      redis.call('RPUSH', K.ready, unpack(ready))
+      call_many('RPUSH', K.ready, ready)
       wake()
     end
   end
@@ -99,16 +101,16 @@ local function success(head, raw, run_id, run, old, duration_us, hold)
   end
   node_metric(head.node, item_status)
   fields[#fields + 1], fields[#fields + 2] = 'i:' .. head.id,
-    item_value(old, item_status, head.attempt, head.node, nil, duration_us / 1000)
+    item_value(old, item_status, head.attempt_s, head.node, nil, duration_s)
   fields[#fields + 1], fields[#fields + 2] = 'pending', pending
   -- Quiescence: nothing pending or held. Complete, unless a join still waits for branches.
   local final = status
   if pending == 0 and held == 0 and open_joins == 0 then
     final = 'completed'
     fields[#fields + 1], fields[#fields + 2] = 'status', 'completed'
-    fields[#fields + 1], fields[#fields + 2] = 'finishedAt', int(NOW)
+    fields[#fields + 1], fields[#fields + 2] = 'finishedAt', NOW_S
   end
-  redis.call('HSET', run_key, unpack(fields))
+  call_many('HSET', run_key, fields)
   local state = { status, held, run[3], open_joins, run[5], event_seq, pending }
   if final == 'completed' then
     LIVE[run_id] = nil
@@ -131,51 +133,122 @@ do
     TOKENS[i] = ARGV[at + 1]
     at = at + 1 + tonumber(ARGV[at])
   end
-  if N > 0 then LEASES = redis.call('HMGET', K.lease_items, unpack(TOKENS)) end
+  -- The batch's first command: a lease-items of the wrong type fails it before any write (so
+  -- begin() skips its TYPE, `--@read-first`); a batch of none checks it here.
+  if N > 0 then LEASES = redis.call('HMGET', K.lease_items, unpack(TOKENS))
+  else
+    local problem = type_problem(K.lease_items, 'lease_items')
+    if problem then return redis.error_reply('CORRUPT ' .. problem) end
+  end
+end
+
+-- The counts of a success's lists (events, follow-ups, arrivals), read ahead of `take`.
+local function success_counts()
+  local events = tonumber(ARGV[cursor])
+  local follow_ups = tonumber(ARGV[cursor + 1 + events])
+  local arrivals = tonumber(ARGV[cursor + 2 + events + 4 * follow_ups])
+  return events, follow_ups, arrivals, cursor + 3 + events + 4 * follow_ups
+end
+
+-- The run's keys besides its hash that this commit may write (their types are checked first).
+local function keys_written(kind, hold, status)
+  local kinds = {}
+  if kind == 'success' then
+    local events, follow_ups, arrivals = success_counts()
+    if events > 0 then kinds[#kinds + 1] = 'events' end
+    if arrivals > 0 then kinds[#kinds + 1], kinds[#kinds + 2] = 'joins', 'open-joins' end
+    if hold then kinds[#kinds + 1] = 'held' end
+    if status == 'paused' and follow_ups + arrivals > 0 then kinds[#kinds + 1] = 'parked' end
+  else
+    kinds[#kinds + 1] = 'run-errors'
+    if status == 'paused' then kinds[#kinds + 1] = 'parked' end
+  end
+  return kinds
+end
+
+-- Why an open join slot this success arrives at cannot be trusted (arrive() reads it after the
+-- step's first writes), or nil.
+local function arrivals_problem(run_id)
+  local _, _, arrivals, at = success_counts()
+  local key = rkey('joins', run_id)
+  for i = 0, arrivals - 1 do
+    local base = at + i * 8
+    local slot = ARGV[base] .. '>' .. ARGV[base + 4]
+    local v = redis.call('HMGET', key, slot .. '|count', slot .. '|got', slot .. '|attempt', slot .. '|item', slot .. '|id')
+    if v[1] or v[2] or v[3] or v[4] or v[5] then
+      if not (v[1] and v[2] and v[3] and v[4] and v[5]) or not is_int(v[1]) or not is_int(v[2]) or not is_int(v[3]) then
+        return 'join slot ' .. slot .. ' of ' .. key .. ' is incomplete or not numeric'
+      end
+    end
+  end
+  return nil
+end
+
+-- Drops the lease of `token` with the batch's last writes (one ZREM and one HDEL for the batch);
+-- the token counts as gone for the rest of the batch.
+local function drop_later(token)
+  GONE[token] = true
+  DROPPED[#DROPPED + 1] = token
 end
 
 -- Commit `i` of the batch: returns status, runStatus.
 local function apply_one(i)
   local token, run_id, kind = take(), take(), take()
-  local duration_us, err = tonumber(take()), take()
+  local duration_s, err = take(), take()
+  local duration_us = tonumber(duration_s)
   local delay_ms, dead_letter_it, hold = tonumber(take()), take() == '1', take() == '1'
   -- Reads and checks first.
   if GONE[token] then return 'lease-lost', '' end
-  local head, raw = split_lease(LEASES[i])
+  local value = LEASES[i]
+  local head, raw = split_lease(value)
+  if not head and value then
+    -- A lease record no worker could commit: set aside, never silently lost.
+    drop_later(token)
+    local nl = string.find(value, '\n', 1, true)
+    set_aside(nl and string.sub(value, nl + 1) or value, run_of(value),
+      'lease ' .. token .. ' in ' .. K.lease_items .. ' is not a lease record')
+    return 'lease-lost', ''
+  end
   if not head or head.runId ~= run_id then return 'lease-lost', '' end
   local retry_raw = kind == 'retry' and bump_attempt(raw, head.attempt)
   if kind == 'retry' and not retry_raw then
     return 'error', 'leased item ' .. head.id .. ' is not in the canonical item encoding'
   end
   local run_key = rkey('run', run_id)
-  local run
+  local names = COMMIT_FIELDS
   if head.attempt > 1 then
-    run = redis.call('HMGET', run_key, 'status', 'held', 'idempotencyKey', 'openJoins', 'aux', 'eventSeq', 'pending',
-      'outputs', 'i:' .. head.id)
-  else
-    run = redis.call('HMGET', run_key, unpack(COMMIT_FIELDS))
+    names = { 'status', 'held', 'idempotencyKey', 'openJoins', 'aux', 'eventSeq', 'pending', 'outputs', 'i:' .. head.id }
+  end
+  local run, problem = read_run(run_id, names)
+  if not problem and run[1] and not TERMINAL[run[1]] then
+    problem = run_keys_problem(run_id, keys_written(kind, hold, run[1]))
+    if not problem and kind == 'success' then problem = arrivals_problem(run_id) end
+  end
+  if problem then
+    -- This run's data cannot be trusted: the step is set aside, the rest of the batch commits.
+    drop_later(token)
+    set_aside(raw, run_id, problem)
+    return 'corrupt', problem
   end
   local status = run[1]
   -- Writes (the lease's drop is among the batch's last).
-  GONE[token] = true
-  DROPPED[#DROPPED + 1] = token
+  drop_later(token)
   if not status then return 'run-finished', 'cancelled' end
   if TERMINAL[status] then
-    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'cancelled', head.attempt, head.node))
+    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'cancelled', head.attempt_s, head.node))
     return 'run-finished', status
   end
   LIVE[run_id] = true
   node_metric(head.node, 'durationUsTotal', duration_us)
-  if kind == 'success' then return 'committed', success(head, raw, run_id, run, run[9], duration_us, hold) end
+  if kind == 'success' then return 'committed', success(head, raw, run_id, run, run[9], duration_s, hold) end
 
-  local duration_ms = duration_us / 1000
   if kind == 'retry' then
     -- The retry waits in Redis, not in this worker's memory: it survives the worker.
     redis.call('ZADD', K.delayed, NOW + delay_ms, retry_raw)
     wake()
     node_metric(head.node, 'retried')
     redis.call('HSET', run_key, 'i:' .. head.id,
-      item_value(run[9], 'retrying', head.attempt + 1, head.node, err, duration_ms))
+      item_value(run[9], 'retrying', head.attempt + 1, head.node, err, duration_s))
     record_error(run_id, head.id, head.node, head.attempt, err, 'retry')
     return 'committed', status
   end
@@ -185,16 +258,16 @@ local function apply_one(i)
       local item_raw, id, node, attempt = take(), take(), take(), tonumber(take())
       push_item(run_id, status, item_raw, id, node, attempt, true)
     end
-    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt, head.node, err, duration_ms))
+    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt_s, head.node, err, duration_s))
     record_error(run_id, head.id, head.node, head.attempt, err, 'fallback')
     redis.call('HINCRBY', run_key, 'pending', -1)
   elseif dead_letter_it then
     record_error(run_id, head.id, head.node, head.attempt, err, 'dead')
-    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt, head.node, nil, duration_ms))
+    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt_s, head.node, nil, duration_s))
     dead_letter(run_id, raw, head.id, head.node, head.attempt, err)
   else
     record_error(run_id, head.id, head.node, head.attempt, err, 'fail')
-    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt, head.node, err, duration_ms))
+    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt_s, head.node, err, duration_s))
     redis.call('HINCRBY', run_key, 'pending', -1)
     finish(run_id, 'failed', err)
   end

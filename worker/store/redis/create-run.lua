@@ -2,6 +2,7 @@
 --
 -- KEYS (see includes/base.lua):
 --@keys ready wake runs expiring metrics
+--@read-first expiring
 -- ARGV[3] workflow name  ARGV[4] run id  ARGV[5] '1' if an idempotency key follows
 -- ARGV[6] idempotency key  ARGV[7] input JSON  ARGV[8] workflow version
 -- ARGV[9] first item JSON  ARGV[10] its id  ARGV[11] its node  ARGV[12] its attempt
@@ -14,7 +15,7 @@
 
 local WORKFLOW, RUN_ID, HAS_IDEM, IDEM = ARGV[3], ARGV[4], ARGV[5] == '1', ARGV[6]
 local INPUT, VERSION = ARGV[7], ARGV[8]
-local ITEM, ITEM_ID, ITEM_NODE, ITEM_ATTEMPT = ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12])
+local ITEM, ITEM_ID, ITEM_NODE, ITEM_ATTEMPT = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local idem_key = BASE .. ':idem:' .. IDEM
 if HAS_IDEM then
   local existing = redis.call('GET', idem_key)
@@ -30,12 +31,12 @@ if #gone > 0 then
 end
 if HAS_IDEM then
   redis.call('HSET', run_key, 'runId', RUN_ID, 'workflow', WORKFLOW, 'version', VERSION, 'status', 'queued',
-    'input', INPUT, 'createdAt', int(NOW), 'pending', 1, 'held', 0, 'openJoins', 0, 'idempotencyKey', IDEM,
+    'input', INPUT, 'createdAt', NOW_S, 'pending', 1, 'held', 0, 'openJoins', 0, 'idempotencyKey', IDEM,
     'i:' .. ITEM_ID, item_value(nil, 'queued', ITEM_ATTEMPT, ITEM_NODE))
   redis.call('SET', idem_key, RUN_ID)
 else
   redis.call('HSET', run_key, 'runId', RUN_ID, 'workflow', WORKFLOW, 'version', VERSION, 'status', 'queued',
-    'input', INPUT, 'createdAt', int(NOW), 'pending', 1, 'held', 0, 'openJoins', 0,
+    'input', INPUT, 'createdAt', NOW_S, 'pending', 1, 'held', 0, 'openJoins', 0,
     'i:' .. ITEM_ID, item_value(nil, 'queued', ITEM_ATTEMPT, ITEM_NODE))
 end
 redis.call('ZADD', K.runs, NOW, RUN_ID)

@@ -2,6 +2,7 @@
 --
 -- KEYS (see includes/base.lua):
 --@keys leases lease-items
+--@read-first lease-items
 -- ARGV[3] lease ms  ARGV[4..] lease tokens
 -- Returns one status per token: 'ok' (deadline now + lease ms) | 'lost' (reclaimed or
 --   released: stop the step, its commit would be refused) | 'run-finished' (not extended).
@@ -21,7 +22,9 @@ for i, token in ipairs(tokens) do
   else
     local status = statuses[head.runId]
     if status == nil then
-      status = redis.call('HGET', rkey('run', head.runId), 'status') or false
+      -- A run whose hash cannot be read stops the step; its commit then sets it aside.
+      local run = read_run(head.runId, { 'status' })
+      status = run and run[1] or false
       statuses[head.runId] = status
     end
     if not status or TERMINAL[status] then

@@ -33,7 +33,16 @@
  *
  * Every function VALIDATES BEFORE IT WRITES: it reads and checks everything first and writes
  * last, and nothing that can fail runs after its first write (Redis does not roll back). In a
- * batch this holds per entry. See includes/base.lua.
+ * batch this holds per entry. See includes/base.lua. Concretely: begin() checks the type of every
+ * key the function receives; a run's hash is read with pcall and its counters and status checked
+ * (read_run), and the type of each run key the call will write is checked (run_keys_problem)
+ * before the first write; metric counters are read before they are incremented; long lists are
+ * written in chunks. ONE CORRUPT ENTRY IS REPORTED AND SET ASIDE: a workflow key of the wrong
+ * type makes every call refuse with `CORRUPT <key> ...` (nothing can be served until it is
+ * fixed); a bad lease record or a run whose data cannot be trusted is dead-lettered as
+ * CorruptEntry naming key and field, its run failed, `corruptEntries` counted, and the rest of
+ * the batch, the sweep and the workflow go on. test/integration/store/redis-corruption.test.ts
+ * keeps this rule for every key kind above.
  */
 import { FloxideError } from "../../sdk/index.ts";
 

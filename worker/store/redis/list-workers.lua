@@ -2,6 +2,7 @@
 --
 -- KEYS (see includes/base.lua):
 --@keys workers worker-expiry
+--@read-first worker-expiry
 -- Returns the WorkerLiveness JSON of each live worker.
 
 forget_dead_workers()

@@ -2,6 +2,7 @@
 --
 -- KEYS (see includes/base.lua) (`run`: the run's hash, keys.ts):
 --@keys run
+--@read-first run
 -- ARGV[3] run id
 -- Returns {'ok', runHashFlat} | {'RunNotFound'} | {'RunFinished', status}
 --
@@ -9,6 +10,8 @@
 -- (still pending) instead of leasing it, so no queue is scanned here.
 
 local RUN_ID = ARGV[3]
+local problem = check_run(RUN_ID, {})
+if problem then return redis.error_reply('CORRUPT ' .. problem) end
 local status = redis.call('HGET', rkey('run', RUN_ID), 'status')
 if not status then return { 'RunNotFound' } end
 if TERMINAL[status] then return { 'RunFinished', status } end

@@ -2,6 +2,7 @@
 --
 -- KEYS (see includes/base.lua):
 --@keys ready leases lease-items wake dead errors metrics expiring reclaim-guard workers worker-expiry
+--@read-first worker-expiry
 -- ARGV[3] guard ms: after a sweep, other workers skip sweeping for this long
 -- ARGV[4] batch: at most this many leases per call
 -- Returns {requeued, deadLettered}. Also forgets workers whose liveness expired (one range query).
@@ -11,7 +12,9 @@
 -- on its last attempt, dead-lettered with a LeaseLost error, which fails its run. The expired
 -- lease is gone afterwards, so its worker's late commit gets 'lease-lost'. The SET NX PX guard
 -- keeps many idle workers from all sweeping at the same moment; the cheap peek before it keeps
--- the guard from delaying the sweep when leases have just expired.
+-- the guard from delaying the sweep when leases have just expired. A lease that cannot be read,
+-- or whose run's data cannot be trusted, is set aside (dead-lettered as CorruptEntry, its run
+-- failed) so one bad entry never stops the sweep.
 
 local GUARD_MS, BATCH = tonumber(ARGV[3]), tonumber(ARGV[4])
 
@@ -23,12 +26,30 @@ if not redis.call('SET', K.reclaim_guard, '1', 'NX', 'PX', GUARD_MS) then return
 local requeued, dead = 0, 0
 local expired = redis.call('ZRANGEBYSCORE', K.leases, '-inf', NOW, 'LIMIT', 0, BATCH)
 for _, token in ipairs(expired) do
-  local meta, raw, worker_id = read_lease(token)
+  local value = redis.call('HGET', K.lease_items, token)
+  local meta, raw, worker_id = split_lease(value)
+  local run, problem
+  if meta then
+    run, problem = read_run(meta.runId, { 'status', 'pending', 'held', 'openJoins', 'eventSeq', 'outputs' })
+    if not problem and run[1] and not TERMINAL[run[1]] then
+      problem = run_keys_problem(meta.runId, run[1] == 'paused' and { 'run-errors', 'parked' } or { 'run-errors' })
+    end
+  end
+  -- Writes (each lease is read and checked just above).
   drop_lease(token)
   metric('leaseReclaims')
-  if meta then
+  if not meta and value then
+    -- A lease record no worker could run: set aside with its bytes, never silently dropped.
+    local nl = string.find(value, '\n', 1, true)
+    set_aside(nl and string.sub(value, nl + 1) or value, run_of(value),
+      'lease ' .. token .. ' in ' .. K.lease_items .. ' is not a lease record')
+    dead = dead + 1
+  elseif problem then
+    set_aside(raw, meta.runId, problem)
+    dead = dead + 1
+  elseif meta then
     local run_id = meta.runId
-    local status = redis.call('HGET', rkey('run', run_id), 'status')
+    local status = run[1]
     if status and not TERMINAL[status] then
       local err = error_json('LeaseLost', 'lease of worker ' .. worker_id .. ' expired on attempt '
         .. int(meta.attempt), meta.node)

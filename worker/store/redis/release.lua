@@ -2,6 +2,7 @@
 --
 -- KEYS (see includes/base.lua):
 --@keys ready leases lease-items wake
+--@read-first lease-items
 -- ARGV[3..] lease tokens
 -- Returns the number of leases released.
 --
@@ -16,10 +17,13 @@ local released, back = 0, {}
 for i, token in ipairs(tokens) do
   local head, raw = split_lease(values[i])
   if head then
-    local status = redis.call('HGET', rkey('run', head.runId), 'status')
+    local run, problem = read_run(head.runId, { 'status' })
     drop_lease(token)
     released = released + 1
-    if status and not TERMINAL[status] then
+    if problem then
+      -- Back to the queue untouched: the claim that meets it sets it aside.
+      back[#back + 1] = raw
+    elseif run[1] and not TERMINAL[run[1]] then
       back[#back + 1] = raw
       set_item(head.runId, head.id, head.node, head.attempt, 'queued')
     end

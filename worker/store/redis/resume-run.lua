@@ -2,6 +2,7 @@
 --
 -- KEYS (see includes/base.lua) (`run`: the run's hash, keys.ts):
 --@keys run ready wake
+--@read-first run
 -- ARGV[3] run id
 -- Returns {'ok', runHashFlat} | {'RunNotFound'} | {'RunFinished', status}
 --
@@ -9,6 +10,8 @@
 -- so each becomes pending again as it is enqueued. Both keep their attempt.
 
 local RUN_ID = ARGV[3]
+local problem = check_run(RUN_ID, { 'parked', 'held' })
+if problem then return redis.error_reply('CORRUPT ' .. problem) end
 local run_key = rkey('run', RUN_ID)
 local status = redis.call('HGET', run_key, 'status')
 if not status then return { 'RunNotFound' } end

@@ -35,6 +35,7 @@ export const SCRIPT_NAMES = [
   "save-checkpoint",
   "heartbeat",
   "list-workers",
+  "read-runs",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
@@ -54,6 +55,7 @@ export interface FunctionLibrary {
 
 const read = (path: string): string => readFileSync(new URL(path, import.meta.url), "utf8");
 const luaName = (name: string): string => name.replace(/-/g, "_");
+const words = (line: string | undefined): string[] => (line ?? "").trim().split(/\s+/).filter(Boolean);
 
 function keysOf(name: ScriptName, source: string): FunctionKey[] {
   const line = /^--@keys(.*)$/m.exec(source);
@@ -78,7 +80,21 @@ export function loadLibrary(): FunctionLibrary {
     const source = read(`./${name}.lua`);
     const fields = keysOf(name, source).map((key) => `'${luaName(key)}'`);
     keys.set(name, keysOf(name, source));
-    return { name, source, fields };
+    // `--@flags no-writes`: a read, allowed on replicas and when Redis is out of memory.
+    const flags = words(/^--@flags(.*)$/m.exec(source)?.[1]);
+    // The keys begin() checks the type of (one TYPE each): every key but those the function
+    // reads before its first write on every path (`--@read-first`: the read fails with WRONGTYPE
+    // before anything is written) and none for a function that writes nothing.
+    const readFirst = words(/^--@read-first(.*)$/m.exec(source)?.[1]);
+    const names = keysOf(name, source);
+    for (const key of readFirst) {
+      if (!(names as readonly string[]).includes(key))
+        throw new Error(`${name}.lua: read-first key '${key}' not in --@keys`);
+    }
+    const checked = flags.includes("no-writes")
+      ? []
+      : names.flatMap((key, i) => (readFirst.includes(key) ? [] : [i + 1]));
+    return { name, source, fields, flags, checked };
   });
   const hash = createHash("sha1")
     .update(parts.join("\n"))
@@ -87,12 +103,16 @@ export function loadLibrary(): FunctionLibrary {
     .slice(0, 12);
   const name = `floxide_${hash}`;
   const functions = bodies.map(
-    ({ name: op, source, fields }) =>
+    ({ name: op, source, fields, flags, checked }) =>
       `-- ${op}.lua\nlocal KEYS_${luaName(op)} = { ${fields.join(", ")} }\n` +
+      `local CHECKED_${luaName(op)} = { ${checked.join(", ")} }\n` +
       `local function body_${luaName(op)}(KEYS, ARGV)\n${source}\nend\n` +
-      `redis.register_function('${name}_${luaName(op)}', function(KEYS, ARGV)\n` +
-      `  begin(KEYS_${luaName(op)}, KEYS, ARGV)\n  local reply = body_${luaName(op)}(KEYS, ARGV)\n` +
-      `  end_call()\n  return reply\nend)\n`,
+      `redis.register_function{ function_name = '${name}_${luaName(op)}', ` +
+      `flags = { ${flags.map((flag) => `'${flag}'`).join(", ")} }, callback = function(KEYS, ARGV)\n` +
+      `  local problem = begin(KEYS_${luaName(op)}, KEYS, ARGV, CHECKED_${luaName(op)})\n` +
+      `  if problem then return redis.error_reply('CORRUPT ' .. problem) end\n` +
+      `  local reply = body_${luaName(op)}(KEYS, ARGV)\n` +
+      `  end_call()\n  return reply\nend }\n`,
   );
   library = { name, source: [`#!lua name=${name}`, ...parts, ...functions].join("\n"), keys };
   return library;
@@ -178,6 +198,47 @@ export function ensureLibrary(client: RedisClient, reload = false): Promise<void
   return load;
 }
 
+/** The type each key a function receives must have (base.lua's KEY_TYPES). */
+const KEY_TYPES: Record<FunctionKey, string> = {
+  layout: "string",
+  ready: "list",
+  leases: "zset",
+  "lease-items": "hash",
+  delayed: "zset",
+  wake: "zset",
+  dead: "list",
+  errors: "list",
+  metrics: "hash",
+  runs: "zset",
+  expiring: "zset",
+  workers: "hash",
+  "reclaim-guard": "string",
+  "worker-expiry": "zset",
+  run: "hash",
+};
+
+/**
+ * After a WRONGTYPE (a `--@read-first` key, whose TYPE the function skips, failed its first
+ * read before any write): names the keys of the wrong type, as begin() would have. Costs only
+ * on this error path.
+ */
+async function wrongTypes(client: RedisClient, name: ScriptName, keys: readonly string[]): Promise<string> {
+  const names = loadLibrary().keys.get(name) ?? [];
+  const found: string[] = [];
+  try {
+    for (let i = 0; i < keys.length; i += 1) {
+      const key = keys[i] as string;
+      const expected = KEY_TYPES[names[i] as FunctionKey];
+      const actual = await client.type(key);
+      if (actual !== "none" && actual !== expected)
+        found.push(`key ${key} is a ${actual}, not a ${expected}`);
+    }
+  } catch {
+    return "";
+  }
+  return found.length > 0 ? ` (CORRUPT ${found.join("; ")})` : "";
+}
+
 /** Runs one function. Any failure is a StoreUnavailable error naming it (InvalidConfig for < 7.0). */
 export async function runScript(
   client: RedisClient,
@@ -198,9 +259,10 @@ export async function runScript(
     }
   } catch (error) {
     if (error instanceof FloxideError) throw error;
+    const wrong = /WRONGTYPE/.test(message(error)) ? await wrongTypes(client, name, keys) : "";
     throw new FloxideError(
       "StoreUnavailable",
-      `redis function '${name}' failed: ${message(error)}`,
+      `redis function '${name}' failed: ${message(error)}${wrong}`,
       { script: name },
       { cause: error },
     );

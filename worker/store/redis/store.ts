@@ -259,6 +259,8 @@ export class RedisWorkflowStore implements WorkflowStore {
     const reply = await this.batcher.commit(next === undefined ? { args } : { args, next });
     let result: CommitResult;
     if (reply.status === "lease-lost") result = { status: "lease-lost" };
+    else if (reply.status === "corrupt")
+      result = { status: "run-finished", run: "failed", corrupt: reply.run };
     else if (reply.status === "committed" || reply.status === "run-finished")
       result = { status: reply.status, run: reply.run as RunStatus };
     else throw unexpected("commit", reply);
@@ -283,17 +285,13 @@ export class RedisWorkflowStore implements WorkflowStore {
     return runs ?? null;
   }
 
-  /** Run infos of the given ids in one round trip, skipping runs that expired. */
+  /** Run infos of the given ids in one call (one instant), skipping runs that expired. */
   private async readRuns(runIds: readonly string[]): Promise<RunInfo[]> {
     if (runIds.length === 0) return [];
-    const { keys } = this.config;
-    // One hash per run: fields and outputs as of one instant.
-    const pipeline = this.client.pipeline();
-    for (const runId of runIds) pipeline.hgetall(keys.run("run", runId));
-    const replies = await execPipeline(pipeline, "reading runs");
+    const reply = replyArray("read-runs", await this.script("read-runs", runIds));
     const infos: RunInfo[] = [];
-    for (const reply of replies) {
-      const fields = toFields(reply);
+    for (const run of reply) {
+      const fields = toFields(run);
       if (Object.keys(fields).length > 0) infos.push(decodeRunInfo(fields));
     }
     return infos;

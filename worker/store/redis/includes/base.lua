@@ -21,10 +21,13 @@
 -- before the function's first command.
 
 local K = {}
-local BASE, RETENTION_MS
+local BASE, RETENTION_MS, RETENTION_S
 local MAX_ERRORS = 10000
 -- The Redis clock is the only clock: lease deadlines and due times are compared across workers.
-local NOW
+-- NOW_S and EXPIRE_AT_S are NOW and NOW + RETENTION_MS as strings, formatted once per call: a
+-- number handed to redis.call or concatenated is formatted each time, which costs about as much
+-- as a command.
+local NOW, NOW_S, EXPIRE_AT_S
 -- Runs this call saw live (not finished): their keys carry no TTL yet (finish sets it).
 local LIVE = {}
 -- Metric increments of this call, written once per field by end_call().
@@ -33,17 +36,46 @@ local M_FIELDS = {}
 -- Whether this call enqueued work: end_call() rings the doorbell once.
 local WAKE = false
 
-local function begin(names, keys, args)
+-- The type each key must have (absent is fine: the first write creates it). Checked before a
+-- function's first write: a write to a key of another type fails, and Redis never rolls back.
+local KEY_TYPES = {
+  layout = 'string', ready = 'list', leases = 'zset', lease_items = 'hash', delayed = 'zset', wake = 'zset',
+  dead = 'list', errors = 'list', metrics = 'hash', runs = 'zset', expiring = 'zset', workers = 'hash',
+  reclaim_guard = 'string', worker_expiry = 'zset',
+  run = 'hash', events = 'list', parked = 'list', held = 'hash', joins = 'hash', ['open-joins'] = 'set',
+  checkpoint = 'hash', ['run-errors'] = 'list',
+}
+
+-- Why `key` cannot hold a `kind` key, or nil.
+local function type_problem(key, kind)
+  local actual = redis.call('TYPE', key)['ok']
+  if actual == 'none' or actual == KEY_TYPES[kind] then return nil end
+  return 'key ' .. key .. ' is a ' .. actual .. ', not a ' .. KEY_TYPES[kind]
+end
+
+-- Checks the type of the keys at positions `checked` (scripts.ts: every key the function
+-- receives but those it reads before its first write, `--@read-first`, whose read fails with
+-- WRONGTYPE before anything is written); returns the first problem (the function then refuses
+-- before any write) or nil.
+local function begin(names, keys, args, checked)
   K = {}
   for i = 1, #names do K[names[i]] = keys[i] end
   BASE = args[1]
-  RETENTION_MS = tonumber(args[2])
+  RETENTION_S = args[2]
+  RETENTION_MS = tonumber(RETENTION_S)
   local t = redis.call('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  NOW_S = string.format('%.0f', NOW)
+  EXPIRE_AT_S = string.format('%.0f', NOW + RETENTION_MS)
   LIVE = {}
   M = {}
   M_FIELDS = {}
   WAKE = false
+  for _, i in ipairs(checked) do
+    local problem = type_problem(keys[i], names[i])
+    if problem then return problem end
+  end
+  return nil
 end
 
 local function metric(field, by)
@@ -55,24 +87,67 @@ local function metric(field, by)
   M[field] = old + (by or 1)
 end
 
+-- Field names per counter and node, kept across calls (as many as the workflows' nodes).
+local NODE_FIELDS = {}
+
 local function node_metric(node, name, by)
-  metric('node:' .. name .. ':' .. node, by)
+  local names = NODE_FIELDS[name]
+  if not names then
+    names = {}
+    NODE_FIELDS[name] = names
+  end
+  local field = names[node]
+  if not field then
+    field = 'node:' .. name .. ':' .. node
+    names[node] = field
+  end
+  metric(field, by)
 end
 
 -- The last writes of every call: one HINCRBY per metric field touched (a batch of steps of one
 -- node costs one per counter, not one per step) and one wake marker however many items it
 -- enqueued (one marker wakes one blocked claim, which passes it on while work remains).
+--
+-- A counter that is not an integer (HINCRBY would fail after the call's writes) is replaced by
+-- this call's increment and counted in `corruptEntries`: one bad counter never blocks a commit.
 local function end_call()
-  for _, field in ipairs(M_FIELDS) do
-    if M[field] ~= 0 then redis.call('HINCRBY', K.metrics, field, M[field]) end
+  if #M_FIELDS > 0 then
+    local old = redis.call('HMGET', K.metrics, unpack(M_FIELDS))
+    local reset = 0
+    for i, field in ipairs(M_FIELDS) do
+      local value = old[i]
+      if M[field] ~= 0 then
+        if value and not string.match(value, '^%-?%d+$') or (value and #value > 15) then
+          redis.call('HSET', K.metrics, field, M[field])
+          reset = reset + 1
+        else
+          redis.call('HINCRBY', K.metrics, field, M[field])
+        end
+      end
+    end
+    if reset > 0 then redis.call('HINCRBY', K.metrics, 'corruptEntries', reset) end
   end
   if WAKE then redis.call('ZADD', K.wake, 0, 'w') end
 end
 
 local TERMINAL = { completed = true, failed = true, cancelled = true }
+local STATUSES = { queued = true, running = true, paused = true, completed = true, failed = true, cancelled = true }
+
+-- Whether a hash field holds an integer counter (absent counts as 0).
+local function is_int(value)
+  return value == nil or value == false or (string.match(value, '^%-?%d+$') ~= nil and #value <= 15)
+end
 
 local function int(n)
   return string.format('%.0f', n)
+end
+
+-- One command per CHUNK arguments: unpack() of a long list overflows Lua's C stack (~8000).
+local CHUNK = 4000
+local function call_many(cmd, key, args)
+  for i = 1, #args, CHUNK do
+    redis.call(cmd, key, unpack(args, i, math.min(i + CHUNK - 1, #args)))
+  end
 end
 
 local function jstr(s)

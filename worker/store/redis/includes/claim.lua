@@ -17,8 +17,8 @@ local function dead_letter_malformed(workflow, raw, problem)
   local excerpt = string.sub(raw, 1, 200)
   local err = error_json('InvalidItem', 'malformed work item in the ready list (' .. problem .. '): ' .. excerpt)
   local item = '{"attempt":1,"maxAttempts":1,"id":' .. jstr(id) .. ',"runId":"","workflow":' .. jstr(workflow)
-    .. ',"version":"","node":"","enqueuedAt":' .. int(NOW) .. ',"frames":[],"input":' .. jstr(raw) .. '}'
-  redis.call('RPUSH', K.dead, '{"at":' .. int(NOW) .. ',"error":' .. err .. ',"item":' .. item .. '}')
+    .. ',"version":"","node":"","enqueuedAt":' .. NOW_S .. ',"frames":[],"input":' .. jstr(raw) .. '}'
+  redis.call('RPUSH', K.dead, '{"at":' .. NOW_S .. ',"error":' .. err .. ',"item":' .. item .. '}')
   metric('deadLettered')
   record_error('', id, '', 1, err, 'dead')
 end
@@ -37,7 +37,7 @@ end
 -- 'items' (at least one claimed) | 'empty', msUntilNextRetryDue or -1 | 'again' (many dead
 -- entries were skipped: call again without blocking).
 local function claim_batch(workflow, lease_ms, tokens, workers, out)
-  local deadline = NOW + lease_ms
+  local deadline = string.format('%.0f', NOW + lease_ms)
   -- A token that holds a lease already is a claim re-sent after a lost reply (ioredis re-sends
   -- unfulfilled commands when it reconnects after a Redis restart): it gets the lease the first
   -- send took. Claiming again would take a second item and lose the first.
@@ -46,8 +46,9 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out)
   for i, token in ipairs(tokens) do
     local head, raw = nil, nil
     if scores[i] then head, raw = read_lease(token) end
-    if head then
-      local seq = event_seq(head.runId, redis.call('HMGET', rkey('run', head.runId), 'status', 'eventSeq'))
+    local resent = head and read_run(head.runId, { 'status', 'eventSeq' })
+    if resent then
+      local seq = event_seq(head.runId, resent)
       out[#out + 1], out[#out + 2], out[#out + 3], out[#out + 4] = token, raw, int(tonumber(scores[i])), seq
       claimed = claimed + 1
     else
@@ -82,12 +83,20 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out)
       else
         local run_id = item.runId
         local run = runs[run_id]
+        local problem = nil
         if not run then
-          run = redis.call('HMGET', rkey('run', run_id), 'status', 'eventSeq')
-          runs[run_id] = run
+          run, problem = read_run(run_id, { 'status', 'eventSeq' })
+          if not problem and tonumber(run[2] or 0) > 0 then
+            problem = run_keys_problem(run_id, { 'events' })
+          end
+          if not problem and run[1] == 'paused' then problem = run_keys_problem(run_id, { 'parked' }) end
+          runs[run_id] = problem and { 'corrupt', problem } or run
         end
         local status = run[1]
-        if not status then
+        if status == 'corrupt' then
+          skipped = skipped + 1
+          set_aside(raw, run_id, problem or run[2])
+        elseif not status then
           skipped = skipped + 1 -- the run expired or never existed: nothing to record the item on
         elseif TERMINAL[status] then
           skipped = skipped + 1
@@ -103,14 +112,14 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out)
           deadline_args[#deadline_args + 1], deadline_args[#deadline_args + 2] = deadline, token
           -- A first attempt has no record to read (nothing holds a duration or error yet).
           local old = item.attempt > 1 and read_item(run_id, item.id) or nil
-          local record = item_value(old, 'running', item.attempt, item.node)
+          local record = item_value(old, 'running', item.attempt_s, item.node)
           if status == 'queued' then
-            redis.call('HSET', rkey('run', run_id), 'i:' .. item.id, record, 'status', 'running', 'startedAt', int(NOW))
+            redis.call('HSET', rkey('run', run_id), 'i:' .. item.id, record, 'status', 'running', 'startedAt', NOW_S)
             run[1] = 'running'
           else
             redis.call('HSET', rkey('run', run_id), 'i:' .. item.id, record)
           end
-          out[#out + 1], out[#out + 2], out[#out + 3], out[#out + 4] = token, raw, int(deadline), event_seq(run_id, run)
+          out[#out + 1], out[#out + 2], out[#out + 3], out[#out + 4] = token, raw, deadline, event_seq(run_id, run)
         end
       end
     end

@@ -46,8 +46,8 @@ local function parse_item_json(raw, workflow)
   if string.sub(raw, 1, #attempt_prefix(item.attempt)) ~= attempt_prefix(item.attempt) then
     return nil, 'not in the canonical item encoding'
   end
-  return { attempt = item.attempt, maxAttempts = item.maxAttempts, id = item.id, runId = item.runId,
-    node = item.node }, nil
+  return { attempt = item.attempt, attempt_s = string.format('%.0f', item.attempt), maxAttempts = item.maxAttempts,
+    id = item.id, runId = item.runId, node = item.node }, nil
 end
 
 -- An entry's routing fields {attempt, maxAttempts, id, runId, node}, or (nil, problem) for an
@@ -55,8 +55,8 @@ end
 local function parse_item(raw, workflow)
   local attempt, max_attempts, id, run_id, wf, node = string.match(raw, HEAD)
   if attempt and (not workflow or wf == workflow) then
-    return { attempt = tonumber(attempt), maxAttempts = tonumber(max_attempts), id = id, runId = run_id,
-      node = node }, nil
+    return { attempt = tonumber(attempt), attempt_s = attempt, maxAttempts = tonumber(max_attempts), id = id,
+      runId = run_id, node = node }, nil
   end
   return parse_item_json(raw, workflow)
 end
@@ -88,19 +88,23 @@ local function drop_lease(token)
 end
 
 -- Item records (ItemState) live in the run's hash, field `i:<item id>`, as
--- `status TAB attempt TAB updatedAt TAB durationMs TAB node TAB lastError JSON (or empty)`; they
--- keep the accumulated duration and the last error across attempts. Records of a run are written
--- in the same HSET as the run's other fields where a function writes both (commit, create-run).
-local function item_value(old, status, attempt, node, err_json, add_ms)
-  local duration, last_error = 0, ''
+-- `status TAB attempt TAB updatedAt TAB durationUs TAB node TAB lastError JSON (or empty)`; they
+-- keep the accumulated duration (integer microseconds) and the last error across attempts.
+-- Records of a run are written in the same HSET as the run's other fields where a function
+-- writes both (commit, create-run). `attempt` and `add_us` may be strings (as the caller got them:
+-- no number formatting on the hot path) or numbers.
+local function item_value(old, status, attempt, node, err_json, add_us)
+  local duration, last_error = add_us or '0', ''
   if old then
     local d, e = string.match(old, '^[^\t]*\t[^\t]*\t[^\t]*\t([^\t]*)\t[^\t]*\t(.*)$')
-    duration, last_error = tonumber(d) or 0, e or ''
+    duration = string.format('%.0f', (tonumber(d) or 0) + (tonumber(add_us) or 0))
+    last_error = e or ''
+  elseif type(duration) == 'number' then
+    duration = string.format('%.0f', duration)
   end
   if err_json then last_error = err_json end
-  if add_ms then duration = duration + add_ms end
-  return status .. '\t' .. int(attempt) .. '\t' .. int(NOW) .. '\t' .. tostring(duration) .. '\t' .. node .. '\t'
-    .. last_error
+  if type(attempt) == 'number' then attempt = string.format('%.0f', attempt) end
+  return status .. '\t' .. attempt .. '\t' .. NOW_S .. '\t' .. duration .. '\t' .. node .. '\t' .. last_error
 end
 
 local function read_item(run_id, id)
@@ -108,9 +112,9 @@ local function read_item(run_id, id)
 end
 
 -- `fresh`: the item has no record yet (a first delivery), so there is nothing to read.
-local function set_item(run_id, id, node, attempt, status, err_json, add_ms, fresh)
+local function set_item(run_id, id, node, attempt, status, err_json, add_us, fresh)
   local old = not fresh and read_item(run_id, id) or nil
-  redis.call('HSET', rkey('run', run_id), 'i:' .. id, item_value(old, status, attempt, node, err_json, add_ms))
+  redis.call('HSET', rkey('run', run_id), 'i:' .. id, item_value(old, status, attempt, node, err_json, add_us))
 end
 
 -- Keeps an item of a paused run on the run until it resumes.

@@ -6,15 +6,116 @@
 -- the run finishes). So finishing a plain run expires one key. There is no index per status:
 -- `runs` (runId -> createdAt) lists them, and the status is a field of the hash.
 
--- The run's snapshot for RunInfo: its whole hash (outputs are fields of it).
+-- ---- corruption: checked before writing, set aside when it is one run's or one entry's ----
+
+-- Integer fields of a run's hash (absent counts as 0).
+local INT_FIELDS = { pending = true, held = true, openJoins = true, eventSeq = true, outputs = true }
+
+-- The run's hash fields `names` (HMGET), or nil and why they cannot be trusted: the hash is of
+-- another type, its status is unknown or a counter is not an integer. Never raises.
+local function read_run(run_id, names)
+  local key = rkey('run', run_id)
+  local values = redis.pcall('HMGET', key, unpack(names))
+  if values['err'] then return nil, 'key ' .. key .. ': ' .. values['err'] end
+  for i, name in ipairs(names) do
+    local v = values[i]
+    if name == 'status' and v and not STATUSES[v] then
+      return nil, 'field status of ' .. key .. ' is ' .. jstr(string.sub(v, 1, 40))
+    end
+    if INT_FIELDS[name] and not is_int(v) then
+      return nil, 'field ' .. name .. ' of ' .. key .. ' is not an integer'
+    end
+  end
+  return values, nil
+end
+
+-- The first of the run's keys `kinds` (see KEY_TYPES; 'run-errors' is its error list) that is of
+-- another type, or nil.
+local function run_keys_problem(run_id, kinds)
+  for _, kind in ipairs(kinds) do
+    local problem = type_problem(rkey(kind == 'run-errors' and 'errors' or kind, run_id), kind)
+    if problem then return problem end
+  end
+  return nil
+end
+
+-- A whole-run check for the functions that act on one run (pause, resume, cancel, checkpoint):
+-- nil, or why the function must refuse before writing.
+local function check_run(run_id, kinds)
+  local problem = type_problem(rkey('run', run_id), 'run')
+  if problem then return problem end
+  local _, bad = read_run(run_id, { 'status', 'pending', 'held', 'openJoins', 'eventSeq', 'outputs' })
+  return bad or run_keys_problem(run_id, kinds)
+end
+
+-- The run an unreadable entry belongs to, when its bytes still say so.
+local function run_of(raw)
+  return string.match(raw or '', '"runId":"([^"\\]+)"')
+end
+
+-- Sets one corrupt entry aside: dead-letters its bytes with a CorruptEntry error that names the
+-- problem and its run (when known), counts it, and fails that run when its hash can still take a
+-- status. Writes only workflow keys begin() checked, and the run's hash only when it is a hash.
+local function set_aside(raw, run_id, problem, hash_ok)
+  run_id = run_id or ''
+  local err = error_json('CorruptEntry', problem)
+  local id = 'corrupt-' .. string.sub(redis.sha1hex(raw or ''), 1, 16)
+  local parsed = raw and parse_item(raw, nil)
+  local item = parsed and raw or ('{"attempt":1,"maxAttempts":1,"id":' .. jstr(id) .. ',"runId":' .. jstr(run_id)
+    .. ',"workflow":"","version":"","node":"","enqueuedAt":' .. int(NOW) .. ',"frames":[],"input":'
+    .. jstr(string.sub(raw or '', 1, 1000)) .. '}')
+  redis.call('RPUSH', K.dead, '{"at":' .. int(NOW) .. ',"error":' .. err .. ',"item":' .. item .. '}')
+  local record = '{"runId":' .. jstr(run_id) .. ',"itemId":' .. jstr(parsed and parsed.id or id)
+    .. ',"node":' .. jstr(parsed and parsed.node or '') .. ',"attempt":' .. int(parsed and parsed.attempt or 1)
+    .. ',"action":"dead","at":' .. int(NOW) .. ',"error":' .. err .. '}'
+  redis.call('RPUSH', K.errors, record)
+  redis.call('LTRIM', K.errors, -MAX_ERRORS, -1)
+  metric('deadLettered')
+  metric('corruptEntries')
+  if run_id ~= '' and hash_ok ~= false then
+    local key = rkey('run', run_id)
+    if redis.call('TYPE', key)['ok'] == 'hash' then
+      local status = redis.call('HGET', key, 'status')
+      if status and not TERMINAL[status] then
+        redis.call('HSET', key, 'status', 'failed', 'finishedAt', int(NOW), 'error', err)
+        redis.call('PEXPIRE', key, RETENTION_MS)
+        if K.expiring then redis.call('ZADD', K.expiring, NOW + RETENTION_MS, run_id) end
+        metric('runsFailed')
+      end
+    end
+  end
+end
+
+-- The fields RunInfo needs; `outputs` (their count) is the 13th.
+local RUN_FIELDS = { 'runId', 'workflow', 'version', 'status', 'input', 'createdAt', 'startedAt', 'finishedAt',
+  'error', 'idempotencyKey', 'pending', 'held', 'outputs' }
+
+-- The run for RunInfo, as a flat field/value list: its fields and outputs, not its item records,
+-- so reading a run costs the same at 10 items and at 10,000. Empty for a run that expired.
 local function snapshot(run_id)
-  return redis.call('HGETALL', rkey('run', run_id))
+  local key = rkey('run', run_id)
+  local values = redis.call('HMGET', key, unpack(RUN_FIELDS))
+  local flat = {}
+  for i, field in ipairs(RUN_FIELDS) do
+    if values[i] then flat[#flat + 1], flat[#flat + 2] = field, values[i] end
+  end
+  -- A counter that is not an integer reads as no outputs; one past the hash's size is capped by
+  -- it (never a loop over a garbage count). Read in chunks: unpack() of a long list overflows.
+  local count = is_int(values[13]) and tonumber(values[13] or 0) or 0
+  if count > CHUNK then count = math.min(count, redis.call('HLEN', key)) end
+  for first = 1, count, CHUNK do
+    local names = {}
+    for n = first, math.min(first + CHUNK - 1, count) do names[#names + 1] = 'o:' .. n end
+    local outputs = redis.call('HMGET', key, unpack(names))
+    for j = 1, #names do flat[#flat + 1], flat[#flat + 2] = names[j], outputs[j] end
+  end
+  return flat
 end
 
 -- ErrorRecord, in the workflow's list and (for a known run) the run's own list.
 local function record_error(run_id, item_id, node, attempt, err_json, action)
   local record = '{"runId":' .. jstr(run_id) .. ',"itemId":' .. jstr(item_id) .. ',"node":' .. jstr(node)
-    .. ',"attempt":' .. int(attempt) .. ',"action":"' .. action .. '","at":' .. int(NOW)
+    .. ',"attempt":' .. int(attempt) .. ',"action":"' .. action .. '","at":' .. NOW_S
     .. ',"error":' .. err_json .. '}'
   redis.call('RPUSH', K.errors, record)
   redis.call('LTRIM', K.errors, -MAX_ERRORS, -1)
@@ -36,19 +137,19 @@ local FINISH_FIELDS = { 'status', 'held', 'idempotencyKey', 'openJoins', 'aux', 
 -- Starts the retention clock of a finished run: one PEXPIRE for its hash, one per other key it
 -- has. `run`: its FINISH_FIELDS.
 local function expire_run(run_id, run)
-  redis.call('PEXPIRE', rkey('run', run_id), RETENTION_MS)
-  if tonumber(run[6] or 0) > 0 then redis.call('PEXPIRE', rkey('events', run_id), RETENTION_MS) end
+  redis.call('PEXPIRE', rkey('run', run_id), RETENTION_S)
+  if tonumber(run[6] or 0) > 0 then redis.call('PEXPIRE', rkey('events', run_id), RETENTION_S) end
   if tonumber(run[4] or 0) > 0 then
-    redis.call('PEXPIRE', rkey('joins', run_id), RETENTION_MS)
-    redis.call('PEXPIRE', rkey('open-joins', run_id), RETENTION_MS)
+    redis.call('PEXPIRE', rkey('joins', run_id), RETENTION_S)
+    redis.call('PEXPIRE', rkey('open-joins', run_id), RETENTION_S)
   end
   if run[5] then
     for _, kind in ipairs({ 'parked', 'checkpoint', 'errors' }) do
-      redis.call('PEXPIRE', rkey(kind, run_id), RETENTION_MS)
+      redis.call('PEXPIRE', rkey(kind, run_id), RETENTION_S)
     end
   end
-  if run[3] then redis.call('PEXPIRE', BASE .. ':idem:' .. run[3], RETENTION_MS) end
-  redis.call('ZADD', K.expiring, NOW + RETENTION_MS, run_id)
+  if run[3] then redis.call('PEXPIRE', BASE .. ':idem:' .. run[3], RETENTION_S) end
+  redis.call('ZADD', K.expiring, EXPIRE_AT_S, run_id)
 end
 
 local RUN_METRIC = { completed = 'runsCompleted', failed = 'runsFailed', cancelled = 'runsCancelled' }
@@ -61,9 +162,9 @@ local function finish(run_id, status, err_json, run)
   local old = run[1]
   if not old or TERMINAL[old] then return end
   if err_json then
-    redis.call('HSET', run_key, 'status', status, 'finishedAt', int(NOW), 'held', 0, 'error', err_json)
+    redis.call('HSET', run_key, 'status', status, 'finishedAt', NOW_S, 'held', 0, 'error', err_json)
   else
-    redis.call('HSET', run_key, 'status', status, 'finishedAt', int(NOW), 'held', 0)
+    redis.call('HSET', run_key, 'status', status, 'finishedAt', NOW_S, 'held', 0)
   end
   LIVE[run_id] = nil
   -- Held items end with the run.
@@ -81,7 +182,7 @@ end
 
 -- A dead item fails its run: nothing else of the run can be trusted to complete.
 local function dead_letter(run_id, raw, id, node, attempt, err_json)
-  redis.call('RPUSH', K.dead, '{"at":' .. int(NOW) .. ',"error":' .. err_json .. ',"item":' .. raw .. '}')
+  redis.call('RPUSH', K.dead, '{"at":' .. NOW_S .. ',"error":' .. err_json .. ',"item":' .. raw .. '}')
   metric('deadLettered')
   set_item(run_id, id, node, attempt, 'dead', err_json)
   redis.call('HINCRBY', rkey('run', run_id), 'pending', -1)
@@ -93,10 +194,11 @@ local function join_incomplete(run_id)
   local open = redis.call('SMEMBERS', rkey('open-joins', run_id))
   table.sort(open)
   local join = open[1]
+  if not join then return error_json('JoinIncomplete', 'a join waits for branches and nothing else is pending') end
   local slot = redis.call('HMGET', rkey('joins', run_id), join .. '|node', join .. '|got', join .. '|count')
-  local message = "join '" .. slot[1] .. "' got " .. slot[2] .. ' of ' .. slot[3] .. ' branches (' .. join
-    .. ') and nothing else is pending'
-  return error_json('JoinIncomplete', message, slot[1])
+  local message = "join '" .. tostring(slot[1]) .. "' got " .. tostring(slot[2]) .. ' of ' .. tostring(slot[3])
+    .. ' branches (' .. join .. ') and nothing else is pending'
+  return error_json('JoinIncomplete', message, slot[1] or nil)
 end
 
 -- Quiescence: nothing pending or held. Complete, unless a join still waits for branches.
