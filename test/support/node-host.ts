@@ -6,6 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 
 /** Fixed, not random: the next run must find what an interrupted one left. */
@@ -17,6 +18,8 @@ export const POD_CIDR = "10.244.0.0/24";
 export const CGROUP_ROOT = "floxide-node";
 export const CNI_NETWORK = "floxide-node";
 export const CONTAINERD_SOCKET = join(NODE_ROOT, "containerd.sock");
+/** BuildKit's cache (layers of earlier builds), kept between runs like Docker's; its mounts are not. */
+export const BUILDKIT_ROOT = join(homedir(), ".cache", "floxide-k8s", "buildkit");
 const SNAPSHOT = join(NODE_ROOT, "host-before.json");
 
 /**
@@ -154,11 +157,16 @@ function mounts(): Mount[] {
     });
 }
 
-/** Mounts below NODE_ROOT (container root filesystems, shm, netns, the kubelet's volumes). */
+/**
+ * Mounts below NODE_ROOT (container root filesystems, shm, netns, the kubelet's volumes) and
+ * below BUILDKIT_ROOT (a RUN step's root filesystem).
+ */
 export function nodeMounts(): string[] {
   return mounts()
     .map((mount) => mount.mountPoint)
-    .filter((point) => point === NODE_ROOT || point.startsWith(`${NODE_ROOT}/`));
+    .filter((point) =>
+      [NODE_ROOT, BUILDKIT_ROOT].some((root) => point === root || point.startsWith(`${root}/`)),
+    );
 }
 
 function unmountAll(): string[] {
@@ -172,7 +180,7 @@ function unmountAll(): string[] {
       if (result.status === 0 && !removed.includes(point)) removed.push(`mount ${point}`);
     }
   }
-  throw new Error(`mounts below ${NODE_ROOT} cannot be removed: ${nodeMounts().join(", ")}`);
+  throw new Error(`mounts of the test node cannot be removed: ${nodeMounts().join(", ")}`);
 }
 
 // ---- cgroups
