@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { basename, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { assetDirectories } from "./control-plane.ts";
 import {
@@ -48,13 +48,13 @@ export function projectImageNames(): { worker: string; operator: string } {
 }
 
 /** The images a Dockerfile starts FROM that are not its own stages, ARG defaults expanded. */
-export function baseImagesOf(dockerfile: string): string[] {
+export function baseImagesOf(dockerfile: string, buildArgs: Record<string, string> = {}): string[] {
   const args = new Map<string, string>();
   const stages = new Set<string>();
   const bases: string[] = [];
   for (const line of dockerfile.split("\n").map((text) => text.trim())) {
     const arg = /^ARG\s+(\w+)=(\S+)/i.exec(line);
-    if (arg?.[1] && arg[2] && bases.length === 0) args.set(arg[1], arg[2]);
+    if (arg?.[1] && arg[2] && bases.length === 0) args.set(arg[1], buildArgs[arg[1]] ?? arg[2]);
     const from = /^FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
     if (!from?.[1]) continue;
     const image = from[1].replace(/\$\{?(\w+)\}?/g, (_, name: string) => args.get(name) ?? "");
@@ -65,8 +65,8 @@ export function baseImagesOf(dockerfile: string): string[] {
 }
 
 /** .dockerignore patterns as matchers (the subset our file uses: globs, `**`, no `!`). */
-function ignoreMatchers(): RegExp[] {
-  const path = join(REPO_ROOT, ".dockerignore");
+function ignoreMatchers(context: string): RegExp[] {
+  const path = join(context, ".dockerignore");
   if (!existsSync(path)) return [];
   return readFileSync(path, "utf8")
     .split("\n")
@@ -85,13 +85,13 @@ function ignoreMatchers(): RegExp[] {
 }
 
 /** A digest of every file BuildKit sends as the context (what COPY can see). */
-function contextDigest(): string {
-  const matchers = ignoreMatchers();
+function contextDigest(context: string): string {
+  const matchers = ignoreMatchers(context);
   const hash = createHash("sha256");
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir).sort()) {
       const path = join(dir, name);
-      const rel = relative(REPO_ROOT, path);
+      const rel = relative(context, path);
       if (name === "node_modules" || name === ".git" || matchers.some((matcher) => matcher.test(rel)))
         continue;
       const stat = statSync(path);
@@ -100,7 +100,7 @@ function contextDigest(): string {
         hash.update(`${rel}\0${stat.mode & 0o111 ? "x" : "-"}\0`).update(readFileSync(path));
     }
   };
-  walk(REPO_ROOT);
+  walk(context);
   return hash.digest("hex");
 }
 
@@ -179,18 +179,38 @@ function manifestDigest(dir: string): string {
   return digest;
 }
 
+/** What to build: a Dockerfile in a context, the image's name, build args, local FROM images. */
+export interface BuildSpec {
+  context: string;
+  /** Relative to the context. */
+  dockerfile: string;
+  image: string;
+  buildArgs?: Record<string, string>;
+  /** Images built earlier that FROM may name (the rest are Node bases made locally). */
+  localImages?: readonly OciLayout[];
+}
+
 async function buildOne(
   buildkit: () => Promise<Buildkit>,
-  dockerfileName: string,
-  imageName: string,
+  spec: BuildSpec,
   log: (line: string) => void,
 ): Promise<BuiltImage> {
-  const dockerfile = readFileSync(join(REPO_ROOT, dockerfileName), "utf8");
-  const bases = await Promise.all(baseImagesOf(dockerfile).map((reference) => nodeBaseImage(reference)));
+  const { context, image: imageName, buildArgs = {} } = spec;
+  const dockerfileName = spec.dockerfile;
+  const dockerfile = readFileSync(join(context, dockerfileName), "utf8");
+  const references = baseImagesOf(dockerfile, buildArgs);
+  const bases = await Promise.all(
+    references.map(
+      (reference) =>
+        spec.localImages?.find((local) => local.name === normalizedName(reference)) ??
+        nodeBaseImage(reference),
+    ),
+  );
   const key = createHash("sha256")
     .update(dockerfile)
+    .update(JSON.stringify(buildArgs))
     .update(bases.map((base) => `${base.name}@${base.digest}`).join(","))
-    .update(contextDigest())
+    .update(contextDigest(context))
     .digest("hex")
     .slice(0, 16);
   const name = normalizedName(imageName);
@@ -201,13 +221,14 @@ async function buildOne(
     const started = Date.now();
     const { buildctl } = await buildkit();
     const tarball = join(BUILDKIT_STATE, `${tag}-${process.pid}.tar`);
-    const progress = join(BUILDKIT_STATE, `build-${dockerfileName}.log`);
+    const progress = join(BUILDKIT_STATE, `build-${tag}-${basename(dockerfileName)}.log`);
     const named = bases.flatMap((base, index) => [
       "--oci-layout",
       `base${index}=${base.dir}`,
       "--opt",
-      `context:${baseImagesOf(dockerfile)[index]}=oci-layout://base${index}@${base.digest}`,
+      `context:${references[index]}=oci-layout://base${index}@${base.digest}`,
     ]);
+    const args = Object.entries(buildArgs).flatMap(([arg, value]) => ["--opt", `build-arg:${arg}=${value}`]);
     try {
       await runToLog(
         buildctl,
@@ -217,13 +238,14 @@ async function buildOne(
           "build",
           "--progress=plain",
           "--frontend=dockerfile.v0",
-          `--local=context=${REPO_ROOT}`,
-          `--local=dockerfile=${REPO_ROOT}`,
+          `--local=context=${context}`,
+          `--local=dockerfile=${context}`,
           "--opt",
           `filename=${dockerfileName}`,
           "--opt",
           "cmdline=docker/dockerfile:1",
           ...named,
+          ...args,
           "--output",
           `type=oci,name=${name},dest=${tarball}`,
         ],
@@ -259,12 +281,23 @@ export async function buildProjectImages(
   log: (line: string) => void = () => undefined,
 ): Promise<{ worker: BuiltImage; operator: BuiltImage }> {
   const names = projectImageNames();
+  return withBuildkit(async (build) => ({
+    worker: await build({ context: REPO_ROOT, dockerfile: "Dockerfile.worker", image: names.worker }, log),
+    operator: await build(
+      { context: REPO_ROOT, dockerfile: "Dockerfile.operator", image: names.operator },
+      log,
+    ),
+  }));
+}
+
+/** Builds images with one buildkitd, started on the first build that is not cached, stopped after. */
+export async function withBuildkit<T>(
+  use: (build: (spec: BuildSpec, log: (line: string) => void) => Promise<BuiltImage>) => Promise<T>,
+): Promise<T> {
   let running: Promise<Buildkit> | undefined;
   const buildkit = (): Promise<Buildkit> => (running ??= startBuildkit());
   try {
-    const worker = await buildOne(buildkit, "Dockerfile.worker", names.worker, log);
-    const operator = await buildOne(buildkit, "Dockerfile.operator", names.operator, log);
-    return { worker, operator };
+    return await use((spec, log) => buildOne(buildkit, spec, log));
   } finally {
     if (running) await (await running).stop();
   }
