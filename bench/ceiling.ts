@@ -14,6 +14,9 @@ import { openRedisBackend } from "../worker/store/open-redis.ts";
 import { diff, readCounters } from "./redis-info.ts";
 import { BENCH_WORKFLOWS, STEPS_PER_RUN, type BenchWorkflow } from "./workflows.ts";
 
+/** The shapes the ceiling loop can drive without node code (no joins). */
+export type CeilingShape = Exclude<BenchWorkflow, "fan10">;
+
 export interface CeilingResult {
   /** Steps per second the loop reached (the driving process may be the limit here). */
   readonly stepsPerSec: number;
@@ -29,7 +32,7 @@ const PAYLOAD = "x".repeat(100);
 const CHAIN: Record<string, string> = { a: "b", b: "c" };
 
 /** The outcome the bench workflows' no-op nodes produce for this claim. */
-function outcomeFor(shape: BenchWorkflow, claim: Claim): StepOutcome {
+function outcomeFor(shape: CeilingShape, claim: Claim): StepOutcome {
   const { item } = claim;
   const target = shape === "chain3" ? CHAIN[item.node] : undefined;
   const base = { kind: "success", events: [], arrivals: [], hold: null, durationMs: 0.01 } as const;
@@ -40,12 +43,7 @@ function outcomeFor(shape: BenchWorkflow, claim: Claim): StepOutcome {
   return { ...base, followUps: [followUp], outputs: [] };
 }
 
-async function loop(
-  store: WorkflowStore,
-  shape: BenchWorkflow,
-  id: string,
-  count: () => void,
-): Promise<void> {
+async function loop(store: WorkflowStore, shape: CeilingShape, id: string, count: () => void): Promise<void> {
   const options = { workerId: id, leaseMs: 30_000 };
   let claim = await store.claim({ ...options, blockMs: 0 });
   while (claim !== null) {
@@ -55,9 +53,34 @@ async function loop(
   }
 }
 
+/**
+ * Leaves `runs` finished noop1 runs in workflow `bench-noop1` under `keyPrefix`, retained for an
+ * hour: the history a real system carries (the retained-history benchmark measures next to it).
+ */
+export async function retainRuns(url: string, keyPrefix: string, runs: number): Promise<void> {
+  const backend = await openRedisBackend(
+    { redisUrl: url, keyPrefix, redisMode: "standalone", retentionSeconds: 3600 },
+    pino({ level: "silent" }),
+  );
+  try {
+    const def = BENCH_WORKFLOWS.noop1;
+    const store = backend.forWorkflow(def.name);
+    const orchestrator = new Orchestrator(store, def);
+    for (let i = 0; i < runs; i += 2000) {
+      const batch = Math.min(2000, runs - i);
+      await Promise.all(Array.from({ length: batch }, () => orchestrator.start({ payload: PAYLOAD })));
+      await Promise.all(
+        Array.from({ length: 64 }, (_, n) => loop(store, "noop1", `retain/${n}`, () => undefined)),
+      );
+    }
+  } finally {
+    await backend.close();
+  }
+}
+
 export async function runCeiling(
   url: string,
-  options: { shape: BenchWorkflow; runs: number; loops: number },
+  options: { shape: CeilingShape; runs: number; loops: number },
 ): Promise<CeilingResult> {
   const admin = new Redis(url);
   await admin.flushall();

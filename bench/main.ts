@@ -10,25 +10,37 @@ import { runThroughput, type System, type ThroughputCase, type ThroughputResult 
 import { summarize, type Summary } from "./stats.ts";
 import { runReaction, type ReactionResult } from "./reaction.ts";
 import { runContextGrowth, type ContextGrowthResult } from "./context-growth.ts";
-import type { BenchWorkflow } from "./workflows.ts";
-import { runCeiling, type CeilingResult } from "./ceiling.ts";
+import type { BenchWorkflow, BullmqStyle } from "./workflows.ts";
+import { runCeiling, type CeilingResult, type CeilingShape } from "./ceiling.ts";
 import { runOperatorPoll, type OperatorPollResult } from "./operator-poll.ts";
 import { runOperatorReaction, type OperatorReactionResult } from "./operator-reaction.ts";
 
 const quick = process.argv.includes("--quick");
 const repeats = quick ? 1 : 3;
-const runsFor = (shape: BenchWorkflow): number => (quick ? 600 : shape === "noop1" ? 6000 : 2500);
-const GRID: { shape: BenchWorkflow; workers: number; concurrency: number }[] = [
-  { shape: "noop1", workers: 1, concurrency: 1 },
-  { shape: "noop1", workers: 1, concurrency: 16 },
-  { shape: "noop1", workers: 2, concurrency: 16 },
-  { shape: "chain3", workers: 1, concurrency: 1 },
-  { shape: "chain3", workers: 1, concurrency: 16 },
-  { shape: "chain3", workers: 2, concurrency: 16 },
-];
+const runsFor = (shape: BenchWorkflow): number =>
+  quick ? (shape === "fan10" ? 150 : 600) : shape === "noop1" ? 6000 : shape === "chain3" ? 2500 : 800;
+/** Finished runs retained in the retained-history case. */
+const RETAINED = quick ? 10_000 : 100_000;
+const GRID: { shape: BenchWorkflow; peer: BullmqStyle; workers: number; concurrency: number }[] = [];
+for (const [shape, peer] of [
+  ["noop1", "jobs"],
+  ["chain3", "jobs"],
+  ["chain3", "flow"],
+  ["fan10", "flow"],
+] as const) {
+  for (const [workers, concurrency] of [
+    [1, 1],
+    [1, 16],
+    [2, 16],
+  ] as const) {
+    GRID.push({ shape, peer, workers, concurrency });
+  }
+}
 
 interface Row {
   readonly shape: BenchWorkflow;
+  /** How BullMQ builds the same work. */
+  readonly peer: BullmqStyle;
   readonly workers: number;
   readonly concurrency: number;
   readonly floxide: Record<keyof ThroughputResult, Summary>;
@@ -51,11 +63,12 @@ async function main(): Promise<void> {
         // Alternate which system goes first, so drift on a noisy machine hits both alike.
         const order: System[] = r % 2 === 0 ? ["floxide", "bullmq"] : ["bullmq", "floxide"];
         for (const system of order) {
-          const c: ThroughputCase = { system, ...cell, runs: runsFor(cell.shape) };
+          const c: ThroughputCase = { system, ...cell, bullmq: cell.peer, runs: runsFor(cell.shape) };
           samples[system].push(await runThroughput(redis.url, c));
         }
       }
       const summary = (list: ThroughputResult[]) => ({
+        runsPerSec: summarize(list.map((s) => s.runsPerSec)),
         stepsPerSec: summarize(list.map((s) => s.stepsPerSec)),
         redisCpuUsPerStep: summarize(list.map((s) => s.redisCpuUsPerStep)),
         commandsPerStep: summarize(list.map((s) => s.commandsPerStep)),
@@ -64,19 +77,49 @@ async function main(): Promise<void> {
         ...cell,
         floxide: summary(samples.floxide),
         bullmq: summary(samples.bullmq),
+        // Runs (flows) per second: floxide's fan10 run has one step more than BullMQ's flow.
         ratio:
-          summarize(samples.floxide.map((s) => s.stepsPerSec)).median /
-          summarize(samples.bullmq.map((s) => s.stepsPerSec)).median,
+          summarize(samples.floxide.map((s) => s.runsPerSec)).median /
+          summarize(samples.bullmq.map((s) => s.runsPerSec)).median,
       };
       rows.push(row);
       process.stdout.write(
-        `${cell.shape.padEnd(7)} W=${cell.workers} C=${String(cell.concurrency).padEnd(2)}  floxide ${fmt(row.floxide.stepsPerSec.median).padStart(6)} steps/s  ` +
-          `bullmq ${fmt(row.bullmq.stepsPerSec.median).padStart(6)} jobs/s  ratio ${fmt(row.ratio, 2)}  ` +
+        `${`${cell.shape}/${cell.peer}`.padEnd(12)} W=${cell.workers} C=${String(cell.concurrency).padEnd(2)}  floxide ${fmt(row.floxide.stepsPerSec.median).padStart(6)} steps/s  ` +
+          `bullmq ${fmt(row.bullmq.stepsPerSec.median).padStart(6)} jobs/s  ratio (runs/s) ${fmt(row.ratio, 2)} ` +
+          `[${fmt(row.floxide.runsPerSec.min / row.bullmq.runsPerSec.max, 2)}–${fmt(row.floxide.runsPerSec.max / row.bullmq.runsPerSec.min, 2)}]  ` +
           `redis µs/step ${fmt(row.floxide.redisCpuUsPerStep.median, 1)} vs ${fmt(row.bullmq.redisCpuUsPerStep.median, 1)}  ` +
           `cmds/step ${fmt(row.floxide.commandsPerStep.median, 1)} vs ${fmt(row.bullmq.commandsPerStep.median, 1)}\n`,
       );
     }
-    const ceilings: Record<BenchWorkflow, CeilingResult> = {
+    // Retained history: floxide one-node runs with RETAINED finished runs of the same workflow
+    // still in Redis (their hashes and index entries) against an empty Redis, alternating.
+    const retained: Record<"empty" | "retained", ThroughputResult[]> = { empty: [], retained: [] };
+    for (let r = 0; r < repeats; r += 1) {
+      for (const kind of r % 2 === 0 ? (["empty", "retained"] as const) : (["retained", "empty"] as const)) {
+        const c: ThroughputCase = {
+          system: "floxide",
+          shape: "noop1",
+          workers: 1,
+          concurrency: 16,
+          runs: runsFor("noop1"),
+          retainedRuns: kind === "retained" ? RETAINED : 0,
+        };
+        retained[kind].push(await runThroughput(redis.url, c));
+      }
+    }
+    const history = {
+      retainedRuns: RETAINED,
+      empty: summarize(retained.empty.map((s) => s.stepsPerSec)),
+      retained: summarize(retained.retained.map((s) => s.stepsPerSec)),
+      emptyRedisUsPerStep: summarize(retained.empty.map((s) => s.redisCpuUsPerStep)),
+      retainedRedisUsPerStep: summarize(retained.retained.map((s) => s.redisCpuUsPerStep)),
+    };
+    process.stdout.write(
+      `retained history (noop1 W=1 C=16): ${fmt(history.retained.median)} steps/s with ${RETAINED} finished runs retained vs ` +
+        `${fmt(history.empty.median)} empty (${fmt((history.retained.median / history.empty.median) * 100)}%); ` +
+        `redis µs/step ${fmt(history.retainedRedisUsPerStep.median, 1)} vs ${fmt(history.emptyRedisUsPerStep.median, 1)}\n`,
+    );
+    const ceilings: Record<CeilingShape, CeilingResult> = {
       noop1: await runCeiling(redis.url, { shape: "noop1", runs: quick ? 2000 : 12_000, loops: 64 }),
       chain3: await runCeiling(redis.url, { shape: "chain3", runs: quick ? 700 : 4000, loops: 64 }),
     };
@@ -129,6 +172,7 @@ async function main(): Promise<void> {
       quick,
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? "unknown", node: process.version },
       throughput: rows,
+      history,
       ceilings,
       reaction,
       growth,

@@ -51,7 +51,6 @@ export async function runReaction(
     const latencies: number[] = [];
     for (let i = 0; i < options.samples; i += 1) {
       await pause(20); // let the worker go back to its blocking claim: we measure an idle pick-up
-      startedAt = 0;
       const enqueuedAt = performance.now();
       const { runId } = await orchestrator.start(null);
       await orchestrator.wait(runId, { pollMs: 2 });

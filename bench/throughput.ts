@@ -4,13 +4,21 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { Queue } from "bullmq";
+import { FlowProducer, Queue, type FlowJob } from "bullmq";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { Orchestrator } from "../worker/engine/index.ts";
 import { openRedisBackend } from "../worker/store/open-redis.ts";
 import { diff, readCounters } from "./redis-info.ts";
-import { BENCH_WORKFLOWS, STEPS_PER_RUN, type BenchWorkflow } from "./workflows.ts";
+import { retainRuns } from "./ceiling.ts";
+import {
+  BENCH_WORKFLOWS,
+  BULLMQ_JOBS_PER_RUN,
+  FAN_OUT,
+  STEPS_PER_RUN,
+  type BenchWorkflow,
+  type BullmqStyle,
+} from "./workflows.ts";
 
 export type System = "floxide" | "bullmq";
 
@@ -20,18 +28,43 @@ export interface ThroughputCase {
   readonly workers: number;
   readonly concurrency: number;
   readonly runs: number;
+  /** How BullMQ builds the work (default `jobs`). */
+  readonly bullmq?: BullmqStyle;
+  /** Finished runs of the same workflow left in Redis before the measurement (floxide only). */
+  readonly retainedRuns?: number;
 }
 
 export interface ThroughputResult {
+  /** Runs (BullMQ: jobs, or flows) per second: what the ratio compares. */
+  readonly runsPerSec: number;
+  /** Each system's own steps (BullMQ: jobs) per second. */
   readonly stepsPerSec: number;
   readonly redisCpuUsPerStep: number;
   readonly commandsPerStep: number;
 }
 
 const PAYLOAD = "x".repeat(100);
+const DONE = { removeOnComplete: true } as const;
 let sequence = 0;
 
 async function prefill(url: string, c: ThroughputCase, name: string): Promise<() => Promise<void>> {
+  if (c.system === "bullmq" && c.bullmq === "flow") {
+    const flows = new FlowProducer({ connection: { url } });
+    const leaf = (): FlowJob => ({ name: "child", queueName: name, data: { payload: PAYLOAD }, opts: DONE });
+    const parent = (children: FlowJob[]): FlowJob => ({
+      name: "parent",
+      queueName: name,
+      data: {},
+      opts: DONE,
+      children,
+    });
+    const flow = (): FlowJob =>
+      c.shape === "fan10" ? parent(Array.from({ length: FAN_OUT }, leaf)) : parent([parent([leaf()])]);
+    for (let i = 0; i < c.runs; i += 200) {
+      await flows.addBulk(Array.from({ length: Math.min(200, c.runs - i) }, flow));
+    }
+    return () => flows.close();
+  }
   if (c.system === "bullmq") {
     const queue = new Queue(name, { connection: { url } });
     for (let i = 0; i < c.runs; i += 1000) {
@@ -64,8 +97,8 @@ function startWorker(
   name: string,
 ): { child: ChildProcess; done: () => number } {
   const script = c.system === "bullmq" ? "bench/bullmq-worker.ts" : "bench/floxide-worker.ts";
-  const child = fork(script, [url, name, c.shape, String(c.concurrency)], {
-    execArgv: ["--import", "tsx"],
+  const child = fork(script, [url, name, c.shape, String(c.concurrency), c.bullmq ?? "jobs"], {
+    execArgv: [],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   let done = 0;
@@ -88,9 +121,11 @@ export async function runThroughput(url: string, c: ThroughputCase): Promise<Thr
   const admin = new Redis(url);
   try {
     await admin.flushall();
+    if (c.system === "floxide" && (c.retainedRuns ?? 0) > 0) await retainRuns(url, name, c.retainedRuns ?? 0);
     const close = await prefill(url, c, name);
     const workers = Array.from({ length: c.workers }, () => startWorker(url, c, name));
-    const total = c.runs * STEPS_PER_RUN[c.shape];
+    const perRun = c.system === "bullmq" ? BULLMQ_JOBS_PER_RUN[c.shape] : STEPS_PER_RUN[c.shape];
+    const total = c.runs * perRun;
     const done = (): number => workers.reduce((sum, w) => sum + w.done(), 0);
     await until(() => done() >= total * 0.1, 120_000, "warm-up");
     const [t0, done0, before] = [performance.now(), done(), await readCounters(admin)];
@@ -102,6 +137,7 @@ export async function runThroughput(url: string, c: ThroughputCase): Promise<Thr
     const steps = done1 - done0;
     const used = diff(before, after);
     return {
+      runsPerSec: steps / perRun / ((t1 - t0) / 1000),
       stepsPerSec: steps / ((t1 - t0) / 1000),
       redisCpuUsPerStep: (used.cpuSeconds * 1e6) / steps,
       commandsPerStep: used.commands / steps,

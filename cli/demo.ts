@@ -5,13 +5,13 @@
  * scale back to zero and prints a summary. Ctrl-C drains the workers and exits 130.
  */
 import { randomUUID } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { videoWorkflow } from "../examples/video.ts";
 import { eraseTypes } from "../worker/sdk/index.ts";
 import { isTerminal } from "../worker/store/index.ts";
 import { Orchestrator } from "../worker/engine/index.ts";
 import { LocalCluster, stepsOf } from "./demo/local-cluster.ts";
 import { openLocalStore } from "./demo/local-store.ts";
+import { VIDEO_EXAMPLE } from "./paths.ts";
 import { scalePath, type ScaleEvent } from "./demo/scaler.ts";
 import { ProgressView, type Output, type ViewState } from "./demo/view.ts";
 import { intOption, parse, UsageError } from "./usage.ts";
@@ -97,7 +97,7 @@ export async function demo(
   const cluster = new LocalCluster({
     local,
     workflow: eraseTypes(videoWorkflow),
-    workflowModule: fileURLToPath(new URL("../examples/video.ts", import.meta.url)),
+    workflowModule: VIDEO_EXAMPLE,
     concurrency,
     maxWorkers,
     targetPerWorker: target,
@@ -151,7 +151,7 @@ export async function demo(
     };
   };
 
-  let exitCode = 0;
+  let exitCode: number;
   let summary: DemoSummary | undefined;
   try {
     cluster.start();

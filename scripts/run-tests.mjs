@@ -1,5 +1,6 @@
-// Runs every *.test.ts under the given folders (default: test/) with node's test runner through tsx.
-// Node 20's `--test` does not expand globs, so the file list is built here.
+// Runs every *.test.ts under the given folders (default: test/) with Node's test runner on the
+// Node that runs this script (type stripping: no loader). scripts/test.mjs calls it once per
+// Node line; run it alone for a quick pass: `node scripts/run-tests.mjs test/unit`.
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -7,6 +8,10 @@ import { spawnSync } from "node:child_process";
 const roots = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["test"];
 const files = [];
 const walk = (dir) => {
+  if (!statSync(dir).isDirectory()) {
+    files.push(dir);
+    return;
+  }
   for (const name of readdirSync(dir).sort()) {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) walk(path);
@@ -22,7 +27,7 @@ const concurrency = process.env.FLOXIDE_TEST_CONCURRENCY ?? "2";
 const result = spawnSync(
   process.execPath,
   [
-    ...["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec"],
+    ...["--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec"],
     // A file whose tests are done exits even if a failed test leaked a handle (a child
     // process, a socket): the failure is reported instead of hanging CI.
     "--test-force-exit",

@@ -6,10 +6,10 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { fileURLToPath } from "node:url";
 import { WorkerPool } from "../../worker/engine/index.ts";
 import type { WorkflowDef } from "../../worker/sdk/index.ts";
 import type { WorkflowStore } from "../../worker/store/index.ts";
+import { CLI_ENTRY } from "../paths.ts";
 
 export type WorkerPhase = "starting" | "running" | "draining";
 
@@ -56,10 +56,6 @@ interface ProcessWorker {
   readonly exited: Promise<void>;
   stderr: string;
 }
-
-const CLI_MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
-// An absolute URL, so the worker finds tsx wherever the user's project (the cwd) is.
-const TSX = import.meta.resolve("tsx");
 
 /** Picks `count` workers to drain: idle ones first, then ones still starting, then the newest. */
 function victims<T extends { id: string; phase: WorkerPhase }>(
@@ -127,9 +123,7 @@ export class ProcessFleet implements Fleet {
     const child = spawn(
       process.execPath,
       [
-        "--import",
-        TSX,
-        CLI_MAIN,
+        CLI_ENTRY,
         "worker",
         "--workflow",
         options.workflowModule,

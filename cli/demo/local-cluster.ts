@@ -39,7 +39,10 @@ export class LocalCluster {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly options: LocalClusterOptions) {
+  private readonly options: LocalClusterOptions;
+
+  constructor(options: LocalClusterOptions) {
+    this.options = options;
     const { local, workflow } = options;
     this.store = local.backend.forWorkflow(workflow.name);
     const common = {

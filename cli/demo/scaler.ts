@@ -52,13 +52,24 @@ export class LocalScaler {
   private readonly startedAt: number;
   private snapshot: ScalerSnapshot = { depth: undefined, desired: 0, reason: undefined, busyWorkers: 0 };
 
+  private readonly store: WorkflowStore;
+  private readonly fleet: Fleet;
+  private readonly scaling: ScalingSpec;
+  private readonly onScale: (event: ScaleEvent) => void;
+  private readonly now: () => number;
+
   constructor(
-    private readonly store: WorkflowStore,
-    private readonly fleet: Fleet,
-    private readonly scaling: ScalingSpec,
-    private readonly onScale: (event: ScaleEvent) => void = () => undefined,
-    private readonly now: () => number = Date.now,
+    store: WorkflowStore,
+    fleet: Fleet,
+    scaling: ScalingSpec,
+    onScale: (event: ScaleEvent) => void = () => undefined,
+    now: () => number = Date.now,
   ) {
+    this.store = store;
+    this.fleet = fleet;
+    this.scaling = scaling;
+    this.onScale = onScale;
+    this.now = now;
     this.startedAt = now();
   }
 

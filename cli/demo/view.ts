@@ -60,10 +60,13 @@ export class ProgressView {
   private drawn = 0;
   private lastPlainAt = -Infinity;
 
-  constructor(
-    private readonly out: Output,
-    private readonly plainEveryMs = 500,
-  ) {}
+  private readonly out: Output;
+  private readonly plainEveryMs: number;
+
+  constructor(out: Output, plainEveryMs = 500) {
+    this.out = out;
+    this.plainEveryMs = plainEveryMs;
+  }
 
   get live(): boolean {
     return this.out.isTTY === true;

@@ -2,6 +2,8 @@
 // uses and the OpenAPI schema of the CRD (operator/api/crd.ts, `npm run gen:crd`). Fields with
 // a default are listed as required: the API server fills defaults before it validates, so a
 // stored object always has them and the operator reads them without `?? fallback` copies.
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- named so tsc's declaration emit (dist/*.d.ts) can spell the schemas' types (TS4023)
+import type { Hint, Kind, OptionalKind, ReadonlyKind } from "@sinclair/typebox";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import {

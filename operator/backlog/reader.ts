@@ -62,7 +62,10 @@ export class RedisBacklogReader implements BacklogReader {
   private readonly timeoutMs: number;
   private readonly idleCloseMs: number;
 
-  constructor(private readonly options: RedisBacklogReaderOptions = {}) {
+  private readonly options: RedisBacklogReaderOptions;
+
+  constructor(options: RedisBacklogReaderOptions = {}) {
+    this.options = options;
     this.timeoutMs = options.timeoutMs ?? 3_000;
     this.idleCloseMs = options.idleCloseMs ?? 600_000;
   }

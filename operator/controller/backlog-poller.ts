@@ -29,7 +29,10 @@ export class BacklogPoller {
   /** When the last tick started (ms): the scaler loop's heartbeat for /healthz. */
   lastTickAt = 0;
 
-  constructor(private readonly options: BacklogPollerOptions) {
+  private readonly options: BacklogPollerOptions;
+
+  constructor(options: BacklogPollerOptions) {
+    this.options = options;
     this.now = options.now ?? Date.now;
   }
 

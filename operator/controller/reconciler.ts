@@ -53,7 +53,10 @@ function toObservation(observation: Observation | undefined): BacklogObservation
 export class Reconciler {
   private readonly now: () => number;
 
-  constructor(private readonly deps: ReconcilerDeps) {
+  private readonly deps: ReconcilerDeps;
+
+  constructor(deps: ReconcilerDeps) {
+    this.deps = deps;
     this.now = deps.now ?? Date.now;
   }
 

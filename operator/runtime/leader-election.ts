@@ -42,7 +42,10 @@ export class LeaderElector {
   private lastRenewAt = 0;
   private stopped = true;
 
-  constructor(private readonly options: LeaderElectionOptions) {
+  private readonly options: LeaderElectionOptions;
+
+  constructor(options: LeaderElectionOptions) {
+    this.options = options;
     this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
   }
 

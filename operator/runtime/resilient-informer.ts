@@ -47,7 +47,10 @@ export class ResilientInformer<T extends KubernetesObject> {
   restarts = 0;
   private readonly syncWaiters: (() => void)[] = [];
 
-  constructor(private readonly options: ResilientInformerOptions<T>) {
+  private readonly options: ResilientInformerOptions<T>;
+
+  constructor(options: ResilientInformerOptions<T>) {
+    this.options = options;
     const silence = options.silenceLimitMs ?? 300_000;
     const relist = options.relistIntervalMs ?? 600_000;
     this.watchdog = setInterval(

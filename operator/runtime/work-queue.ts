@@ -37,7 +37,10 @@ export class WorkQueue {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
 
-  constructor(private readonly options: WorkQueueOptions = {}) {
+  private readonly options: WorkQueueOptions;
+
+  constructor(options: WorkQueueOptions = {}) {
+    this.options = options;
     this.concurrency = options.concurrency ?? 4;
     this.baseDelayMs = options.baseDelayMs ?? 100;
     this.maxDelayMs = options.maxDelayMs ?? 300_000;

@@ -88,16 +88,7 @@ async function operatorMetrics(): Promise<string> {
   await installOperatorResources(cp, [], { rbac: false });
   const child = spawn(
     process.execPath,
-    [
-      "--import",
-      "tsx",
-      "cli/main.ts",
-      "operator",
-      "--kubeconfig",
-      cp.kubeconfigPath,
-      "--leader-elect",
-      "false",
-    ],
+    ["cli/main.ts", "operator", "--kubeconfig", cp.kubeconfigPath, "--leader-elect", "false"],
     {
       cwd: ROOT,
       env: {

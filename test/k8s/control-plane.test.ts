@@ -99,15 +99,17 @@ async function run(binary: string, args: string[], env: NodeJS.ProcessEnv = {}):
     return stdout;
   } catch (error) {
     const { stderr } = error as { stderr?: string };
-    throw new Error(`${binary} ${args.join(" ")} failed: ${(error as Error).message}\n${stderr ?? ""}`);
+    throw new Error(`${binary} ${args.join(" ")} failed: ${(error as Error).message}\n${stderr ?? ""}`, {
+      cause: error,
+    });
   }
 }
 
-test("without binaries, the harness says to run test/k8s/assets.sh", () => {
+test("without binaries, the harness says to run scripts/provision.sh k8s", () => {
   assert.throws(
     () => locateBinaries({ FLOXIDE_K8S_ASSETS: join(tmpdir(), "floxide-no-such-assets") }),
     (error: unknown) =>
-      error instanceof ControlPlaneAssetsMissing && /bash test\/k8s\/assets\.sh/.test(error.message),
+      error instanceof ControlPlaneAssetsMissing && /bash scripts\/provision\.sh k8s/.test(error.message),
   );
 });
 

@@ -59,7 +59,7 @@ async function kubectl(args: readonly string[], input?: string): Promise<string>
     return (await child).stdout;
   } catch (error) {
     const failed = error as { stderr?: string; message: string };
-    throw new Error(`kubectl ${args.join(" ")} failed: ${failed.stderr ?? failed.message}`);
+    throw new Error(`kubectl ${args.join(" ")} failed: ${failed.stderr ?? failed.message}`, { cause: error });
   }
 }
 
@@ -196,7 +196,7 @@ async function startOperatorFromRelease(): Promise<void> {
   await writeFile(kubeconfigPath, toYaml(JSON.parse(asServiceAccount.exportConfig())), { mode: 0o600 });
   // The chart's args, then what differs outside a pod: the kubeconfig and a free local port.
   const args = [...container.args, "--kubeconfig", kubeconfigPath, "--port", "0", "--host", "127.0.0.1"];
-  const child = spawn(process.execPath, ["--import", "tsx", "cli/main.ts", "operator", ...args], {
+  const child = spawn(process.execPath, ["cli/main.ts", "operator", ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env, FLOXIDE_LOG_LEVEL: "info" },
     stdio: ["ignore", "pipe", "pipe"],

@@ -58,8 +58,6 @@ function startOperatorProcess(identity: string): ChildProcess {
   const child = spawn(
     process.execPath,
     [
-      "--import",
-      "tsx",
       "cli/main.ts",
       "operator",
       "--kubeconfig",

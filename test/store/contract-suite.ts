@@ -248,6 +248,42 @@ export function describeStoreContract(name: string, factory: BackendFactory): vo
       assert.deepEqual(await store.extendLeases([next], 10_000), ["lost"]);
     });
 
+    test("commits asked for together: a stale lease is refused alone, the others commit", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const staleRun = await startRun(store);
+      const stale = await claimOne(store, { leaseMs: 30 });
+      await waitFor(async () => (await store.reclaimExpired()).requeued === 1, {
+        intervalMs: 10,
+        message: "lease to expire",
+      });
+      const runs = [await startRun(store), await startRun(store)];
+      const claims = [await claimOne(store), await claimOne(store), await claimOne(store)];
+      const fresh = claims.filter((claim) => claim.item.runId !== staleRun);
+      assert.equal(fresh.length, 2);
+      const event = (claim: Claim) => [
+        { id: randomUUID(), node: "a", itemId: claim.item.id, event: claim.token },
+      ];
+      const results = await Promise.all([
+        store.commit(fresh[0] as Claim, success({ events: event(fresh[0] as Claim) })),
+        store.commit(stale, success({ events: event(stale) })),
+        store.commit(fresh[1] as Claim, success({ events: event(fresh[1] as Claim) })),
+      ]);
+      assert.deepEqual(
+        results.map((result) => result.status),
+        ["committed", "lease-lost", "committed"],
+      );
+      for (const runId of runs) {
+        assert.equal((await store.getRun(runId))?.status, "completed");
+        assert.equal((await store.readEvents(runId, 0)).length, 1);
+      }
+      assert.deepEqual(await store.readEvents(staleRun, 0), [], "the stale commit wrote nothing");
+      const redelivered = claims.find((claim) => claim.item.runId === staleRun) as Claim;
+      assert.equal(redelivered.item.attempt, 2);
+      assert.equal((await store.getRun(staleRun))?.status, "running", "its re-delivery is still leased");
+      assert.equal((await store.commit(redelivered, success())).status, "committed");
+      assert.equal((await store.getRun(staleRun))?.status, "completed");
+    });
+
     test("step durations add up per node in the metrics, to the microsecond", async () => {
       const store = backend.forWorkflow(uniqueWorkflow());
       const runId = await startRun(store);

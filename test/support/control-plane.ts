@@ -121,7 +121,7 @@ export function locateBinaries(env: NodeJS.ProcessEnv = process.env): ControlPla
   if (missing.length > 0) {
     throw new ControlPlaneAssetsMissing(
       `Kubernetes test binaries missing: ${missing.join(", ")} (looked in ${dirs.join(", ")}). ` +
-        "Run `bash test/k8s/assets.sh` to build them (the first build takes tens of minutes), " +
+        "Run `bash scripts/provision.sh k8s` (npm test does) to build them (the first build takes tens of minutes), " +
         "or set KUBEBUILDER_ASSETS, or FLOXIDE_USE_EXISTING_CLUSTER=1 with KUBECONFIG. " +
         "See docs/kubernetes-tests.md.",
     );

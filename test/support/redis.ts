@@ -1,13 +1,17 @@
 /**
- * Real Redis servers for tests. `startRedis()` uses REDIS_URL when set, else spawns
- * `redis-server` on a free loopback port with its own temp dir; `startRedisCluster()` spawns a
- * local 3-master Redis Cluster (or uses REDIS_CLUSTER_NODES). Every spawned server is killed
- * when the test process exits, even if a test forgot to stop it.
+ * Real Redis servers for tests. Where `startRedis()` gets its server is FLOXIDE_TEST_REDIS:
+ *   auto (default)  a container (testcontainers) when a container engine answers, else `local`
+ *   local           `redis-server` from PATH on a free loopback port with its own temp dir
+ *   container       a Redis container started by testcontainers (needs Docker or Podman)
+ *   redis://...     a running server (REDIS_URL is read as a fallback for this)
+ * `startRedisCluster()` and `startRedisSentinel()` always spawn local processes (or use
+ * REDIS_CLUSTER_NODES). Every spawned server is killed when the test process exits, even if a
+ * test forgot to stop it; a container is removed by testcontainers' reaper.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { waitFor } from "./wait.ts";
@@ -57,8 +61,11 @@ export interface RedisClusterServer {
 
 const HOST = "127.0.0.1";
 const INSTALL_HINT =
-  "redis-server was not found on PATH. Install it (Debian/Ubuntu: `apt-get install -y redis-server redis-tools`) " +
-  "or point REDIS_URL at a running Redis.";
+  "redis-server was not found on PATH. Run `bash scripts/provision.sh redis` (npm test does; or " +
+  "`apt-get install -y redis-server redis-tools`), or set FLOXIDE_TEST_REDIS=container with a Docker " +
+  "engine, or FLOXIDE_TEST_REDIS=redis://host:port for a running Redis.";
+/** The image of FLOXIDE_TEST_REDIS=container: the Redis line the local package provides (7.x). */
+const REDIS_IMAGE = "redis:7.4-alpine";
 
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -174,10 +181,12 @@ async function spawnServer(
   return child;
 }
 
-function externalServer(url: string): RedisServer {
+function externalServer(url: string, what = "FLOXIDE_TEST_REDIS names an external Redis"): RedisServer {
   const parsed = new URL(url);
   const refuse = async (): Promise<never> => {
-    throw new Error("REDIS_URL names an external Redis: this test needs a server it can restart or kill");
+    throw new Error(
+      `${what}: this test needs a server it can restart or kill (use FLOXIDE_TEST_REDIS=local)`,
+    );
   };
   return {
     url,
@@ -190,9 +199,81 @@ function externalServer(url: string): RedisServer {
   };
 }
 
+type Provider = { kind: "local" } | { kind: "container" } | { kind: "url"; url: string };
+
+/** A container engine's socket, as testcontainers looks for one (DOCKER_HOST first). */
+function containerEngineConfigured(): boolean {
+  if (process.env.DOCKER_HOST) return true;
+  const uid = process.getuid?.() ?? 0;
+  return [
+    "/var/run/docker.sock",
+    join(homedir(), ".docker", "run", "docker.sock"),
+    `/run/user/${uid}/podman/podman.sock`,
+    `/run/user/${uid}/docker.sock`,
+  ].some((path) => existsSync(path));
+}
+
+let autoProvider: Promise<Provider> | undefined;
+
+function redisProvider(): Promise<Provider> {
+  const setting = process.env.FLOXIDE_TEST_REDIS || process.env.REDIS_URL || "auto";
+  if (/^rediss?:\/\//.test(setting)) return Promise.resolve({ kind: "url", url: setting });
+  if (setting === "local" || setting === "container") return Promise.resolve({ kind: setting });
+  if (setting !== "auto") {
+    throw new Error(`FLOXIDE_TEST_REDIS must be auto, local, container or a redis:// URL, not '${setting}'`);
+  }
+  autoProvider ??= (async (): Promise<Provider> => {
+    if (!containerEngineConfigured()) return { kind: "local" };
+    try {
+      const { getContainerRuntimeClient } = await import("testcontainers");
+      await getContainerRuntimeClient();
+      return { kind: "container" };
+    } catch {
+      return { kind: "local" };
+    }
+  })();
+  return autoProvider;
+}
+
+/**
+ * Redis in a container (FLOXIDE_TEST_REDIS=container). It cannot be killed and brought back on
+ * the same port, so it counts as external for the tests that crash Redis (they skip, saying so).
+ */
+async function startContainerRedis(options: StartRedisOptions): Promise<RedisServer> {
+  const { GenericContainer, Wait } = await import("testcontainers");
+  const tls = options.tls;
+  const files = tls === undefined ? [] : [tls.certFile, tls.keyFile, tls.caFile];
+  const args = [
+    ...(tls === undefined
+      ? []
+      : ["--tls-port", "6380", "--tls-cert-file", tls.certFile, "--tls-key-file", tls.keyFile]),
+    ...(tls === undefined ? [] : ["--tls-ca-cert-file", tls.caFile, "--tls-auth-clients", "no"]),
+    ...["--save", "", "--appendonly", options.appendonly === true ? "yes" : "no"],
+    ...(options.args ?? []),
+  ];
+  const container = await new GenericContainer(REDIS_IMAGE)
+    .withExposedPorts(...(tls === undefined ? [6379] : [6379, 6380]))
+    .withCopyFilesToContainer(files.map((source) => ({ source, target: source })))
+    .withCommand(["redis-server", ...args])
+    .withWaitStrategy(Wait.forLogMessage("Ready to accept connections"))
+    .withStartupTimeout(options.readyTimeoutMs ?? 60_000)
+    .start();
+  const host = container.getHost();
+  const port = container.getMappedPort(6379);
+  const server = externalServer(`redis://${host}:${port}`, `FLOXIDE_TEST_REDIS=container`);
+  return {
+    ...server,
+    ...(tls === undefined ? {} : { tlsUrl: `rediss://${host}:${container.getMappedPort(6380)}` }),
+    stop: async () => {
+      await container.stop();
+    },
+  };
+}
+
 export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServer> {
-  const fromEnv = process.env.REDIS_URL;
-  if (fromEnv !== undefined && fromEnv !== "") return externalServer(fromEnv);
+  const provider = await redisProvider();
+  if (provider.kind === "url") return externalServer(provider.url);
+  if (provider.kind === "container") return startContainerRedis(options);
   requireBinary("redis-server");
   installExitHook();
   const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;

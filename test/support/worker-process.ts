@@ -22,6 +22,10 @@ export interface WorkerProcessOptions {
   readonly name?: string;
   readonly args?: readonly string[];
   readonly env?: Record<string, string>;
+  /** The CLI entry to run (default: this checkout's cli/main.ts), e.g. an installed dist/cli/bin.js. */
+  readonly entry?: string;
+  /** Working directory (default: this process's). */
+  readonly cwd?: string;
 }
 
 let started = 0;
@@ -31,9 +35,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   const child = spawn(
     process.execPath,
     [
-      "--import",
-      "tsx",
-      "cli/main.ts",
+      options.entry ?? "cli/main.ts",
       "worker",
       "--workflow",
       options.workflow,
@@ -44,6 +46,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       ...(options.args ?? []),
     ],
     {
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       env: {
         ...process.env,
         FLOXIDE_REDIS_URL: options.redisUrl,

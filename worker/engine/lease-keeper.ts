@@ -1,10 +1,11 @@
 import type { Logger } from "../sdk/index.ts";
 import type { Claim, WorkflowStore } from "../store/index.ts";
 import { StepAbort } from "./step.ts";
+import { StepStop } from "./step-stop.ts";
 
 interface Held {
   claim: Claim;
-  controller: AbortController;
+  stop: StepStop;
 }
 
 export interface LeaseKeeperOptions {
@@ -54,11 +55,11 @@ export class LeaseKeeper {
     this.reclaimTimer = undefined;
   }
 
-  /** Tracks a claim; the returned signal aborts when the lease is lost or the run finishes. */
-  hold(claim: Claim): AbortController {
-    const controller = new AbortController();
-    this.held.set(claim.token, { claim, controller });
-    return controller;
+  /** Tracks a claim; the returned stop fires when the lease is lost or the run finishes. */
+  hold(claim: Claim): StepStop {
+    const stop = new StepStop();
+    this.held.set(claim.token, { claim, stop });
+    return stop;
   }
 
   drop(claim: Claim): void {
@@ -75,7 +76,7 @@ export class LeaseKeeper {
 
   /** Aborts every step in flight (drain deadline passed). */
   abortAll(reason: StepAbort): void {
-    for (const entry of this.held.values()) entry.controller.abort(reason);
+    for (const entry of this.held.values()) entry.stop.abort(reason);
   }
 
   async renew(): Promise<void> {
@@ -94,7 +95,7 @@ export class LeaseKeeper {
           check === "lost"
             ? new StepAbort("lease-lost", "the lease was reclaimed by another worker")
             : new StepAbort("run-finished", "the run was cancelled or finished");
-        entry.controller.abort(reason);
+        entry.stop.abort(reason);
       });
     } catch (error) {
       // Leases survive one missed renewal by design (heartbeat <= lease / 3): log and try again.

@@ -15,6 +15,7 @@ import type { Claim, FanFrame, StepOutcome, WorkItem } from "../store/index.ts";
 import type { ContextCache } from "./context-cache.ts";
 import { resolveRetry, retryDelay, shouldRetry, type RetryPolicy } from "./retry.ts";
 import { routeTransition } from "./route.ts";
+import type { StepStop } from "./step-stop.ts";
 
 type AnyWorkflow = WorkflowDef<unknown, unknown>;
 
@@ -76,10 +77,11 @@ export class StepAbort extends FloxideError {
 
 /**
  * Runs one claimed item to an outcome: loads the context, runs the node under its timeout and
- * the caller's signal, routes the transition. Never throws for a node's fault: every failure
- * becomes a retry, fallback or fail outcome for the store to commit.
+ * the caller's stop, routes the transition. Never throws for a node's fault: every failure
+ * becomes a retry, fallback or fail outcome for the store to commit. The timeout stops the step
+ * through the same `stop` (its reason, a timeout, is the node's failure).
  */
-export async function runStep(deps: StepDeps, claim: Claim, stop: AbortSignal): Promise<StepOutcome> {
+export async function runStep(deps: StepDeps, claim: Claim, stop: StepStop): Promise<StepOutcome> {
   const { item } = claim;
   const { def } = deps.workflow;
   const started = performance.now();
@@ -94,23 +96,19 @@ export async function runStep(deps: StepDeps, claim: Claim, stop: AbortSignal): 
     return { kind: "fail", error: toErrorInfo(error, item.node), deadLetter: true, durationMs: 0 };
   }
 
-  const controller = new AbortController();
-  const onStop = (): void => controller.abort(stop.reason);
-  if (stop.aborted) onStop();
-  else stop.addEventListener("abort", onStop, { once: true });
   const timeoutMs = node.options.timeoutMs ?? def.timeoutMs;
   const timer =
     timeoutMs === undefined
       ? undefined
       : setTimeout(
-          () => controller.abort(new StepAbort("timeout", `step timed out after ${timeoutMs} ms`)),
+          () => stop.abort(new StepAbort("timeout", `step timed out after ${timeoutMs} ms`)),
           timeoutMs,
         );
 
   const events: EventDraft[] = [];
   try {
     const view = await deps.contexts.load(item.runId, claim.contextSeq);
-    const transition = await runNode(deps, node, claim, view.state, events, controller.signal);
+    const transition = await runNode(deps, node, claim, view.state, events, stop);
     if (transition.kind === "abort") {
       const error = new FloxideError("Aborted", transition.error, { node: item.node });
       return { kind: "fail", error: toErrorInfo(error, item.node), deadLetter: false, durationMs: elapsed() };
@@ -140,7 +138,6 @@ export async function runStep(deps: StepDeps, claim: Claim, stop: AbortSignal): 
     return failureOutcome(deps, item, error, elapsed());
   } finally {
     clearTimeout(timer);
-    stop.removeEventListener("abort", onStop);
   }
 }
 
@@ -150,18 +147,14 @@ async function runNode(
   claim: Claim,
   committedState: unknown,
   events: EventDraft[],
-  signal: AbortSignal,
+  stop: StepStop,
 ): Promise<Transition> {
   const { item } = claim;
   const spec = deps.workflow.def.context;
   let state = committedState;
   let copied = false;
-  const log = childLog(deps.log, {
-    workflow: item.workflow,
-    run: item.runId,
-    item: item.id,
-    node: item.node,
-  });
+  // Made when the node first logs or reads its signal: most nodes do neither.
+  let log: Logger | undefined;
   const ctx: NodeContext<unknown, unknown> = {
     workflow: item.workflow,
     runId: item.runId,
@@ -172,7 +165,7 @@ async function runNode(
       return state;
     },
     emit(event: unknown) {
-      if (signal.aborted) throw signal.reason;
+      if (stop.aborted) throw stop.reason;
       // Copy before the first fold so a failed attempt never touches the cached state.
       if (!copied) {
         state = structuredClone(state);
@@ -192,15 +185,28 @@ async function runNode(
       }
       events.push({ id: randomUUID(), node: item.node, itemId: item.id, event });
     },
-    signal,
-    log,
+    get signal() {
+      return stop.signal;
+    },
+    get log() {
+      log ??= childLog(deps.log, {
+        workflow: item.workflow,
+        run: item.runId,
+        item: item.id,
+        node: item.node,
+      });
+      return log;
+    },
   };
-  const aborted = new Promise<never>((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-  });
-  aborted.catch(() => undefined);
-  const result = await Promise.race([Promise.resolve().then(() => node.handler(ctx, item.input)), aborted]);
+  if (stop.aborted) throw stop.reason;
+  const returned = node.handler(ctx, item.input);
+  // A node that returns at once needs no race; one that awaits is abandoned when the step stops.
+  const result = isPromiseLike(returned)
+    ? await new Promise<unknown>((resolve, reject) => {
+        stop.onAbort(() => reject(stop.reason));
+        returned.then(resolve, reject);
+      })
+    : returned;
   if (!isTransition(result)) {
     throw new FloxideError(
       "NodeFailed",
@@ -210,6 +216,9 @@ async function runNode(
   }
   return result;
 }
+
+const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
+  typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
 
 /** Refuses a step whose outputs or events would be too large to store (a final error, no retry). */
 export function checkPayloads(maxBytes: number, node: string, values: readonly unknown[]): void {

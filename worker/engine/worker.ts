@@ -59,10 +59,10 @@ export class DistributedWorker {
     const claim = this.next ?? (await store.claim(options));
     this.next = null;
     if (claim === null) return false;
-    const controller = keeper.hold(claim);
+    const stop = keeper.hold(claim);
     try {
-      const outcome = await runStep(this.deps, claim, controller.signal);
-      const reason = controller.signal.aborted ? (controller.signal.reason as unknown) : null;
+      const outcome = await runStep(this.deps, claim, stop);
+      const reason = stop.aborted ? stop.reason : null;
       const commit = await this.settle(claim, outcome, reason, stopClaiming);
       this.deps.onStep?.({ claim, outcome, commit });
       if (commit?.status === "run-finished" || commit?.status === "lease-lost")

@@ -22,11 +22,11 @@ const STEPS = "test/support/workflows/steps.ts";
 const FIXTURES = "test/integration/bad-input/workflows";
 
 function workerExit(workflow: string) {
-  return spawnSync(
-    process.execPath,
-    ["--import", "tsx", "cli/main.ts", "worker", "--workflow", workflow, "--port", "0"],
-    { encoding: "utf8", env: { ...process.env, FLOXIDE_REDIS_URL: "redis://127.0.0.1:1" }, timeout: 30_000 },
-  );
+  return spawnSync(process.execPath, ["cli/main.ts", "worker", "--workflow", workflow, "--port", "0"], {
+    encoding: "utf8",
+    env: { ...process.env, FLOXIDE_REDIS_URL: "redis://127.0.0.1:1" },
+    timeout: 30_000,
+  });
 }
 
 async function notReadyReason(worker: WorkerProcess): Promise<string> {
@@ -148,11 +148,11 @@ describe("bad input", () => {
       /^InvalidItem: malformed work item read from Redis: unknown field "priority"$/,
     );
     const cli = (...args: string[]) =>
-      spawnSync(
-        process.execPath,
-        ["--import", "tsx", "cli/main.ts", "queue", ...args, "steps", "--redis", redis.url],
-        { encoding: "utf8", env: { ...process.env, FLOXIDE_KEY_PREFIX: keyPrefix }, timeout: 30_000 },
-      );
+      spawnSync(process.execPath, ["cli/main.ts", "queue", ...args, "steps", "--redis", redis.url], {
+        encoding: "utf8",
+        env: { ...process.env, FLOXIDE_KEY_PREFIX: keyPrefix },
+        timeout: 30_000,
+      });
     const listed = cli("dead");
     assert.equal(listed.status, 0, listed.stderr);
     assert.match(listed.stdout, /^\S+Z {2}- {2}run - {2}attempt 1 {2}InvalidItem: .*\(not JSON\)/m);
@@ -216,17 +216,20 @@ describe("bad input", () => {
     assert.equal(throws.status, 1, throws.stderr);
     assert.match(
       throws.stderr,
-      /floxide worker: InvalidWorkflow: cannot load workflow module '.*throws-on-import\.ts': cannot connect to the payments API/,
+      /floxide worker: InvalidWorkflow: cannot load workflow module '.*throws-on-import\.ts' as TypeScript[^:]*: cannot connect to the payments API/,
     );
     const graph = workerExit(`${FIXTURES}/bad-graph.ts`);
     assert.equal(graph.status, 1, graph.stderr);
     assert.match(
       graph.stderr,
-      /floxide worker: InvalidWorkflow: cannot load workflow module '.*bad-graph\.ts': .*node 'a' has an edge to unknown node 'b'/,
+      /floxide worker: InvalidWorkflow: cannot load workflow module '.*bad-graph\.ts' [^:]*: .*node 'a' has an edge to unknown node 'b'/,
     );
     const missing = workerExit(`${FIXTURES}/no-such-module.ts`);
     assert.equal(missing.status, 1);
-    assert.match(missing.stderr, /cannot load workflow module '.*no-such-module\.ts': Cannot find module/);
+    assert.match(
+      missing.stderr,
+      /cannot load workflow module '.*no-such-module\.ts' as TypeScript[^:]*: Cannot find module/,
+    );
     const noExport = workerExit("test/integration/bad-input/workflows/../../../support/wait.ts");
     assert.equal(noExport.status, 1);
     assert.match(

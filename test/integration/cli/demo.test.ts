@@ -7,7 +7,7 @@ import { startRedis } from "../../support/redis.ts";
 
 /** Runs `floxide demo` to its end, stdout not a TTY; resolves with its exit code and output. */
 async function runDemo(args: string[], env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, ["--import", "tsx", "cli/main.ts", "demo", ...args], {
+  const child = spawn(process.execPath, ["cli/main.ts", "demo", ...args], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -18,11 +18,9 @@ test("floxide dev runs typed inputs, restarts the workers when the module change
   const dir = mkdtempSync(join(tmpdir(), "floxide-dev-"));
   const module = join(dir, "greeter.ts");
   writeFileSync(module, greeter("hello", "1"));
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "cli/main.ts", "dev", "--workflow", module, "--backend", "memory"],
-    { stdio: ["pipe", "pipe", "pipe"] },
-  );
+  const child = spawn(process.execPath, ["cli/main.ts", "dev", "--workflow", module, "--backend", "memory"], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));

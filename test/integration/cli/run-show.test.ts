@@ -9,7 +9,7 @@ import { killAll, startWorkerProcess, type WorkerProcess } from "../../support/w
 const WORKFLOW = "test/integration/cli/retry-and-fail.workflow.ts";
 
 async function floxide(args: string[], redisUrl: string) {
-  const child = spawn(process.execPath, ["--import", "tsx", "cli/main.ts", ...args, "--redis", redisUrl], {
+  const child = spawn(process.execPath, ["cli/main.ts", ...args, "--redis", redisUrl], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";

@@ -22,7 +22,7 @@ const SECRET = "s3cr3t-Pa55w0rd-do-not-leak";
 const WRONG = "wr0ng-Pa55w0rd-do-not-leak";
 
 function cli(args: readonly string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], {
+  return spawnSync(process.execPath, ["cli/main.ts", ...args], {
     encoding: "utf8",
     env: { ...process.env, ...env },
     timeout: 30_000,

@@ -8,17 +8,18 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { Redis } from "ioredis";
+import type { FloxideError } from "../../../worker/sdk/index.ts";
 import {
   createRedisBackend,
   readQueueDepth,
   readQueueDepths,
+  LAYOUT_VERSION,
   WorkflowKeys,
   type Claim,
   type RedisBackend,
-  type WorkItem,
   type WorkflowStore,
 } from "../../../worker/store/index.ts";
-import { runScript } from "../../../worker/store/redis/scripts.ts";
+import { keysFor, runScript } from "../../../worker/store/redis/scripts.ts";
 import { item, success } from "../../store/contract-suite.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
 import { waitFor } from "../../support/wait.ts";
@@ -249,14 +250,15 @@ describe("redis store: claiming", () => {
     const runIds = [await startRun(store), await startRun(store)];
     const token = randomUUID();
     const send = (): Promise<unknown> =>
-      runScript(admin, "claim", keys.all, [keys.base, 60_000, "resent", "w1", 10_000, token]);
-    const first = (await send()) as [string, string, number, number];
-    const second = (await send()) as [string, string, number, number];
-    assert.equal(first[0], "item");
+      runScript(admin, "claim", keysFor(keys, "claim"), [keys.base, 60_000, "resent", 10_000, token, "w1"]);
+    // {'items', '', token, item JSON, deadline, runEventSeq}
+    const first = (await send()) as [string, string, string, string, number, number];
+    const second = (await send()) as [string, string, string, string, number, number];
+    assert.equal(first[0], "items");
     assert.deepEqual(second, first, "the re-sent claim returns the first claim's lease");
     assert.deepEqual(await store.depth(), { ready: 1, inFlight: 1, delayed: 0, dead: 0 });
     const other = await store.claim(LEASE);
-    const firstRunId = (JSON.parse(first[1]) as { runId: string }).runId;
+    const firstRunId = (JSON.parse(first[3]) as { runId: string }).runId;
     assert.deepEqual(
       new Set([firstRunId, other?.item.runId]),
       new Set(runIds),
@@ -264,30 +266,37 @@ describe("redis store: claiming", () => {
     );
   });
 
-  test("a lease taken before meta and item shared one field (lease-meta) still commits and is reclaimed", async () => {
-    const keys = new WorkflowKeys("legacy-lease", `q-${randomUUID().slice(0, 8)}`);
-    const store = open({ keyPrefix: keys.prefix }).forWorkflow("legacy-lease");
-    const legacyLease = async (runId: string, deadline: number): Promise<Claim> => {
-      const raw = (await admin.lpop(keys.key("ready"))) as string;
-      const parsed = JSON.parse(raw) as WorkItem;
-      const token = randomUUID();
-      const meta = { runId, id: parsed.id, node: parsed.node, attempt: 1, maxAttempts: 3, workerId: "old" };
-      await admin.zadd(keys.key("leases"), deadline, token);
-      await admin.hset(keys.key("lease-items"), token, raw);
-      await admin.hset(keys.key("lease-meta"), token, JSON.stringify(meta));
-      return { item: parsed, token, workerId: "old", deadline };
-    };
-    const committed = await startRun(store);
-    const claim = await legacyLease(committed, Date.now() + 60_000);
-    assert.equal((await store.commit(claim, success())).status, "committed");
-    assert.equal((await store.getRun(committed))?.status, "completed");
-    const expired = await startRun(store);
-    await legacyLease(expired, Date.now() - 1000);
-    assert.deepEqual(await store.reclaimExpired(), { requeued: 1, deadLettered: 0 });
-    const again = await store.claim(LEASE);
-    assert.equal(again?.item.runId, expired);
-    assert.equal(again.item.attempt, 2);
-    assert.equal(await admin.hlen(keys.key("lease-meta")), 0, "legacy meta is removed with its lease");
+  test("a worker refuses keys written in a layout version it does not know, and records its own", async () => {
+    const keys = new WorkflowKeys("layout", `q-${randomUUID().slice(0, 8)}`);
+    const store = open({ keyPrefix: keys.prefix }).forWorkflow("layout");
+    await startRun(store);
+    assert.equal(await admin.get(keys.key("layout")), LAYOUT_VERSION);
+    const future = new WorkflowKeys("future", keys.prefix);
+    await admin.set(future.key("layout"), "99");
+    const newer = open({ keyPrefix: keys.prefix }).forWorkflow("future");
+    await assert.rejects(newer.claim(LEASE), (error: FloxideError) => {
+      assert.equal(error.code, "InvalidConfig");
+      assert.match(error.message, /layout version 99; this worker knows only version/);
+      return true;
+    });
+    assert.equal(await admin.llen(future.key("ready")), 0, "nothing was written");
+  });
+
+  test("commits asked for in one tick are one function call", async () => {
+    const store = open().forWorkflow("batched");
+    const fcalls = async (): Promise<number> =>
+      Number(/cmdstat_fcall:calls=(\d+)/.exec(String(await admin.info("commandstats")))?.[1] ?? 0);
+    const runIds = await Promise.all([0, 1, 2, 3].map(() => startRun(store)));
+    const claims: Claim[] = [];
+    for (const _ of runIds) claims.push((await store.claim(LEASE)) as Claim);
+    const before = await fcalls();
+    const results = await Promise.all(claims.map((claim) => store.commit(claim, success())));
+    assert.equal((await fcalls()) - before, 1, "four commits, one call");
+    assert.deepEqual(
+      results.map((result) => result.status),
+      ["committed", "committed", "committed", "committed"],
+    );
+    for (const runId of runIds) assert.equal((await store.getRun(runId))?.status, "completed");
   });
 
   test("a blocked claim ends with null when the backend closes", async () => {
@@ -317,6 +326,24 @@ describe("redis store: outages", () => {
       await backend.close();
       await own.stop();
     }
+  });
+
+  test("a server that forgot the function library (FUNCTION FLUSH) gets it loaded again", async () => {
+    const store = open().forWorkflow("flushed");
+    const first = await startRun(store);
+    const claimOne = async (): Promise<Claim> => {
+      const claim = await store.claim(LEASE);
+      assert.ok(claim);
+      return claim;
+    };
+    assert.equal((await store.commit(await claimOne(), success())).status, "committed");
+    await admin.call("FUNCTION", "FLUSH");
+    assert.deepEqual(await admin.call("FUNCTION", "LIST"), []);
+    const second = await startRun(store);
+    assert.equal((await store.commit(await claimOne(), success())).status, "committed");
+    assert.equal((await store.getRun(first))?.status, "completed");
+    assert.equal((await store.getRun(second))?.status, "completed");
+    assert.equal(((await admin.call("FUNCTION", "LIST")) as unknown[]).length, 1);
   });
 
   test("ping fails within its timeout while Redis is down and succeeds once it is back", async (t) => {
@@ -384,12 +411,11 @@ describe("redis store: queue depth and retention", () => {
     await store.commit(claim, success({ events, outputs }));
     await store.saveCheckpoint(done, { seq: 1, state: 1 }); // written after the run finished
     const running = await startRun(store);
-    for (const kind of ["run", "events", "outputs", "items", "checkpoint"] as const) {
+    for (const kind of ["run", "events", "checkpoint"] as const) {
       const ttl = await admin.pttl(keys.run(kind, done));
       assert.ok(ttl > 0 && ttl <= 60_000, `${kind} of the finished run has pttl ${ttl}`);
     }
     assert.equal(await admin.pttl(keys.run("run", running)), -1);
-    assert.equal(await admin.pttl(keys.run("items", running)), -1);
   });
 
   test("a run's errors and checkpoint written while it ran expire with it; keys it never had are not touched", async () => {
@@ -405,7 +431,7 @@ describe("redis store: queue depth and retention", () => {
     assert.equal(again?.item.id, first.item.id);
     assert.equal((await store.commit(again, success())).status, "committed");
     assert.equal((await store.getRun(runId))?.status, "completed");
-    for (const kind of ["run", "items", "checkpoint", "errors"] as const) {
+    for (const kind of ["run", "checkpoint", "errors"] as const) {
       const ttl = await admin.pttl(keys.run(kind, runId));
       assert.ok(ttl > 0 && ttl <= 60_000, `${kind} of the finished run has pttl ${ttl}`);
     }
@@ -413,9 +439,9 @@ describe("redis store: queue depth and retention", () => {
     const claim = await store.claim(LEASE);
     await store.commit(claim!, success());
     assert.equal((await store.getRun(plain))?.status, "completed");
-    for (const kind of ["checkpoint", "errors", "parked"] as const)
+    for (const kind of ["checkpoint", "errors", "parked", "events", "joins"] as const)
       assert.equal(await admin.exists(keys.run(kind, plain)), 0, `${kind} of a run that never had one`);
-    assert.ok((await admin.pttl(keys.run("items", plain))) > 0);
+    assert.ok((await admin.pttl(keys.run("run", plain))) > 0);
   });
 
   test("a run past its retention is gone, from listRuns too", async () => {

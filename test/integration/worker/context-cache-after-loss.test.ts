@@ -88,7 +88,7 @@ test("a cache is dropped when the store reconnects, even if the log grew back to
   await commitStep(store, runId, "x");
   await commitStep(store, runId, "y"); // the log is 3 long again, with other events
   const epoch = store.connectionEpoch;
-  await admin.client("KILL", "TYPE", "normal", "SKIPME", "yes"); // what a restart does to clients
+  await admin.call("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"); // what a restart does to clients
   await waitFor(async () => store.connectionEpoch !== epoch && (await store.depth()).ready === 1, {
     message: "the store to reconnect",
   });

@@ -84,6 +84,34 @@ describe("floxide worker processes on Redis", () => {
     assert.ok((await store.readMetrics()).leaseReclaims >= 4, "the victim's leases were reclaimed");
   });
 
+  test("a SIGKILLed worker's batch claim loses nothing: each item is re-delivered exactly once after its lease expires", async () => {
+    const { store, orchestrator, worker } = await setup(STEPS);
+    // Eight loops wait together, so the fan-out's eight items are leased in batch claims.
+    const victim = await worker(["--concurrency", "8", "--lease-ms", "1500"]);
+    const { runId } = await orchestrator.start({ count: 8, stepMs: 60_000 });
+    await waitFor(async () => (await store.depth()).inFlight === 8, {
+      intervalMs: 20,
+      message: "the victim to hold all eight leases",
+    });
+    victim.signal("SIGKILL");
+    await victim.exited;
+    await worker(["--concurrency", "8", "--lease-ms", "1500"]);
+    await waitFor(
+      async () =>
+        (await store.listItems(runId)).filter((i) => i.node === "work" && i.attempt === 2).length === 8,
+      { intervalMs: 50, timeoutMs: 30_000, message: "all eight items to be re-delivered" },
+    );
+    const work = (await store.listItems(runId)).filter((i) => i.node === "work");
+    assert.equal(work.length, 8, "no item lost, none duplicated");
+    assert.ok(
+      work.every((i) => i.attempt === 2 && i.status === "running"),
+      JSON.stringify(work.map((i) => [i.status, i.attempt])),
+    );
+    assert.equal((await store.readMetrics()).leaseReclaims, 8, "each lease reclaimed once");
+    assert.deepEqual(await store.deadLetters(), []);
+    assert.equal((await store.depth()).inFlight, 8, "each re-delivered once, to the new worker");
+  });
+
   test("a stale worker (SIGSTOP past its lease, then SIGCONT) cannot commit", async () => {
     const { store, orchestrator, worker } = await setup(STEPS);
     const stale = await worker(["--concurrency", "1", "--lease-ms", "600"]);
@@ -139,8 +167,6 @@ describe("floxide worker processes on Redis", () => {
     const cli = spawnSync(
       process.execPath,
       [
-        "--import",
-        "tsx",
         "cli/main.ts",
         "run",
         "errors",

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 
 const cli = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
-  spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], {
+  spawnSync(process.execPath, ["cli/main.ts", ...args], {
     encoding: "utf8",
     timeout: 60_000,
     env,

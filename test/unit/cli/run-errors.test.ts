@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 
 const cli = (...args: string[]) =>
-  spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], {
+  spawnSync(process.execPath, ["cli/main.ts", ...args], {
     encoding: "utf8",
     timeout: 30_000,
     env: { ...process.env, FLOXIDE_REDIS_URL: "" },

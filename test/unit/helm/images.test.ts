@@ -1,5 +1,6 @@
-// The Dockerfiles without a container engine: what each image copies holds every source file
-// its entry point imports, .dockerignore keeps none of them out, and the images follow the
+// The Dockerfiles without a container engine: what each image's build stage copies holds every
+// source file its entry point imports, .dockerignore keeps none of them out, the final stage
+// takes the compiled dist/ and production dependencies only, and the images follow the
 // conventions the chart and the operator rely on (non-root, exec-form entrypoint, floxide worker).
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -15,10 +16,10 @@ interface Image {
 }
 
 const IMAGES: Image[] = [
-  { dockerfile: "Dockerfile.operator", entries: ["cli/bin.js", "cli/main.ts", "operator/main.ts"] },
+  { dockerfile: "Dockerfile.operator", entries: ["cli/bin.ts", "cli/main.ts", "operator/main.ts"] },
   {
     dockerfile: "Dockerfile.worker",
-    entries: ["cli/bin.js", "cli/main.ts", "worker/main.ts", "examples/video.ts"],
+    entries: ["cli/bin.ts", "cli/main.ts", "worker/main.ts", "examples/video.ts"],
   },
 ];
 
@@ -44,28 +45,37 @@ function importClosure(entries: readonly string[]): Set<string> {
   return seen;
 }
 
-/** COPY sources of the final stage (the one after the last FROM), other than --from=... */
+/** A stage's text: `build` is the stage named so, `final` the one after the last FROM. */
+function stage(dockerfile: string, name: "build" | "final"): string {
+  const stages = dockerfile.split(/^FROM /m);
+  return (name === "final" ? stages.at(-1) : stages.find((text) => /^\S+ AS build$/m.test(text))) ?? "";
+}
+
+/** COPY sources of the build stage, other than --from=... */
 function copiedPaths(dockerfile: string): string[] {
-  const finalStage = dockerfile.split(/^FROM /m).at(-1) ?? "";
-  return [...finalStage.matchAll(/^COPY (?!--from)(?:--\S+ )*(.+) \S+$/gm)].flatMap((match) =>
+  return [...stage(dockerfile, "build").matchAll(/^COPY (?!--from)(?:--\S+ )*(.+) \S+$/gm)].flatMap((match) =>
     match[1]!.split(/\s+/),
   );
 }
 
+/** Docker's rule: patterns in order, the last one that matches decides; `!` re-includes. */
 function dockerignored(path: string): boolean {
   const patterns = read(".dockerignore")
     .split("\n")
     .map((line) => line.trim())
     .filter((line) => line && !line.startsWith("#"));
-  return patterns.some((pattern) => {
+  let ignored = false;
+  for (const line of patterns) {
+    const pattern = line.replace(/^!/, "");
     const regex = new RegExp(
       `^${pattern
         .replace(/[.+^${}()|[\]\\]/g, "\\$&")
         .replace(/\*\*\//g, "(.*/)?")
         .replace(/\*/g, "[^/]*")}(/.*)?$`,
     );
-    return regex.test(path);
-  });
+    if (regex.test(path)) ignored = !line.startsWith("!");
+  }
+  return ignored;
 }
 
 for (const image of IMAGES) {
@@ -75,17 +85,33 @@ for (const image of IMAGES) {
       (file) => !copied.some((path) => file === path || file.startsWith(`${path}/`)),
     );
     assert.deepEqual(missing, [], `not copied into ${image.dockerfile}`);
-    const ignored = [...importClosure(image.entries), "package.json", "package-lock.json"].filter(
-      dockerignored,
-    );
+    const buildInputs = [
+      "package.json",
+      "package-lock.json",
+      "tsconfig.json",
+      "tsconfig.build.json",
+      "scripts/build.mjs",
+    ];
+    for (const input of buildInputs.slice(2)) {
+      assert.ok(copied.includes(input) || copied.includes(dirname(input) + "/"), `${input} not copied`);
+    }
+    const ignored = [...importClosure(image.entries), ...buildInputs].filter(dockerignored);
     assert.deepEqual(ignored, [], "excluded by .dockerignore");
   });
 
-  test(`${image.dockerfile}: multi-stage, production dependencies only, non-root, exec-form entrypoint`, () => {
+  test(`${image.dockerfile}: multi-stage, compiled dist/ and production dependencies only, non-root, exec-form entrypoint`, () => {
     const dockerfile = read(image.dockerfile);
     assert.match(dockerfile, /^FROM \S+ AS deps$/m);
     assert.match(dockerfile, /npm ci --omit=dev/);
-    assert.match(dockerfile, /COPY --from=deps /);
+    assert.match(stage(dockerfile, "build"), /^RUN npm run build$/m);
+    const final = stage(dockerfile, "final");
+    assert.match(final, /^COPY --from=deps /m);
+    assert.match(final, /^COPY --from=build \/src\/dist \.\/dist$/m);
+    assert.doesNotMatch(
+      final,
+      /^COPY (?!--from)(?:--\S+ )*(cli|worker|operator|examples)\//m,
+      "sources stay out",
+    );
     assert.match(dockerfile, /^USER 1000:1000$/m);
     assert.match(dockerfile, /^ENTRYPOINT \[".*"\]$/m, "exec form: node receives SIGTERM itself");
   });
@@ -95,7 +121,7 @@ test("every package the images' code imports is a production dependency (npm ci 
   const manifest = JSON.parse(read("package.json")) as { dependencies: Record<string, string> };
   const files = new Set(IMAGES.flatMap((image) => [...importClosure(image.entries)]));
   assert.ok(files.size > 20, `only ${files.size} files reached: is the import scan broken?`);
-  const packages = new Set<string>(["tsx"]);
+  const packages = new Set<string>();
   for (const file of files) {
     for (const match of read(file).matchAll(
       /^\s*(?:import|export)\b[^;]*?\bfrom\s*["']([a-z@][\w@./-]*)["']/gm,
@@ -114,7 +140,7 @@ test("every package the images' code imports is a production dependency (npm ci 
 test("the worker base image runs the command the operator gives worker containers", () => {
   const dockerfile = read("Dockerfile.worker");
   assert.match(dockerfile, /^ENTRYPOINT \["floxide", "worker"\]$/m);
-  assert.match(dockerfile, /ln -s \/opt\/floxide\/cli\/bin\.js \/usr\/local\/bin\/floxide/);
+  assert.match(dockerfile, /ln -s \/opt\/floxide\/dist\/cli\/bin\.js \/usr\/local\/bin\/floxide/);
   assert.equal(WORKER_CONTAINER, "worker");
   assert.match(read("operator/build/deployment.ts"), /command: \["floxide", "worker"\]/);
 });

@@ -11,7 +11,11 @@ class FakeInformer {
   readonly callbacks = new Map<string, Callback[]>();
   objects: KubernetesObject[] = [];
   stopped = false;
-  constructor(private readonly listResult: () => KubernetesObject[] | Error) {}
+  private readonly listResult: () => KubernetesObject[] | Error;
+
+  constructor(listResult: () => KubernetesObject[] | Error) {
+    this.listResult = listResult;
+  }
   on(verb: string, cb: Callback): void {
     this.callbacks.set(verb, [...(this.callbacks.get(verb) ?? []), cb]);
   }

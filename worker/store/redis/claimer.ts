@@ -1,7 +1,8 @@
 /**
  * The blocking claim of one workflow store. Every concurrent blocking `claim()` of a process
- * queues here; one loop serves them in order: it runs the claim script for the oldest waiter
- * and, when nothing is ready, blocks in Redis (BZPOPMIN on the wake marker, on a dedicated
+ * queues here; one loop serves them in order: it runs the claim function once for all the
+ * waiters (one item each: the process's free concurrency, so nothing is leased ahead of a loop
+ * that could run it) and, when nothing is ready, blocks in Redis (BZPOPMIN on the wake marker, on a dedicated
  * connection) until an enqueue wakes it, the next retry falls due, or the earliest waiter's
  * time is up. So an idle process sends two commands per block period, however many claim
  * loops it runs, and an enqueued item is claimed as soon as Redis hands over the marker.
@@ -15,21 +16,27 @@ import type { Claim } from "../types.ts";
 import type { RedisClient } from "./connection.ts";
 
 export type ClaimAttempt =
-  | { readonly kind: "claimed"; readonly claim: Claim }
+  /** One claim per request, in request order, for the first requests (at least one). */
+  | { readonly kind: "claimed"; readonly claims: readonly Claim[] }
   /** Nothing ready; `nextDueMs` is how soon the earliest retry falls due (null: none). */
   | { readonly kind: "empty"; readonly nextDueMs: number | null }
   /** Skipped many dead entries: try again at once. */
   | { readonly kind: "again" };
 
 export interface ClaimerDeps {
-  /** One run of the claim script. */
-  attempt(workerId: string, leaseMs: number): Promise<ClaimAttempt>;
+  /** One run of the claim function, for up to one item per request (all with one lease length). */
+  attempt(requests: readonly ClaimRequest[]): Promise<ClaimAttempt>;
   /** Gives back a claim nobody waits for any more (the store was closed meanwhile). */
   release(claim: Claim): Promise<void>;
   /** A new connection for blocking commands (never shared: BZPOPMIN holds it). */
   createBlocker(): RedisClient;
   readonly wakeKey: string;
 }
+
+export type ClaimRequest = Pick<ClaimOptions, "workerId" | "leaseMs">;
+
+/** Most items one claim call leases (a process's waiting claim loops beyond it wait a call). */
+export const MAX_CLAIM_BATCH = 64;
 
 interface Waiter {
   readonly options: ClaimOptions;
@@ -85,8 +92,8 @@ export class BlockingClaimer {
   /** A non-blocking claim bypasses the queue: it must not wait behind a blocked one. */
   private async claimNow(options: ClaimOptions): Promise<Claim | null> {
     while (true) {
-      const result = await this.attemptFor(options);
-      if (result.kind === "claimed") return result.claim;
+      const result = await this.attemptFor([options]);
+      if (result.kind === "claimed") return result.claims[0] ?? null;
       if (result.kind === "empty") return null;
     }
   }
@@ -98,8 +105,8 @@ export class BlockingClaimer {
     waiter.resolve(claim);
   }
 
-  private async attemptFor(options: ClaimOptions): Promise<ClaimAttempt> {
-    const result = await this.deps.attempt(options.workerId, options.leaseMs);
+  private async attemptFor(requests: readonly ClaimRequest[]): Promise<ClaimAttempt> {
+    const result = await this.deps.attempt(requests);
     this.lastEmpty = result.kind === "empty" ? { at: Date.now(), nextDueMs: result.nextDueMs } : null;
     return result;
   }
@@ -124,11 +131,20 @@ export class BlockingClaimer {
     this.pumping = true;
     try {
       while (this.waiters.length > 0 && !this.closed) {
-        const head = this.waiters[0] as Waiter;
-        const result = this.recentlyEmpty() ?? (await this.attemptFor(head.options));
+        // Every waiting loop of the process (up to the batch bound) in one call: the claim takes
+        // at most the free concurrency, so it never leases what this process cannot start.
+        const leaseMs = (this.waiters[0] as Waiter).options.leaseMs;
+        const batch = this.waiters.filter((w) => w.options.leaseMs === leaseMs).slice(0, MAX_CLAIM_BATCH);
+        const result = this.recentlyEmpty() ?? (await this.attemptFor(batch.map((w) => w.options)));
         if (result.kind === "claimed") {
-          if (this.waiters.includes(head)) this.settle(head, result.claim);
-          else await this.deps.release(result.claim);
+          const spare: Claim[] = [];
+          result.claims.forEach((claim, index) => {
+            const waiter = batch[index];
+            if (waiter !== undefined && this.waiters.includes(waiter)) this.settle(waiter, claim);
+            else spare.push(claim);
+          });
+          // A waiter that left meanwhile (the store closed): its item goes back at once.
+          for (const claim of spare) await this.deps.release(claim);
           continue;
         }
         if (result.kind === "again") continue;

@@ -263,7 +263,8 @@ export function toFields(reply: unknown): Record<string, string> {
 const optionalNumber = (value: string | undefined): number | null =>
   value === undefined ? null : Number(value);
 
-export function decodeRunInfo(fields: Record<string, string>, outputs: readonly string[]): RunInfo {
+/** The run's hash: its fields, its outputs (`o:1`..`o:<outputs>`) and item records (`i:<id>`). */
+export function decodeRunInfo(fields: Record<string, string>): RunInfo {
   const what = "run info";
   const status = fields.status as RunStatus;
   if (!RUN_STATUSES.includes(status)) throw invalid(what, `unknown status "${fields.status}"`);
@@ -272,6 +273,9 @@ export function decodeRunInfo(fields: Record<string, string>, outputs: readonly 
     if (value === undefined) throw invalid(what, `field "${field}" is missing`);
     return value;
   };
+  const outputs: RunOutput[] = [];
+  const count = Number(fields.outputs ?? 0);
+  for (let n = 1; n <= count; n += 1) outputs.push(decodeOutput(need(`o:${n}`)));
   return {
     runId: need("runId"),
     workflow: need("workflow"),
@@ -281,7 +285,7 @@ export function decodeRunInfo(fields: Record<string, string>, outputs: readonly 
     createdAt: Number(need("createdAt")),
     startedAt: optionalNumber(fields.startedAt),
     finishedAt: optionalNumber(fields.finishedAt),
-    outputs: outputs.map(decodeOutput),
+    outputs,
     error: fields.error === undefined ? null : decodeErrorInfo(parse(fields.error, what), what),
     idempotencyKey: fields.idempotencyKey ?? null,
     pending: Number(need("pending")),
@@ -289,22 +293,34 @@ export function decodeRunInfo(fields: Record<string, string>, outputs: readonly 
   };
 }
 
-export function decodeItemState(raw: string): ItemState {
+/**
+ * The item records of a run's hash (fields `i:<item id>`), each
+ * `status TAB attempt TAB updatedAt TAB durationMs TAB node TAB lastError JSON or empty`.
+ */
+export function decodeItemStates(runId: string, fields: Record<string, string>): ItemState[] {
   const what = "item state";
-  const object = record(parse(raw, what), what);
-  const status = str(object, "status", what) as ItemStatus;
-  if (!ITEM_STATUSES.includes(status)) throw invalid(what, `unknown status "${status}"`);
-  return {
-    itemId: str(object, "itemId", what),
-    runId: str(object, "runId", what),
-    node: str(object, "node", what),
-    status,
-    attempt: num(object, "attempt", what),
-    updatedAt: num(object, "updatedAt", what),
-    durationMs: num(object, "durationMs", what),
-    // Lua's cjson drops nil fields: no lastError key means null.
-    lastError: object.lastError === undefined ? null : decodeErrorInfo(object.lastError, what),
-  };
+  const states: ItemState[] = [];
+  for (const [field, value] of Object.entries(fields)) {
+    if (!field.startsWith("i:")) continue;
+    const parts = value.split("\t");
+    if (parts.length < 6) throw invalid(what, `record of item ${field.slice(2)} has ${parts.length} fields`);
+    const [status, attempt, updatedAt, durationMs, node] = parts as [string, string, string, string, string];
+    const lastError = parts.slice(5).join("\t");
+    if (!ITEM_STATUSES.includes(status as ItemStatus)) throw invalid(what, `unknown status "${status}"`);
+    const numbers = [attempt, updatedAt, durationMs].map(Number);
+    if (numbers.some((n) => !Number.isFinite(n))) throw invalid(what, `record of item ${field.slice(2)}`);
+    states.push({
+      itemId: field.slice(2),
+      runId,
+      node,
+      status: status as ItemStatus,
+      attempt: numbers[0] as number,
+      updatedAt: numbers[1] as number,
+      durationMs: numbers[2] as number,
+      lastError: lastError === "" ? null : decodeErrorInfo(parse(lastError, what), what),
+    });
+  }
+  return states;
 }
 
 const ERROR_ACTIONS: readonly ErrorRecord["action"][] = ["retry", "fallback", "fail", "dead", "reclaim"];
@@ -354,13 +370,12 @@ export function decodeMetrics(fields: Record<string, string>): WorkflowMetrics {
     const match = /^node:([A-Za-z]+):(.*)$/s.exec(field);
     if (match === null) continue;
     const node = match[2] as string;
-    // Durations are integer microseconds (`durationUsTotal`); stores written before kept float
-    // milliseconds (`durationMsTotal`): both add up.
+    // Durations are kept as integer microseconds (`durationUsTotal`).
     const micros = match[1] === "durationUsTotal";
     const counter = (micros ? "durationMsTotal" : match[1]) as (typeof NODE_COUNTERS)[number];
-    if (!NODE_COUNTERS.includes(counter)) continue;
+    if (!NODE_COUNTERS.includes(counter) || (counter === "durationMsTotal" && !micros)) continue;
     nodes[node] ??= { completed: 0, failed: 0, retried: 0, held: 0, durationMsTotal: 0 };
-    if (counter === "durationMsTotal") nodes[node][counter] += micros ? Number(value) / 1000 : Number(value);
+    if (micros) nodes[node].durationMsTotal += Number(value) / 1000;
     else nodes[node][counter] = Number(value);
   }
   const counters = Object.fromEntries(

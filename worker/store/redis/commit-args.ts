@@ -1,9 +1,9 @@
 /**
  * The ARGV of commit.lua and create-run.lua (after the common base and retention), built and
- * checked before anything is sent: a script cannot roll back, so a bad argument must fail here.
+ * checked before anything is sent: a function cannot roll back, so a bad argument must fail here.
  */
 import { FloxideError } from "../../sdk/index.ts";
-import type { ClaimNext, CreateRunRequest } from "../contract.ts";
+import type { CreateRunRequest } from "../contract.ts";
 import type { Claim, JoinArrival, StepOutcome, WorkItem } from "../types.ts";
 import { encodeError, encodeEvent, encodeItem, encodeItemHead, encodeOutput, toJson } from "./codec.ts";
 
@@ -47,39 +47,37 @@ function arrivalArgs(workflow: string, runId: string, arrivals: readonly JoinArr
   return args;
 }
 
-/** `next`: the lease token and claim options of the item to claim after the commit, if any. */
-export function commitArgs(
-  workflow: string,
-  claim: Claim,
-  outcome: StepOutcome,
-  next?: { readonly token: string } & ClaimNext,
-): Arg[] {
+/**
+ * One commit's entry in a commit batch (commit.lua): its argument count, then its arguments.
+ * Throws (and sends nothing) for an outcome the function could not apply.
+ */
+export function commitArgs(workflow: string, claim: Claim, outcome: StepOutcome): Arg[] {
   if (!Number.isFinite(outcome.durationMs) || outcome.durationMs < 0) {
     throw new FloxideError("InvalidInput", `step duration ${outcome.durationMs} is not a duration`);
   }
   const runId = claim.item.runId;
   const args: Arg[] = [
+    0, // the count, set below
     claim.token,
     runId,
     outcome.kind,
-    outcome.durationMs,
+    Math.round(outcome.durationMs * 1000),
     outcome.kind === "success" ? "" : encodeError(outcome.error),
-    outcome.kind === "retry" ? Math.max(0, outcome.delayMs) : 0,
+    outcome.kind === "retry" ? Math.max(0, Math.round(outcome.delayMs)) : 0,
     outcome.kind === "fail" && outcome.deadLetter ? "1" : "0",
     outcome.kind === "success" && outcome.hold !== null ? "1" : "0",
-    next?.token ?? "",
-    workflow,
-    next?.workerId ?? "",
-    next?.leaseMs ?? 0,
   ];
   if (outcome.kind === "success") {
-    args.push(outcome.events.length, ...outcome.events.map(encodeEvent));
+    args.push(outcome.events.length);
+    for (const event of outcome.events) args.push(encodeEvent(event));
     args.push(...followUpArgs(workflow, runId, outcome.followUps));
     args.push(...arrivalArgs(workflow, runId, outcome.arrivals));
-    args.push(outcome.outputs.length, ...outcome.outputs.map(encodeOutput));
+    args.push(outcome.outputs.length);
+    for (const output of outcome.outputs) args.push(encodeOutput(output));
   } else if (outcome.kind === "fallback") {
     args.push(...followUpArgs(workflow, runId, outcome.followUps));
   }
+  args[0] = args.length - 1;
   return args;
 }
 

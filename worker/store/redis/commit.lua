@@ -1,130 +1,231 @@
--- commit: apply the outcome of one step, fenced by its lease, as one atomic unit.
+-- commit: apply the outcomes of a batch of steps, each fenced by its own lease, then claim the
+-- caller's next items; the whole call is one atomic unit.
 --
--- KEYS: the workflow keys (includes/base.lua).
--- ARGV[3] lease token  ARGV[4] run id  ARGV[5] kind: success | retry | fallback | fail
--- ARGV[6] duration ms  ARGV[7] error JSON ('' for success)  ARGV[8] retry delay ms
--- ARGV[9] dead-letter '1'|'0' (fail)  ARGV[10] hold '1'|'0' (success)
--- ARGV[11] next lease token ('' = do not claim next)  ARGV[12] workflow name  ARGV[13] worker id
--- ARGV[14] next lease ms
--- then counted lists, each `n` followed by n entries (success: events, follow-ups, arrivals,
--- outputs; fallback: follow-ups; retry and fail: none):
---   events:     event JSON (the log index is the sequence number: seq = position + 1)
---   follow-ups: 4 args each: item JSON, id, node, attempt
---   arrivals:   8 args each: frame id, index, count, value JSON, join node, join item id,
---               join item attempt, join item JSON up to `"input":`
---   outputs:    RunOutput JSON
--- Returns {'committed', runStatus} | {'lease-lost', ''} | {'run-finished', runStatus}, followed,
--- when a next lease token was given and an item was ready, by the claimed item:
---   itemJson, deadline, runEventSeq (as claim.lua's reply)
+-- KEYS (see includes/base.lua):
+--@keys ready leases lease-items delayed wake dead errors metrics expiring
+-- ARGV[3] workflow name  ARGV[4] n: commits in the batch
+-- then n commits, each: its argument count (what follows, for this commit), lease token, run id, kind (success | retry | fallback | fail),
+--   duration µs, error JSON ('' for success), retry delay ms, dead-letter '1'|'0' (fail),
+--   hold '1'|'0' (success), then counted lists, each `k` followed by its entries (success:
+--   events, follow-ups, arrivals, outputs; fallback: follow-ups; retry and fail: none):
+--     events:     event JSON (the log index is the sequence number: seq = position + 1)
+--     follow-ups: 4 args each: item JSON, id, node, attempt
+--     arrivals:   8 args each: frame id, index, count, value JSON, join node, join item id,
+--                 join item attempt, join item JSON up to `"input":`
+--     outputs:    RunOutput JSON
+-- then the claim after the batch: lease ms, then pairs (lease token, worker id), one per item
+--   wanted (none: claim nothing)
+-- Returns {status_1, runStatus_1, ..., status_n, runStatus_n, claimKind, claimDue, claimed...}:
+--   status 'committed' | 'lease-lost' | 'run-finished' | 'error' (runStatus holds the message);
+--   claimKind, claimDue and the claimed items as claim.lua's reply ('none' when no claim).
 --
--- Invariant: a step's events, follow-ups, join arrivals, outputs, item state, run info,
--- metrics, errors and the ack (lease removal) are applied together or not at all. A token
--- whose lease was reclaimed or released is unknown here: that caller gets 'lease-lost' and
--- nothing is written. A run that finished meanwhile takes nothing but the ack. Claiming the next
--- item in the same script saves the worker a round trip; it is claim.lua's claim, unchanged.
---@include base
---@include items
---@include runs
---@include joins
---@include claim
+-- Invariant: each step's events, follow-ups, join arrivals, outputs, item record, run info,
+-- metrics, errors and ack (lease removal) are applied together or not at all, and each step is
+-- checked before its first write (lease, run, the retry's encoding). A token whose lease was
+-- reclaimed or released is unknown here: that step gets 'lease-lost' and writes nothing; the
+-- other steps of the batch commit. A run that finished meanwhile takes nothing but the ack.
 
-local TOKEN, RUN_ID, KIND = ARGV[3], ARGV[4], ARGV[5]
-local DURATION_MS, ERR = tonumber(ARGV[6]), ARGV[7]
-local DELAY_MS, DEAD_LETTER, HOLD = tonumber(ARGV[8]), ARGV[9] == '1', ARGV[10] == '1'
-local NEXT_TOKEN, WORKFLOW, WORKER_ID, NEXT_LEASE_MS = ARGV[11], ARGV[12], ARGV[13], tonumber(ARGV[14])
-
-local cursor = 15
+local WORKFLOW = ARGV[3]
+local cursor = 5
 local function take()
   local value = ARGV[cursor]
   cursor = cursor + 1
   return value
 end
 
-local function apply()
-  local meta, raw, legacy = read_lease(TOKEN)
-  if not meta or meta.runId ~= RUN_ID then return { 'lease-lost', '' } end
-  local retry_raw = KIND == 'retry' and bump_attempt(raw, meta.attempt)
-  if KIND == 'retry' and not retry_raw then
-    return redis.error_reply('ERR leased item ' .. meta.id .. ' is not in the canonical item encoding')
-  end
-  drop_lease(TOKEN, legacy)
+-- The run hash fields a commit reads up front: FINISH_FIELDS (runs.lua), then `outputs`.
+local COMMIT_FIELDS = { 'status', 'held', 'idempotencyKey', 'openJoins', 'aux', 'eventSeq', 'pending', 'outputs' }
 
-  local run_key = rkey('run', RUN_ID)
-  local status = redis.call('HGET', run_key, 'status')
-  if not status then return { 'run-finished', 'cancelled' } end
-  if TERMINAL[status] then
-    set_item(RUN_ID, meta.id, meta.node, meta.attempt, 'cancelled')
-    return { 'run-finished', status }
+local function success(head, raw, run_id, run, old, duration_us, hold)
+  local run_key = rkey('run', run_id)
+  local status = run[1]
+  local held, open_joins = tonumber(run[2]), tonumber(run[4])
+  local event_seq, pending, outputs = tonumber(run[6] or 0), tonumber(run[7]) - 1, tonumber(run[8] or 0)
+  local fields = {}
+  local n = tonumber(take())
+  if n > 0 then
+    local events = {}
+    for i = 1, n do events[i] = take() end
+    redis.call('RPUSH', rkey('events', run_id), unpack(events))
+    event_seq = event_seq + n
+    fields[#fields + 1], fields[#fields + 2] = 'eventSeq', event_seq
   end
-  LIVE[RUN_ID] = true
-
-  local function push_follow_ups()
-    for _ = 1, tonumber(take()) do
+  n = tonumber(take())
+  if n > 0 then
+    pending = pending + n
+    local ready = {}
+    for _ = 1, n do
       local item_raw, id, node, attempt = take(), take(), take(), tonumber(take())
-      push_item(RUN_ID, status, item_raw, id, node, attempt, true)
+      if status == 'paused' then park_item(run_id, item_raw, id, node, attempt, true)
+      else
+        ready[#ready + 1] = item_raw
+        fields[#fields + 1], fields[#fields + 2] = 'i:' .. id, item_value(nil, 'queued', attempt, node)
+      end
+    end
+    if #ready > 0 then
+      redis.call('RPUSH', K.ready, unpack(ready))
+      wake()
     end
   end
-
-  -- Integer microseconds: HINCRBY costs Redis a quarter of HINCRBYFLOAT's float formatting.
-  redis.call('HINCRBY', K_METRICS, 'node:durationUsTotal:' .. meta.node, math.floor(DURATION_MS * 1000 + 0.5))
-
-  if KIND == 'success' then
-    local events = rkey('events', RUN_ID)
-    for _ = 1, tonumber(take()) do redis.call('RPUSH', events, take()) end
-    push_follow_ups()
-    for _ = 1, tonumber(take()) do
+  n = tonumber(take())
+  if n > 0 then
+    local opened = open_joins
+    for _ = 1, n do
       local frame_id, index, count, value = take(), tonumber(take()), tonumber(take()), take()
       local join_node, join_id, join_attempt, prefix = take(), take(), tonumber(take()), take()
-      arrive(RUN_ID, status, frame_id, index, count, value, join_node, join_id, join_attempt, prefix)
+      local fired, delta = arrive(run_id, frame_id, index, count, value, join_node, join_id, join_attempt, prefix)
+      open_joins = open_joins + delta
+      if fired then
+        pending = pending + 1
+        enqueue(run_id, status, fired[1], fired[2], fired[3], fired[4], true)
+      end
     end
-    local outputs = rkey('outputs', RUN_ID)
-    for _ = 1, tonumber(take()) do redis.call('RPUSH', outputs, take()) end
-    if HOLD then
-      redis.call('HSET', rkey('held', RUN_ID), meta.id, raw)
-      redis.call('HINCRBY', run_key, 'held', 1)
-      node_metric(meta.node, 'held')
-      set_item(RUN_ID, meta.id, meta.node, meta.attempt, 'held', nil, DURATION_MS, meta.attempt == 1)
-    else
-      node_metric(meta.node, 'completed')
-      -- A first attempt's record (running) holds no duration or error: written without reading it.
-      set_item(RUN_ID, meta.id, meta.node, meta.attempt, 'completed', nil, DURATION_MS, meta.attempt == 1)
+    if open_joins ~= opened then fields[#fields + 1], fields[#fields + 2] = 'openJoins', open_joins end
+  end
+  n = tonumber(take())
+  if n > 0 then
+    for _ = 1, n do
+      outputs = outputs + 1
+      fields[#fields + 1], fields[#fields + 2] = 'o:' .. outputs, take()
     end
-    redis.call('HINCRBY', run_key, 'pending', -1)
-  elseif KIND == 'retry' then
-    -- The retry waits in Redis, not in this worker's memory: it survives the worker.
-    redis.call('ZADD', K_DELAYED, NOW + DELAY_MS, retry_raw)
-    wake()
-    node_metric(meta.node, 'retried')
-    set_item(RUN_ID, meta.id, meta.node, meta.attempt + 1, 'retrying', ERR, DURATION_MS)
-    record_error(RUN_ID, meta.id, meta.node, meta.attempt, ERR, 'retry')
-  elseif KIND == 'fallback' then
-    push_follow_ups()
-    node_metric(meta.node, 'failed')
-    set_item(RUN_ID, meta.id, meta.node, meta.attempt, 'failed', ERR, DURATION_MS)
-    record_error(RUN_ID, meta.id, meta.node, meta.attempt, ERR, 'fallback')
-    redis.call('HINCRBY', run_key, 'pending', -1)
+    fields[#fields + 1], fields[#fields + 2] = 'outputs', outputs
+  end
+  local item_status = 'completed'
+  if hold then
+    item_status = 'held'
+    redis.call('HSET', rkey('held', run_id), head.id, raw)
+    held = held + 1
+    fields[#fields + 1], fields[#fields + 2] = 'held', held
+  end
+  node_metric(head.node, item_status)
+  fields[#fields + 1], fields[#fields + 2] = 'i:' .. head.id,
+    item_value(old, item_status, head.attempt, head.node, nil, duration_us / 1000)
+  fields[#fields + 1], fields[#fields + 2] = 'pending', pending
+  -- Quiescence: nothing pending or held. Complete, unless a join still waits for branches.
+  local final = status
+  if pending == 0 and held == 0 and open_joins == 0 then
+    final = 'completed'
+    fields[#fields + 1], fields[#fields + 2] = 'status', 'completed'
+    fields[#fields + 1], fields[#fields + 2] = 'finishedAt', int(NOW)
+  end
+  redis.call('HSET', run_key, unpack(fields))
+  local state = { status, held, run[3], open_joins, run[5], event_seq, pending }
+  if final == 'completed' then
+    LIVE[run_id] = nil
+    metric('runsCompleted')
+    expire_run(run_id, state)
+  elseif pending == 0 and held == 0 then
+    finish(run_id, 'failed', join_incomplete(run_id), state)
+    final = 'failed'
+  end
+  return final
+end
+
+-- Every lease of the batch is read in one HMGET up front and dropped in one ZREM and one HDEL
+-- at the end; a token met twice in one batch counts as gone the second time.
+local N = tonumber(ARGV[4])
+local TOKENS, LEASES, DROPPED, GONE = {}, {}, {}, {}
+do
+  local at = 5
+  for i = 1, N do
+    TOKENS[i] = ARGV[at + 1]
+    at = at + 1 + tonumber(ARGV[at])
+  end
+  if N > 0 then LEASES = redis.call('HMGET', K.lease_items, unpack(TOKENS)) end
+end
+
+-- Commit `i` of the batch: returns status, runStatus.
+local function apply_one(i)
+  local token, run_id, kind = take(), take(), take()
+  local duration_us, err = tonumber(take()), take()
+  local delay_ms, dead_letter_it, hold = tonumber(take()), take() == '1', take() == '1'
+  -- Reads and checks first.
+  if GONE[token] then return 'lease-lost', '' end
+  local head, raw = split_lease(LEASES[i])
+  if not head or head.runId ~= run_id then return 'lease-lost', '' end
+  local retry_raw = kind == 'retry' and bump_attempt(raw, head.attempt)
+  if kind == 'retry' and not retry_raw then
+    return 'error', 'leased item ' .. head.id .. ' is not in the canonical item encoding'
+  end
+  local run_key = rkey('run', run_id)
+  local run
+  if head.attempt > 1 then
+    run = redis.call('HMGET', run_key, 'status', 'held', 'idempotencyKey', 'openJoins', 'aux', 'eventSeq', 'pending',
+      'outputs', 'i:' .. head.id)
   else
-    node_metric(meta.node, 'failed')
-    if DEAD_LETTER then
-      record_error(RUN_ID, meta.id, meta.node, meta.attempt, ERR, 'dead')
-      set_item(RUN_ID, meta.id, meta.node, meta.attempt, 'failed', nil, DURATION_MS)
-      dead_letter(RUN_ID, raw, meta.id, meta.node, meta.attempt, ERR)
-    else
-      record_error(RUN_ID, meta.id, meta.node, meta.attempt, ERR, 'fail')
-      set_item(RUN_ID, meta.id, meta.node, meta.attempt, 'failed', ERR, DURATION_MS)
-      redis.call('HINCRBY', run_key, 'pending', -1)
-      finish(RUN_ID, 'failed', ERR)
+    run = redis.call('HMGET', run_key, unpack(COMMIT_FIELDS))
+  end
+  local status = run[1]
+  -- Writes (the lease's drop is among the batch's last).
+  GONE[token] = true
+  DROPPED[#DROPPED + 1] = token
+  if not status then return 'run-finished', 'cancelled' end
+  if TERMINAL[status] then
+    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'cancelled', head.attempt, head.node))
+    return 'run-finished', status
+  end
+  LIVE[run_id] = true
+  node_metric(head.node, 'durationUsTotal', duration_us)
+  if kind == 'success' then return 'committed', success(head, raw, run_id, run, run[9], duration_us, hold) end
+
+  local duration_ms = duration_us / 1000
+  if kind == 'retry' then
+    -- The retry waits in Redis, not in this worker's memory: it survives the worker.
+    redis.call('ZADD', K.delayed, NOW + delay_ms, retry_raw)
+    wake()
+    node_metric(head.node, 'retried')
+    redis.call('HSET', run_key, 'i:' .. head.id,
+      item_value(run[9], 'retrying', head.attempt + 1, head.node, err, duration_ms))
+    record_error(run_id, head.id, head.node, head.attempt, err, 'retry')
+    return 'committed', status
+  end
+  node_metric(head.node, 'failed')
+  if kind == 'fallback' then
+    for _ = 1, tonumber(take()) do
+      local item_raw, id, node, attempt = take(), take(), take(), tonumber(take())
+      push_item(run_id, status, item_raw, id, node, attempt, true)
     end
+    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt, head.node, err, duration_ms))
+    record_error(run_id, head.id, head.node, head.attempt, err, 'fallback')
+    redis.call('HINCRBY', run_key, 'pending', -1)
+  elseif dead_letter_it then
+    record_error(run_id, head.id, head.node, head.attempt, err, 'dead')
+    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt, head.node, nil, duration_ms))
+    dead_letter(run_id, raw, head.id, head.node, head.attempt, err)
+  else
+    record_error(run_id, head.id, head.node, head.attempt, err, 'fail')
+    redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt, head.node, err, duration_ms))
+    redis.call('HINCRBY', run_key, 'pending', -1)
+    finish(run_id, 'failed', err)
   end
-
-  return { 'committed', settle(RUN_ID) }
+  return 'committed', settle(run_id)
 end
 
-local reply = apply()
-if NEXT_TOKEN ~= '' and not reply.err then
-  local claimed = claim_next(WORKFLOW, WORKER_ID, NEXT_LEASE_MS, NEXT_TOKEN)
-  if claimed[1] == 'item' then
-    reply[3], reply[4], reply[5] = claimed[2], claimed[3], claimed[4]
-  end
+local reply = {}
+for i = 1, N do
+  local argc = tonumber(take())
+  local stop = cursor + argc
+  local status, run_status = apply_one(i)
+  reply[#reply + 1], reply[#reply + 2] = status, run_status
+  -- A refused commit leaves its lists unread.
+  cursor = stop
 end
+if #DROPPED > 0 then
+  redis.call('ZREM', K.leases, unpack(DROPPED))
+  redis.call('HDEL', K.lease_items, unpack(DROPPED))
+end
+local lease_ms = tonumber(take())
+local tokens, workers = {}, {}
+while cursor <= #ARGV do
+  tokens[#tokens + 1] = take()
+  workers[#workers + 1] = take()
+end
+if #tokens == 0 then
+  reply[#reply + 1], reply[#reply + 2] = 'none', ''
+  return reply
+end
+local at = #reply + 1
+reply[at], reply[at + 1] = '', ''
+local kind, due = claim_batch(WORKFLOW, lease_ms, tokens, workers, reply)
+reply[at], reply[at + 1] = kind, due or ''
 return reply

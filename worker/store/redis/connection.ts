@@ -253,9 +253,20 @@ const resolveInput = (
 ): ResolvedRedisConnection =>
   typeof input !== "string" && "mode" in input ? input : resolveRedisConnection(input);
 
+/**
+ * Reconnect delay after the `attempt`-th failure: 50 ms more per attempt up to 2 s (ioredis 5's
+ * default; ioredis 6's exponential default waits up to 5.2 s, which would hold a worker off a
+ * Redis that is back for seconds; the chaos suite's recovery figures assume this one).
+ */
+export const reconnectDelayMs = (attempt: number): number => Math.min(attempt * 50, 2_000);
+
 /** ioredis options of a resolved connection; `overrides` tune one client (e.g. a blocking one). */
 function redisOptions(resolved: ResolvedRedisConnection, overrides: RedisOptions): RedisOptions {
   return {
+    // RESP2: the store's scripts reply in RESP2 shapes (Lua true is 1, not a RESP3 boolean);
+    // ioredis 6 would negotiate RESP3 with HELLO 3 by default.
+    protocol: 2,
+    retryStrategy: reconnectDelayMs,
     ...(resolved.username === undefined ? {} : { username: resolved.username }),
     ...(resolved.password === undefined ? {} : { password: resolved.password }),
     ...(resolved.tls === undefined ? {} : { tls: resolved.tls }),

@@ -1,6 +1,7 @@
 -- create-run: create a run and enqueue its first item, unless it exists already.
 --
--- KEYS: the workflow keys (includes/base.lua).
+-- KEYS (see includes/base.lua):
+--@keys ready wake runs expiring metrics
 -- ARGV[3] workflow name  ARGV[4] run id  ARGV[5] '1' if an idempotency key follows
 -- ARGV[6] idempotency key  ARGV[7] input JSON  ARGV[8] workflow version
 -- ARGV[9] first item JSON  ARGV[10] its id  ARGV[11] its node  ARGV[12] its attempt
@@ -8,22 +9,12 @@
 --   id) names a run still retained.
 --
 -- Invariant: the run info exists before its first item is claimable (both happen here), so a
--- run can never finish before it is recorded. It also prunes the run indexes of runs whose
+-- run can never finish before it is recorded. It also prunes the run index of runs whose
 -- retention has passed (their keys expired in Redis already).
---@include base
---@include items
---@include runs
 
 local WORKFLOW, RUN_ID, HAS_IDEM, IDEM = ARGV[3], ARGV[4], ARGV[5] == '1', ARGV[6]
 local INPUT, VERSION = ARGV[7], ARGV[8]
 local ITEM, ITEM_ID, ITEM_NODE, ITEM_ATTEMPT = ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12])
-
-for _, gone in ipairs(redis.call('ZRANGEBYSCORE', K_EXPIRING, '-inf', NOW, 'LIMIT', 0, 100)) do
-  redis.call('ZREM', K_RUNS, gone)
-  for status in pairs(TERMINAL) do redis.call('ZREM', BASE .. ':runs:' .. status, gone) end
-  redis.call('ZREM', K_EXPIRING, gone)
-end
-
 local idem_key = BASE .. ':idem:' .. IDEM
 if HAS_IDEM then
   local existing = redis.call('GET', idem_key)
@@ -31,16 +22,24 @@ if HAS_IDEM then
 end
 local run_key = rkey('run', RUN_ID)
 if redis.call('EXISTS', run_key) == 1 then return { RUN_ID, 0 } end
+local gone = redis.call('ZRANGEBYSCORE', K.expiring, '-inf', NOW, 'LIMIT', 0, 100)
 
-redis.call('HSET', run_key, 'runId', RUN_ID, 'workflow', WORKFLOW,
-  'version', VERSION, 'status', 'queued', 'input', INPUT, 'createdAt', int(NOW), 'pending', 0, 'held', 0, 'openJoins', 0,
-  'keyFlags', 1)
-if HAS_IDEM then
-  redis.call('HSET', run_key, 'idempotencyKey', IDEM)
-  redis.call('SET', idem_key, RUN_ID)
+if #gone > 0 then
+  redis.call('ZREM', K.runs, unpack(gone))
+  redis.call('ZREM', K.expiring, unpack(gone))
 end
-redis.call('ZADD', K_RUNS, NOW, RUN_ID)
-redis.call('ZADD', BASE .. ':runs:queued', NOW, RUN_ID)
+if HAS_IDEM then
+  redis.call('HSET', run_key, 'runId', RUN_ID, 'workflow', WORKFLOW, 'version', VERSION, 'status', 'queued',
+    'input', INPUT, 'createdAt', int(NOW), 'pending', 1, 'held', 0, 'openJoins', 0, 'idempotencyKey', IDEM,
+    'i:' .. ITEM_ID, item_value(nil, 'queued', ITEM_ATTEMPT, ITEM_NODE))
+  redis.call('SET', idem_key, RUN_ID)
+else
+  redis.call('HSET', run_key, 'runId', RUN_ID, 'workflow', WORKFLOW, 'version', VERSION, 'status', 'queued',
+    'input', INPUT, 'createdAt', int(NOW), 'pending', 1, 'held', 0, 'openJoins', 0,
+    'i:' .. ITEM_ID, item_value(nil, 'queued', ITEM_ATTEMPT, ITEM_NODE))
+end
+redis.call('ZADD', K.runs, NOW, RUN_ID)
 metric('runsStarted')
-push_item(RUN_ID, 'queued', ITEM, ITEM_ID, ITEM_NODE, ITEM_ATTEMPT, true)
+redis.call('RPUSH', K.ready, ITEM)
+wake()
 return { RUN_ID, 1 }

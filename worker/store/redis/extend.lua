@@ -1,29 +1,36 @@
 -- extend: heartbeat of a worker's leases, all of them in one call.
 --
--- KEYS: the workflow keys (includes/base.lua).
+-- KEYS (see includes/base.lua):
+--@keys leases lease-items
 -- ARGV[3] lease ms  ARGV[4..] lease tokens
 -- Returns one status per token: 'ok' (deadline now + lease ms) | 'lost' (reclaimed or
 --   released: stop the step, its commit would be refused) | 'run-finished' (not extended).
 --
 -- Invariant: only a lease that still exists is extended (ZADD XX), so a heartbeat never
 -- resurrects a lease another worker reclaimed.
---@include base
 
 local LEASE_MS = tonumber(ARGV[3])
-local result = {}
-for i = 4, #ARGV do
-  local token = ARGV[i]
-  local meta = read_lease(token)
-  if not meta then
-    result[#result + 1] = 'lost'
+local tokens = {}
+for i = 4, #ARGV do tokens[#tokens + 1] = ARGV[i] end
+local values = redis.call('HMGET', K.lease_items, unpack(tokens))
+local result, extend, statuses = {}, {}, {}
+for i, token in ipairs(tokens) do
+  local head = split_lease(values[i])
+  if not head then
+    result[i] = 'lost'
   else
-    local status = redis.call('HGET', rkey('run', meta.runId), 'status')
+    local status = statuses[head.runId]
+    if status == nil then
+      status = redis.call('HGET', rkey('run', head.runId), 'status') or false
+      statuses[head.runId] = status
+    end
     if not status or TERMINAL[status] then
-      result[#result + 1] = 'run-finished'
+      result[i] = 'run-finished'
     else
-      redis.call('ZADD', K_LEASES, 'XX', NOW + LEASE_MS, token)
-      result[#result + 1] = 'ok'
+      extend[#extend + 1], extend[#extend + 2] = NOW + LEASE_MS, token
+      result[i] = 'ok'
     end
   end
 end
+if #extend > 0 then redis.call('ZADD', K.leases, 'XX', unpack(extend)) end
 return result

@@ -14,4 +14,4 @@ export {
   type ResolvedRedisConnection,
 } from "./connection.ts";
 export { readQueueDepth, readQueueDepths, type QueueDepthOptions } from "./depth.ts";
-export { DEFAULT_PREFIX, WorkflowKeys } from "./keys.ts";
+export { DEFAULT_PREFIX, LAYOUT_VERSION, WorkflowKeys } from "./keys.ts";

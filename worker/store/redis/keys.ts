@@ -1,38 +1,53 @@
 /**
- * The Redis key layout of one workflow. Every key starts with the hash tag `{<prefix>:<workflow>}`,
- * so all keys of a workflow live in one Cluster slot and every script may touch any of them.
+ * The Redis key layout of one workflow (layout version LAYOUT_VERSION). Every key starts with the
+ * hash tag `{<prefix>:<workflow>}`, so all keys of a workflow live in one Cluster slot and every
+ * function may touch any of them.
  *
+ *   {p:w}:layout         STRING the layout version these keys were written with; a worker refuses
+ *                               a version it does not know (store.ts checks it once per connection)
  *   {p:w}:ready          LIST   item JSON waiting to be claimed (claimed from the head)
  *   {p:w}:leases         ZSET   lease token -> deadline (ms, Redis clock): the in-flight items
- *   {p:w}:lease-items    HASH   lease token -> {runId,id,node,attempt,maxAttempts,workerId} "\n" item JSON
- *   {p:w}:lease-meta     HASH   lease token -> meta JSON of leases taken before 2026-11-27 (read, never written)
+ *   {p:w}:lease-items    HASH   lease token -> "<worker id>\n<item JSON>"
  *   {p:w}:delayed        ZSET   item JSON -> due time (retries with backoff)
- *   {p:w}:wake           ZSET   marker an idle claim blocks on (BZPOPMIN)
+ *   {p:w}:wake           ZSET   marker an idle claim blocks on (BZPOPMIN); one per call that enqueued
  *   {p:w}:dead           LIST   dead letters {item, error, at}
  *   {p:w}:errors         LIST   error records of the workflow (newest 10,000)
- *   {p:w}:metrics        HASH   counters (see codec.ts decodeMetrics)
- *   {p:w}:runs           ZSET   runId -> createdAt; {p:w}:runs:<status> the same per status
- *   {p:w}:expiring       ZSET   runId -> when its keys expire (to prune the run indexes)
+ *   {p:w}:metrics        HASH   counters (see codec.ts decodeMetrics), one HINCRBY per counter per call
+ *   {p:w}:runs           ZSET   runId -> createdAt: the one run index (status is a field of the run)
+ *   {p:w}:expiring       ZSET   runId -> when its keys expire (to prune `runs`)
  *   {p:w}:workers        HASH   workerId -> "<expiresAt>|<liveness JSON>"
  *   {p:w}:worker-expiry  ZSET   workerId -> expiresAt (to forget dead workers cheaply)
  *   {p:w}:reclaim-guard  STRING set NX PX by the worker that sweeps expired leases
  *   {p:w}:idem:<key>     STRING idempotency key -> runId
- *   {p:w}:<kind>:<runId> per run: run (HASH), events (LIST), outputs (LIST), items (HASH),
- *                        parked (LIST), held (HASH), joins (HASH), open-joins (SET),
- *                        checkpoint (HASH), errors (LIST); they expire `retentionMs` after the
- *                        run finishes. The kind comes before the run id so no run id can forge
- *                        another run's key.
+ *   {p:w}:<kind>:<runId> per run:
+ *     run        HASH  the run's fields (status, input, createdAt, startedAt, finishedAt, error,
+ *                      idempotencyKey, pending, held, openJoins, eventSeq, outputs, aux), its
+ *                      outputs `o:<n>` and its item records `i:<item id>` (codec.ts)
+ *     events     LIST  the context's event log (only once an event was appended: eventSeq > 0)
+ *     joins, open-joins  HASH, SET  open fan-in slots (only while one is open: openJoins > 0)
+ *     parked, checkpoint, errors  LIST, HASH, LIST  rare keys (only when written: aux = 1)
+ *     held       HASH  items parked by `hold` (deleted when the run finishes)
+ *   A finished run's keys expire `retentionMs` after it finishes: one PEXPIRE for a run that had
+ *   no events, joins or rare keys. The kind comes before the run id so no run id can forge
+ *   another run's key.
+ *
+ * Every function VALIDATES BEFORE IT WRITES: it reads and checks everything first and writes
+ * last, and nothing that can fail runs after its first write (Redis does not roll back). In a
+ * batch this holds per entry. See includes/base.lua.
  */
 import { FloxideError } from "../../sdk/index.ts";
 
 export const DEFAULT_PREFIX = "floxide";
 
-/** Workflow-level keys, in the order every script receives them as KEYS (see includes/base.lua). */
+/** The version of this key layout, stored in `{p:w}:layout`. */
+export const LAYOUT_VERSION = "2";
+
+/** Workflow-level keys; each function names the ones it receives on its `--@keys` line. */
 export const WORKFLOW_KEY_NAMES = [
+  "layout",
   "ready",
   "leases",
   "lease-items",
-  "lease-meta",
   "delayed",
   "wake",
   "dead",
@@ -50,8 +65,6 @@ export type WorkflowKeyName = (typeof WORKFLOW_KEY_NAMES)[number];
 export const RUN_KEY_KINDS = [
   "run",
   "events",
-  "outputs",
-  "items",
   "parked",
   "held",
   "joins",
@@ -77,8 +90,6 @@ export class WorkflowKeys {
   readonly workflow: string;
   /** `{prefix:workflow}`: the hash tag, and the base every script builds run keys from. */
   readonly base: string;
-  /** KEYS of every script, in WORKFLOW_KEY_NAMES order. */
-  readonly all: readonly string[];
 
   constructor(workflow: string, prefix: string = DEFAULT_PREFIX) {
     checkName(prefix, "prefix");
@@ -86,7 +97,6 @@ export class WorkflowKeys {
     this.prefix = prefix;
     this.workflow = workflow;
     this.base = `{${prefix}:${workflow}}`;
-    this.all = WORKFLOW_KEY_NAMES.map((name) => `${this.base}:${name}`);
   }
 
   key(name: WorkflowKeyName): string {
@@ -95,10 +105,6 @@ export class WorkflowKeys {
 
   run(kind: RunKeyKind, runId: string): string {
     return `${this.base}:${kind}:${runId}`;
-  }
-
-  runsByStatus(status: string): string {
-    return `${this.base}:runs:${status}`;
   }
 
   idempotency(key: string): string {

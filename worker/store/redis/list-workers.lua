@@ -1,13 +1,12 @@
 -- list-workers: the workers whose last heartbeat has not expired.
 --
--- KEYS: the workflow keys (includes/base.lua).
+-- KEYS (see includes/base.lua):
+--@keys workers worker-expiry
 -- Returns the WorkerLiveness JSON of each live worker.
---@include base
---@include workers
 
 forget_dead_workers()
 local live = {}
-local entries = redis.call('HGETALL', K_WORKERS)
+local entries = redis.call('HGETALL', K.workers)
 for i = 1, #entries, 2 do
   local value = entries[i + 1]
   local sep = string.find(value, '|', 1, true)

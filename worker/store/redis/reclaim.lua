@@ -1,6 +1,7 @@
 -- reclaim: re-deliver the items whose lease expired (their worker died or stalled).
 --
--- KEYS: the workflow keys (includes/base.lua).
+-- KEYS (see includes/base.lua):
+--@keys ready leases lease-items wake dead errors metrics expiring reclaim-guard workers worker-expiry
 -- ARGV[3] guard ms: after a sweep, other workers skip sweeping for this long
 -- ARGV[4] batch: at most this many leases per call
 -- Returns {requeued, deadLettered}. Also forgets workers whose liveness expired (one range query).
@@ -11,29 +12,25 @@
 -- lease is gone afterwards, so its worker's late commit gets 'lease-lost'. The SET NX PX guard
 -- keeps many idle workers from all sweeping at the same moment; the cheap peek before it keeps
 -- the guard from delaying the sweep when leases have just expired.
---@include base
---@include items
---@include runs
---@include workers
 
 local GUARD_MS, BATCH = tonumber(ARGV[3]), tonumber(ARGV[4])
 
 forget_dead_workers()
 
-if #redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', NOW, 'LIMIT', 0, 1) == 0 then return { 0, 0 } end
-if not redis.call('SET', K_RECLAIM_GUARD, '1', 'NX', 'PX', GUARD_MS) then return { 0, 0 } end
+if #redis.call('ZRANGEBYSCORE', K.leases, '-inf', NOW, 'LIMIT', 0, 1) == 0 then return { 0, 0 } end
+if not redis.call('SET', K.reclaim_guard, '1', 'NX', 'PX', GUARD_MS) then return { 0, 0 } end
 
 local requeued, dead = 0, 0
-local expired = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', NOW, 'LIMIT', 0, BATCH)
+local expired = redis.call('ZRANGEBYSCORE', K.leases, '-inf', NOW, 'LIMIT', 0, BATCH)
 for _, token in ipairs(expired) do
-  local meta, raw, legacy = read_lease(token)
-  drop_lease(token, legacy)
+  local meta, raw, worker_id = read_lease(token)
+  drop_lease(token)
   metric('leaseReclaims')
   if meta then
     local run_id = meta.runId
     local status = redis.call('HGET', rkey('run', run_id), 'status')
     if status and not TERMINAL[status] then
-      local err = error_json('LeaseLost', 'lease of worker ' .. meta.workerId .. ' expired on attempt '
+      local err = error_json('LeaseLost', 'lease of worker ' .. worker_id .. ' expired on attempt '
         .. int(meta.attempt), meta.node)
       local next_raw = bump_attempt(raw, meta.attempt)
       if meta.attempt >= meta.maxAttempts or not next_raw then
@@ -43,12 +40,12 @@ for _, token in ipairs(expired) do
       else
         record_error(run_id, meta.id, meta.node, meta.attempt, err, 'reclaim')
         requeued = requeued + 1
-        redis.call('HINCRBY', rkey('run', run_id), 'pending', -1)
-        push_item(run_id, status, next_raw, meta.id, meta.node, meta.attempt + 1)
+        -- Still pending: the item goes back to the queue, its count unchanged.
+        enqueue(run_id, status, next_raw, meta.id, meta.node, meta.attempt + 1)
       end
     end
   end
 end
 -- A full batch means more may be waiting: let the next caller go on without the guard.
-if #expired == BATCH then redis.call('DEL', K_RECLAIM_GUARD) end
+if #expired == BATCH then redis.call('DEL', K.reclaim_guard) end
 return { requeued, dead }

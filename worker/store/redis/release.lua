@@ -1,28 +1,32 @@
 -- release: hand leased items back without counting an attempt (graceful drain).
 --
--- KEYS: the workflow keys (includes/base.lua).
+-- KEYS (see includes/base.lua):
+--@keys ready leases lease-items wake
 -- ARGV[3..] lease tokens
 -- Returns the number of leases released.
 --
 -- Invariant: a released item goes back to the head of `ready` with the same attempt, in the
--- same script that drops its lease, so it is re-delivered at once and the releasing worker can
+-- same call that drops its lease, so it is re-delivered at once and the releasing worker can
 -- no longer commit it.
---@include base
---@include items
 
-local released = 0
-for i = 3, #ARGV do
-  local token = ARGV[i]
-  local meta, raw, legacy = read_lease(token)
-  if meta then
-    drop_lease(token, legacy)
+local tokens = {}
+for i = 3, #ARGV do tokens[#tokens + 1] = ARGV[i] end
+local values = redis.call('HMGET', K.lease_items, unpack(tokens))
+local released, back = 0, {}
+for i, token in ipairs(tokens) do
+  local head, raw = split_lease(values[i])
+  if head then
+    local status = redis.call('HGET', rkey('run', head.runId), 'status')
+    drop_lease(token)
     released = released + 1
-    local status = redis.call('HGET', rkey('run', meta.runId), 'status')
-    if raw and status and not TERMINAL[status] then
-      redis.call('LPUSH', K_READY, raw)
-      set_item(meta.runId, meta.id, meta.node, meta.attempt, 'queued')
-      wake()
+    if status and not TERMINAL[status] then
+      back[#back + 1] = raw
+      set_item(head.runId, head.id, head.node, head.attempt, 'queued')
     end
   end
+end
+if #back > 0 then
+  redis.call('LPUSH', K.ready, unpack(back))
+  wake()
 end
 return released

@@ -1,14 +1,12 @@
 -- resume-run: un-park a paused run's items and re-deliver its held items.
 --
--- KEYS: the workflow keys (includes/base.lua).
+-- KEYS (see includes/base.lua) (`run`: the run's hash, keys.ts):
+--@keys run ready wake
 -- ARGV[3] run id
--- Returns {'ok', runHashFlat, outputs} | {'RunNotFound'} | {'RunFinished', status}
+-- Returns {'ok', runHashFlat} | {'RunNotFound'} | {'RunFinished', status}
 --
 -- Invariant: parked items were pending all along and keep their count; held items were not,
 -- so each becomes pending again as it is enqueued. Both keep their attempt.
---@include base
---@include items
---@include runs
 
 local RUN_ID = ARGV[3]
 local run_key = rkey('run', RUN_ID)
@@ -16,22 +14,21 @@ local status = redis.call('HGET', run_key, 'status')
 if not status then return { 'RunNotFound' } end
 if TERMINAL[status] then return { 'RunFinished', status } end
 local resumed = redis.call('HEXISTS', run_key, 'startedAt') == 1 and 'running' or 'queued'
-if status ~= resumed then set_status(RUN_ID, status, resumed) end
+if status ~= resumed then redis.call('HSET', run_key, 'status', resumed) end
 
 local parked = redis.call('LRANGE', rkey('parked', RUN_ID), 0, -1)
 for _, raw in ipairs(parked) do
-  local item = cjson.decode(raw)
-  redis.call('RPUSH', K_READY, raw)
-  set_item(RUN_ID, item.id, item.node, item.attempt, 'queued')
+  local item = parse_item(raw, nil)
+  redis.call('RPUSH', K.ready, raw)
+  if item then set_item(RUN_ID, item.id, item.node, item.attempt, 'queued') end
 end
 redis.call('DEL', rkey('parked', RUN_ID))
 local held = redis.call('HGETALL', rkey('held', RUN_ID))
 for i = 1, #held, 2 do
-  local item = cjson.decode(held[i + 1])
+  local item = parse_item(held[i + 1], nil)
   redis.call('HINCRBY', run_key, 'held', -1)
-  push_item(RUN_ID, resumed, held[i + 1], item.id, item.node, item.attempt)
+  if item then push_item(RUN_ID, resumed, held[i + 1], item.id, item.node, item.attempt) end
 end
 redis.call('DEL', rkey('held', RUN_ID))
 if #parked > 0 then wake() end
-local snap = snapshot(RUN_ID)
-return { 'ok', snap[1], snap[2] }
+return { 'ok', snapshot(RUN_ID) }

@@ -1,11 +1,11 @@
 -- save-checkpoint: keep the newest folded state of a run (one key, read in one call).
 --
--- KEYS: the workflow keys (includes/base.lua).
+-- KEYS (see includes/base.lua) (`run`: the run's hash, keys.ts):
+--@keys run
 -- ARGV[3] run id  ARGV[4] sequence the state includes  ARGV[5] state JSON
 -- Returns 1 if stored, 0 if the run is unknown or a newer checkpoint exists.
 --
 -- Invariant: the stored sequence only grows, so a slow worker never replaces a newer snapshot.
---@include base
 
 local RUN_ID, SEQ, STATE = ARGV[3], tonumber(ARGV[4]), ARGV[5]
 if redis.call('EXISTS', rkey('run', RUN_ID)) == 0 then return 0 end

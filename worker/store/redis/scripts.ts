@@ -1,13 +1,26 @@
 /**
- * Loads the Lua scripts once (each `.lua` file next to this one, named after its operation,
- * with `--@include <name>` lines replaced by `includes/<name>.lua`) and calls them by cached
- * SHA: EVALSHA, falling back to EVAL when a server (a restarted one, a new Cluster node) does
- * not have the script yet; EVAL caches it there for the next call.
+ * The store's Redis Functions: one library, loaded with FUNCTION LOAD REPLACE once per client
+ * (on every master of a Cluster) and called with FCALL.
+ *
+ * Each operation stays one `.lua` file next to this one, named after it, documenting its KEYS,
+ * ARGV, reply and invariant at the top (BullMQ's habit). Its `--@keys` line lists the keys it
+ * receives, in order: workflow key names (keys.ts) and `run`, the run's hash. The library is
+ * composed at load time: the shared helpers of `includes/` once, then each operation's body as a
+ * function registered under `<library>_<operation>`. The library's name carries a hash of its
+ * source, so workers of two releases sharing one Redis during an upgrade each call their own
+ * code, and a REPLACE never swaps code under a running worker.
+ *
+ * Redis forgets functions on a restart without persistence, FLUSHALL, FUNCTION FLUSH or a
+ * failover to a node that never got them: a call answered "Function not found" loads the library
+ * again and is retried once. Redis >= 7.0 is required (Functions); an older server gets a clear
+ * error naming the version it reported.
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { Cluster } from "ioredis";
 import { FloxideError } from "../../sdk/index.ts";
 import type { RedisClient } from "./connection.ts";
+import { WORKFLOW_KEY_NAMES, type WorkflowKeyName, type WorkflowKeys } from "./keys.ts";
 
 export const SCRIPT_NAMES = [
   "claim",
@@ -26,61 +39,168 @@ export const SCRIPT_NAMES = [
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
-export interface LoadedScript {
-  readonly name: ScriptName;
-  readonly lua: string;
-  readonly sha: string;
+/** A key a function receives: a workflow key, or `run` (the hash of the run it acts on). */
+export type FunctionKey = WorkflowKeyName | "run";
+
+/** Shared helpers, in dependency order (each may use the ones before it). */
+const INCLUDES = ["base", "items", "runs", "joins", "claim", "workers"] as const;
+
+export interface FunctionLibrary {
+  readonly name: string;
+  readonly source: string;
+  /** The keys each function receives, in order (from its `--@keys` line). */
+  readonly keys: ReadonlyMap<ScriptName, readonly FunctionKey[]>;
 }
 
 const read = (path: string): string => readFileSync(new URL(path, import.meta.url), "utf8");
+const luaName = (name: string): string => name.replace(/-/g, "_");
 
-/** The script's source with its includes inlined (each include at most once). */
-export function expandScript(name: string): string {
-  const included = new Set<string>();
-  const expand = (source: string): string =>
-    source.replace(/^--@include ([a-z-]+)$/gm, (_line, include: string) => {
-      if (included.has(include)) return "";
-      included.add(include);
-      return expand(read(`./includes/${include}.lua`));
-    });
-  return expand(read(`./${name}.lua`));
+function keysOf(name: ScriptName, source: string): FunctionKey[] {
+  const line = /^--@keys(.*)$/m.exec(source);
+  if (line === null) throw new Error(`${name}.lua has no --@keys line`);
+  const keys = (line[1] as string).trim().split(/\s+/).filter(Boolean);
+  for (const key of keys) {
+    if (key !== "run" && !(WORKFLOW_KEY_NAMES as readonly string[]).includes(key)) {
+      throw new Error(`${name}.lua receives unknown key '${key}'`);
+    }
+  }
+  return keys as FunctionKey[];
 }
 
-let loaded: ReadonlyMap<ScriptName, LoadedScript> | undefined;
+let library: FunctionLibrary | undefined;
 
-/** Every script, read and hashed on first use; the files do not change while the process runs. */
-export function loadScripts(): ReadonlyMap<ScriptName, LoadedScript> {
-  loaded ??= new Map(
-    SCRIPT_NAMES.map((name) => {
-      const lua = expandScript(name);
-      return [name, { name, lua, sha: createHash("sha1").update(lua).digest("hex") }];
-    }),
+/** The composed library, built on first use; the files do not change while the process runs. */
+export function loadLibrary(): FunctionLibrary {
+  if (library !== undefined) return library;
+  const keys = new Map<ScriptName, readonly FunctionKey[]>();
+  const parts = INCLUDES.map((include) => read(`./includes/${include}.lua`));
+  const bodies = SCRIPT_NAMES.map((name) => {
+    const source = read(`./${name}.lua`);
+    const fields = keysOf(name, source).map((key) => `'${luaName(key)}'`);
+    keys.set(name, keysOf(name, source));
+    return { name, source, fields };
+  });
+  const hash = createHash("sha1")
+    .update(parts.join("\n"))
+    .update(bodies.map((body) => body.source).join("\n"))
+    .digest("hex")
+    .slice(0, 12);
+  const name = `floxide_${hash}`;
+  const functions = bodies.map(
+    ({ name: op, source, fields }) =>
+      `-- ${op}.lua\nlocal KEYS_${luaName(op)} = { ${fields.join(", ")} }\n` +
+      `local function body_${luaName(op)}(KEYS, ARGV)\n${source}\nend\n` +
+      `redis.register_function('${name}_${luaName(op)}', function(KEYS, ARGV)\n` +
+      `  begin(KEYS_${luaName(op)}, KEYS, ARGV)\n  local reply = body_${luaName(op)}(KEYS, ARGV)\n` +
+      `  end_call()\n  return reply\nend)\n`,
   );
-  return loaded;
+  library = { name, source: [`#!lua name=${name}`, ...parts, ...functions].join("\n"), keys };
+  return library;
 }
 
-const isNoScript = (error: unknown): boolean =>
-  error instanceof Error && error.message.startsWith("NOSCRIPT");
+const keyCache = new WeakMap<WorkflowKeys, Map<ScriptName, readonly string[]>>();
 
-/** Runs one script. Any failure is a StoreUnavailable error naming the script. */
+/** The KEYS of one function for one workflow, as its `--@keys` line names them. */
+export function keysFor(keys: WorkflowKeys, name: ScriptName, runId?: string): readonly string[] {
+  let byName = keyCache.get(keys);
+  if (byName === undefined) keyCache.set(keys, (byName = new Map()));
+  let cached = byName.get(name);
+  if (cached === undefined) {
+    cached = (loadLibrary().keys.get(name) ?? []).map((key) => (key === "run" ? "" : keys.key(key)));
+    byName.set(name, cached);
+  }
+  if (!cached.includes("")) return cached;
+  if (runId === undefined) throw new Error(`function '${name}' needs a run id for its keys`);
+  return cached.map((key) => (key === "" ? keys.run("run", runId) : key));
+}
+
+const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+const isMissing = (error: unknown): boolean => /function not found|library not found/i.test(message(error));
+
+/** Loads (or finds loaded) the library per client; one load in flight at a time. */
+const loads = new WeakMap<RedisClient, Promise<void>>();
+
+async function loadOn(node: RedisClient, source: string): Promise<void> {
+  try {
+    await node.call("FUNCTION", "LOAD", "REPLACE", source);
+  } catch (error) {
+    if (/unknown command/i.test(message(error))) {
+      let version = "unknown";
+      try {
+        version = /redis_version:(\S+)/.exec(String(await node.info("server")))?.[1] ?? version;
+      } catch {
+        // The version only improves the message.
+      }
+      throw new FloxideError(
+        "InvalidConfig",
+        `floxide needs Redis >= 7.0 (Redis Functions); the server reports version ${version}: ${message(error)}`,
+        { redisVersion: version },
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+/** A Cluster client knows its masters once it is ready (it connects lazily). */
+async function masters(cluster: Cluster): Promise<RedisClient[]> {
+  if (cluster.status !== "ready") {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cluster.off("ready", onReady);
+        reject(new Error("the cluster did not become ready within 10 s"));
+      }, 10_000);
+      const onReady = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      cluster.once("ready", onReady);
+    });
+  }
+  return cluster.nodes("master");
+}
+
+/** FUNCTION LOAD REPLACE of the library on the client's server, or every master of a Cluster. */
+export function ensureLibrary(client: RedisClient, reload = false): Promise<void> {
+  let load = reload ? undefined : loads.get(client);
+  if (load === undefined) {
+    const { source } = loadLibrary();
+    load = (async () => {
+      const nodes = client instanceof Cluster ? await masters(client) : [client];
+      await Promise.all(nodes.map((node) => loadOn(node, source)));
+    })();
+    loads.set(client, load);
+    // A failed load is tried again by the next call, not remembered.
+    load.catch(() => {
+      if (loads.get(client) === load) loads.delete(client);
+    });
+  }
+  return load;
+}
+
+/** Runs one function. Any failure is a StoreUnavailable error naming it (InvalidConfig for < 7.0). */
 export async function runScript(
   client: RedisClient,
   name: ScriptName,
   keys: readonly string[],
   args: readonly (string | number)[],
 ): Promise<unknown> {
-  const script = loadScripts().get(name) as LoadedScript;
+  const fn = `${loadLibrary().name}_${luaName(name)}`;
   try {
+    await ensureLibrary(client);
     try {
-      return await client.evalsha(script.sha, keys.length, ...keys, ...args);
+      return await client.call("FCALL", fn, keys.length, ...keys, ...args);
     } catch (error) {
-      if (!isNoScript(error)) throw error;
-      return await client.eval(script.lua, keys.length, ...keys, ...args);
+      if (!isMissing(error)) throw error;
+      // Restarted, flushed or failed over since the load: load again, once.
+      await ensureLibrary(client, true);
+      return await client.call("FCALL", fn, keys.length, ...keys, ...args);
     }
   } catch (error) {
+    if (error instanceof FloxideError) throw error;
     throw new FloxideError(
       "StoreUnavailable",
-      `redis script '${name}' failed: ${(error as Error).message}`,
+      `redis function '${name}' failed: ${message(error)}`,
       { script: name },
       { cause: error },
     );

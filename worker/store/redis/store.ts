@@ -22,15 +22,16 @@ import type {
   WorkerLiveness,
   WorkflowMetrics,
 } from "../types.ts";
-import { BlockingClaimer, type ClaimAttempt } from "./claimer.ts";
+import { BlockingClaimer, type ClaimAttempt, type ClaimRequest } from "./claimer.ts";
 import { commitArgs, createRunArgs } from "./commit-args.ts";
+import { CommitBatcher } from "./commit-batch.ts";
 import {
   decodeCheckpoint,
   decodeDeadLetter,
   decodeErrorRecord,
   decodeEvent,
   decodeItem,
-  decodeItemState,
+  decodeItemStates,
   decodeLiveness,
   decodeMetrics,
   decodeRunInfo,
@@ -39,8 +40,8 @@ import {
 } from "./codec.ts";
 import type { RedisClient } from "./connection.ts";
 import { execPipeline, readQueueDepth } from "./depth.ts";
-import type { WorkflowKeys } from "./keys.ts";
-import { runScript, type ScriptName } from "./scripts.ts";
+import { LAYOUT_VERSION, type WorkflowKeys } from "./keys.ts";
+import { keysFor, runScript, type ScriptName } from "./scripts.ts";
 
 export interface RedisStoreConfig {
   readonly client: RedisClient;
@@ -64,18 +65,30 @@ function replyArray(script: string, reply: unknown): unknown[] {
   return reply as unknown[];
 }
 
+/** A worker id ends at the first newline of a lease record (includes/items.lua). */
+function checkWorkerId(workerId: string): string {
+  if (workerId.includes("\n")) {
+    throw new FloxideError("InvalidInput", `worker id ${JSON.stringify(workerId)} contains a newline`);
+  }
+  return workerId;
+}
+
 const strings = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
 
 export class RedisWorkflowStore implements WorkflowStore {
   readonly workflow: string;
   private readonly config: RedisStoreConfig;
   private readonly claimer: BlockingClaimer;
+  private readonly batcher: CommitBatcher;
+  /** The layout check of the current connection epoch (see checkLayout). */
+  private layout: { readonly epoch: number; readonly check: Promise<void> } | null = null;
 
   constructor(config: RedisStoreConfig) {
     this.config = config;
     this.workflow = config.keys.workflow;
+    this.batcher = new CommitBatcher(this.workflow, (args) => this.script("commit", args));
     this.claimer = new BlockingClaimer({
-      attempt: (workerId, leaseMs) => this.attemptClaim(workerId, leaseMs),
+      attempt: (requests) => this.attemptClaim(requests),
       release: async (claim) => void (await this.release([claim])),
       createBlocker: config.createBlocker,
       wakeKey: config.keys.key("wake"),
@@ -86,9 +99,45 @@ export class RedisWorkflowStore implements WorkflowStore {
     return this.config.connectionEpoch();
   }
 
-  private script(name: ScriptName, args: readonly (string | number)[]): Promise<unknown> {
+  /** Calls one function with the keys it declares (`runId`: the run a run-control acts on). */
+  private async script(
+    name: ScriptName,
+    args: readonly (string | number)[],
+    runId?: string,
+  ): Promise<unknown> {
     const { client, keys, retentionMs } = this.config;
-    return runScript(client, name, keys.all, [keys.base, retentionMs, ...args]);
+    await this.checkLayout();
+    return runScript(client, name, keysFor(keys, name, runId), [keys.base, retentionMs, ...args]);
+  }
+
+  /**
+   * Refuses keys written in a layout this code does not know (and records ours on a new
+   * workflow). Checked once per connection: a restart or failover may bring other data.
+   */
+  private checkLayout(): Promise<void> {
+    const epoch = this.config.connectionEpoch();
+    if (this.layout?.epoch === epoch) return this.layout.check;
+    const key = this.config.keys.key("layout");
+    const check = (async () => {
+      const replies = await execPipeline(
+        this.client.pipeline().set(key, LAYOUT_VERSION, "NX").get(key),
+        `layout version of '${this.workflow}'`,
+      );
+      const found = replies[1];
+      if (found !== LAYOUT_VERSION) {
+        throw new FloxideError(
+          "InvalidConfig",
+          `the Redis keys of workflow '${this.workflow}' (${key}) have layout version ${String(found)}; this worker ` +
+            `knows only version ${LAYOUT_VERSION}: run a release that writes that layout, or use another keyPrefix`,
+          { workflow: this.workflow, layout: String(found) },
+        );
+      }
+    })();
+    this.layout = { epoch, check };
+    check.catch(() => {
+      if (this.layout?.check === check) this.layout = null;
+    });
+    return check;
   }
 
   private get client(): RedisClient {
@@ -101,18 +150,31 @@ export class RedisWorkflowStore implements WorkflowStore {
     return this.claimer.claim(options);
   }
 
-  private async attemptClaim(workerId: string, leaseMs: number): Promise<ClaimAttempt> {
-    const token = randomUUID();
-    const reply = replyArray("claim", await this.script("claim", [this.workflow, workerId, leaseMs, token]));
-    const [kind, first, second, third] = reply;
+  private async attemptClaim(requests: readonly ClaimRequest[]): Promise<ClaimAttempt> {
+    const args: (string | number)[] = [this.workflow, (requests[0] as ClaimRequest).leaseMs];
+    const workers = new Map<string, string>();
+    for (const { workerId } of requests) {
+      const token = randomUUID();
+      workers.set(token, checkWorkerId(workerId));
+      args.push(token, workerId);
+    }
+    const reply = replyArray("claim", await this.script("claim", args));
+    const [kind, due] = reply;
     if (kind === "empty") {
-      const nextDue = Number(first);
+      const nextDue = Number(due);
       return { kind: "empty", nextDueMs: nextDue < 0 ? null : nextDue };
     }
     if (kind === "again") return { kind: "again" };
-    if (kind !== "item" || typeof first !== "string") throw unexpected("claim", reply);
-    const claim = await this.toClaim(first, token, workerId, second, third);
-    return claim === null ? { kind: "again" } : { kind: "claimed", claim };
+    if (kind !== "items") throw unexpected("claim", reply);
+    const claims: Claim[] = [];
+    for (let i = 2; i + 3 < reply.length; i += 4) {
+      const token = String(reply[i]);
+      const workerId = workers.get(token);
+      if (workerId === undefined || typeof reply[i + 1] !== "string") throw unexpected("claim", reply);
+      const claim = await this.toClaim(reply[i + 1] as string, token, workerId, reply[i + 2], reply[i + 3]);
+      if (claim !== null) claims.push(claim);
+    }
+    return claims.length === 0 ? { kind: "again" } : { kind: "claimed", claims };
   }
 
   /** A claimed item as a Claim; null when it cannot be decoded (it is dead-lettered then). */
@@ -184,19 +246,24 @@ export class RedisWorkflowStore implements WorkflowStore {
 
   // ---- commit ------------------------------------------------------------------------------------
 
+  /**
+   * Commits go to Redis in batches: every commit of this process asked for in the same tick
+   * is one call (commit-batch.ts), each fenced by its own lease.
+   */
   async commit(claim: Claim, outcome: StepOutcome, claimNext?: ClaimNext): Promise<CommitResult> {
-    const next = claimNext === undefined ? undefined : { ...claimNext, token: randomUUID() };
-    const reply = replyArray(
-      "commit",
-      await this.script("commit", commitArgs(this.workflow, claim, outcome, next)),
-    );
-    const [status, run, raw, deadline, contextSeq] = reply;
+    const args = commitArgs(this.workflow, claim, outcome);
+    const next =
+      claimNext === undefined
+        ? undefined
+        : { token: randomUUID(), workerId: checkWorkerId(claimNext.workerId), leaseMs: claimNext.leaseMs };
+    const reply = await this.batcher.commit(next === undefined ? { args } : { args, next });
     let result: CommitResult;
-    if (status === "lease-lost") result = { status };
-    else if (status === "committed" || status === "run-finished") result = { status, run: run as RunStatus };
+    if (reply.status === "lease-lost") result = { status: "lease-lost" };
+    else if (reply.status === "committed" || reply.status === "run-finished")
+      result = { status: reply.status, run: reply.run as RunStatus };
     else throw unexpected("commit", reply);
-    if (next === undefined || raw === undefined) return result;
-    if (typeof raw !== "string") throw unexpected("commit", reply);
+    if (next === undefined || reply.next === undefined) return result;
+    const { raw, deadline, contextSeq } = reply.next;
     const nextClaim = await this.toClaim(raw, next.token, next.workerId, deadline, contextSeq);
     return nextClaim === null ? result : { ...result, next: nextClaim };
   }
@@ -220,39 +287,39 @@ export class RedisWorkflowStore implements WorkflowStore {
   private async readRuns(runIds: readonly string[]): Promise<RunInfo[]> {
     if (runIds.length === 0) return [];
     const { keys } = this.config;
-    // MULTI: the run hash and its outputs as of one instant (both in the workflow's slot).
-    const multi = this.client.multi();
-    for (const runId of runIds)
-      multi.hgetall(keys.run("run", runId)).lrange(keys.run("outputs", runId), 0, -1);
-    const replies = await execPipeline(multi, "reading runs");
+    // One hash per run: fields and outputs as of one instant.
+    const pipeline = this.client.pipeline();
+    for (const runId of runIds) pipeline.hgetall(keys.run("run", runId));
+    const replies = await execPipeline(pipeline, "reading runs");
     const infos: RunInfo[] = [];
-    for (let i = 0; i < runIds.length; i += 1) {
-      const fields = toFields(replies[2 * i]);
-      if (Object.keys(fields).length > 0) infos.push(decodeRunInfo(fields, strings(replies[2 * i + 1])));
+    for (const reply of replies) {
+      const fields = toFields(reply);
+      if (Object.keys(fields).length > 0) infos.push(decodeRunInfo(fields));
     }
     return infos;
   }
 
+  /** Newest first, from the one run index; a status filter reads past runs of other statuses. */
   async listRuns(options: { status?: RunStatus; limit?: number } = {}): Promise<RunInfo[]> {
     const limit = options.limit ?? 100;
-    const { keys } = this.config;
-    const index = options.status === undefined ? keys.key("runs") : keys.runsByStatus(options.status);
+    const index = this.config.keys.key("runs");
     const runs: RunInfo[] = [];
-    // Index entries of expired runs linger until create-run prunes them: read past them.
-    for (let offset = 0; runs.length < limit; offset += limit) {
-      const ids = await this.client.zrevrange(index, offset, offset + limit - 1);
+    // Index entries of expired runs linger until create-run prunes them: read past them too.
+    const page = Math.max(limit, 100);
+    for (let offset = 0; runs.length < limit; offset += page) {
+      const ids = await this.client.zrevrange(index, offset, offset + page - 1);
       if (ids.length === 0) break;
       const infos = await this.readRuns(ids);
       runs.push(...infos.filter((info) => options.status === undefined || info.status === options.status));
-      if (ids.length < limit) break;
+      if (ids.length < page) break;
     }
     return runs.slice(0, limit);
   }
 
   private async control(name: ScriptName, runId: string, extra: string[] = []): Promise<RunInfo> {
-    const reply = replyArray(name, await this.script(name, [runId, ...extra]));
-    const [status, first, second] = reply;
-    if (status === "ok") return decodeRunInfo(toFields(first), strings(second));
+    const reply = replyArray(name, await this.script(name, [runId, ...extra], runId));
+    const [status, first] = reply;
+    if (status === "ok") return decodeRunInfo(toFields(first));
     if (status === "RunNotFound")
       throw new FloxideError("RunNotFound", `run '${runId}' not found`, { runId });
     if (status === "RunFinished")
@@ -286,11 +353,11 @@ export class RedisWorkflowStore implements WorkflowStore {
   }
 
   async saveCheckpoint(runId: string, checkpoint: Checkpoint): Promise<void> {
-    await this.script("save-checkpoint", [
+    await this.script(
+      "save-checkpoint",
+      [runId, checkpoint.seq, toJson(checkpoint.state, "checkpoint state")],
       runId,
-      checkpoint.seq,
-      toJson(checkpoint.state, "checkpoint state"),
-    ]);
+    );
   }
 
   async loadCheckpoint(runId: string): Promise<Checkpoint | null> {
@@ -298,8 +365,7 @@ export class RedisWorkflowStore implements WorkflowStore {
   }
 
   async listItems(runId: string): Promise<ItemState[]> {
-    const states = await this.client.hvals(this.config.keys.run("items", runId));
-    return states.map(decodeItemState);
+    return decodeItemStates(runId, await this.client.hgetall(this.config.keys.run("run", runId)));
   }
 
   // ---- metrics, errors, liveness -----------------------------------------------------------------

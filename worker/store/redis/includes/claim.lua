@@ -1,9 +1,10 @@
--- Claiming: lease the next runnable item. Needs `base`, `items`, `runs`.
+-- Claiming: lease up to K runnable items in one call. Needs `base`, `items`, `runs`.
 --
 -- Invariant: an item is always somewhere in Redis: it moves from `ready` to a lease (deadline in
--- `leases`, JSON in `lease-items`) in one script, so a worker that dies at any instant loses
--- nothing. Due retries move from `delayed` to `ready` first, so whichever worker claims next
--- advances the clock; no scheduler process is needed.
+-- `leases`, worker and item in `lease-items`) in one call, so a worker that dies at any instant
+-- loses nothing. Each item of a batch gets its own lease token, so it is renewed, committed,
+-- released and reclaimed on its own. Due retries move from `delayed` to `ready` first, so
+-- whichever worker claims next advances the clock; no scheduler process is needed.
 -- Items of finished (or expired) runs are dropped, items of paused runs parked on the run, and
 -- entries no worker could run are dead-lettered with an InvalidItem error instead of failing
 -- every claim after them.
@@ -17,69 +18,113 @@ local function dead_letter_malformed(workflow, raw, problem)
   local err = error_json('InvalidItem', 'malformed work item in the ready list (' .. problem .. '): ' .. excerpt)
   local item = '{"attempt":1,"maxAttempts":1,"id":' .. jstr(id) .. ',"runId":"","workflow":' .. jstr(workflow)
     .. ',"version":"","node":"","enqueuedAt":' .. int(NOW) .. ',"frames":[],"input":' .. jstr(raw) .. '}'
-  redis.call('RPUSH', K_DEAD, '{"at":' .. int(NOW) .. ',"error":' .. err .. ',"item":' .. item .. '}')
+  redis.call('RPUSH', K.dead, '{"at":' .. int(NOW) .. ',"error":' .. err .. ',"item":' .. item .. '}')
   metric('deadLettered')
   record_error('', id, '', 1, err, 'dead')
 end
 
--- Returns {'item', itemJson, deadline, runEventSeq} | {'empty', msUntilNextRetryDue or -1} | {'again'}
--- (runEventSeq: the run's last event sequence, so a worker with a current cache reads nothing;
--- 'again': many dead entries were skipped; call again without blocking).
-local function claim_next(workflow, worker_id, lease_ms, token)
-  -- The lease's slot is taken first, NX, which makes claims idempotent per token: a claim the
-  -- client re-sends after a lost reply (ioredis re-sends unfulfilled commands when it reconnects
-  -- after a Redis restart) gets the lease the first send took. Claiming again would overwrite
-  -- that lease and lose its item. Every return without an item gives the slot back.
+-- The run's last event sequence for a claim. `eventSeq` in the run hash says whether the run has
+-- events at all (most runs have none: no command); the log's length is the truth when it has,
+-- so a cache ahead of a log that lost its tail (a restart that lost writes) is never trusted.
+local function event_seq(run_id, run)
+  if tonumber(run[2] or 0) == 0 then return 0 end
+  return redis.call('LLEN', rkey('events', run_id))
+end
+
+-- Claims for `tokens` (lease tokens, one per item wanted; `workers[i]` is the worker id of
+-- tokens[i]) and appends to `out`, per claimed item: token, item JSON, deadline, runEventSeq
+-- (the run's last event sequence, so a worker with a current cache reads nothing). Returns
+-- 'items' (at least one claimed) | 'empty', msUntilNextRetryDue or -1 | 'again' (many dead
+-- entries were skipped: call again without blocking).
+local function claim_batch(workflow, lease_ms, tokens, workers, out)
   local deadline = NOW + lease_ms
-  if redis.call('ZADD', K_LEASES, 'NX', deadline, token) == 0 then
-    local held_meta, held = read_lease(token)
-    if held_meta then
-      return { 'item', held, int(tonumber(redis.call('ZSCORE', K_LEASES, token))),
-        redis.call('LLEN', rkey('events', held_meta.runId)) }
-    end
-  end
-
-  local due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', NOW, 'LIMIT', 0, 1000)
-  for _, raw in ipairs(due) do
-    redis.call('RPUSH', K_READY, raw)
-    redis.call('ZREM', K_DELAYED, raw)
-  end
-
-  for _ = 1, MAX_SKIPPED do
-    local raw = redis.call('LPOP', K_READY)
-    if not raw then
-      redis.call('ZREM', K_LEASES, token)
-      local next_due = redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')
-      if #next_due == 0 then return { 'empty', -1 } end
-      return { 'empty', math.max(0, tonumber(next_due[2]) - NOW) }
-    end
-    local item, problem = parse_item(raw, workflow)
-    if not item then
-      dead_letter_malformed(workflow, raw, problem)
+  -- A token that holds a lease already is a claim re-sent after a lost reply (ioredis re-sends
+  -- unfulfilled commands when it reconnects after a Redis restart): it gets the lease the first
+  -- send took. Claiming again would take a second item and lose the first.
+  local scores = redis.call('ZMSCORE', K.leases, unpack(tokens))
+  local free, free_workers, claimed = {}, {}, 0
+  for i, token in ipairs(tokens) do
+    local head, raw = nil, nil
+    if scores[i] then head, raw = read_lease(token) end
+    if head then
+      local seq = event_seq(head.runId, redis.call('HMGET', rkey('run', head.runId), 'status', 'eventSeq'))
+      out[#out + 1], out[#out + 2], out[#out + 3], out[#out + 4] = token, raw, int(tonumber(scores[i])), seq
+      claimed = claimed + 1
     else
-      local run_id = item.runId
-      local run_key = rkey('run', run_id)
-      local run = redis.call('HMGET', run_key, 'status', 'createdAt')
-      local status = run[1]
-      if not status then
-        -- The run expired or never existed: nothing to record the item on.
-      elseif TERMINAL[status] then
-        set_item(run_id, item.id, item.node, item.attempt, 'cancelled')
-      elseif status == 'paused' then
-        park_item(run_id, raw, item.id, item.node, item.attempt)
+      free[#free + 1], free_workers[#free_workers + 1] = token, workers[i]
+    end
+  end
+  if #free == 0 then return 'items' end
+
+  local due = redis.call('ZRANGEBYSCORE', K.delayed, '-inf', NOW, 'LIMIT', 0, 1000)
+  if #due > 0 then
+    redis.call('RPUSH', K.ready, unpack(due))
+    redis.call('ZREM', K.delayed, unpack(due))
+  end
+
+  local runs = {} -- run id -> {status, eventSeq} as read (and as this call changes it)
+  local lease_args, deadline_args = {}, {}
+  local taken, skipped, exhausted = 0, 0, false
+  while taken < #free and skipped < MAX_SKIPPED do
+    local wanted = #free - taken
+    local raws = redis.call('LPOP', K.ready, wanted)
+    if not raws then
+      exhausted = true
+      break
+    end
+    -- Fewer than asked: the list is empty now.
+    if #raws < wanted then exhausted = true end
+    for _, raw in ipairs(raws) do
+      local item, problem = parse_item(raw, workflow)
+      if not item then
+        skipped = skipped + 1
+        dead_letter_malformed(workflow, raw, problem)
       else
-        LIVE[run_id] = true
-        write_lease(token, { runId = run_id, id = item.id, node = item.node, attempt = item.attempt,
-          maxAttempts = item.maxAttempts, workerId = worker_id }, raw)
-        -- A first attempt's record holds no duration or error yet: written without reading it.
-        set_item(run_id, item.id, item.node, item.attempt, 'running', nil, nil, item.attempt == 1)
-        if status == 'queued' then set_status(run_id, 'queued', 'running', run[2], 'startedAt', int(NOW)) end
-        -- One marker wakes one blocked worker; pass it on while work remains.
-        if redis.call('LLEN', K_READY) > 0 then wake() end
-        return { 'item', raw, int(deadline), redis.call('LLEN', rkey('events', run_id)) }
+        local run_id = item.runId
+        local run = runs[run_id]
+        if not run then
+          run = redis.call('HMGET', rkey('run', run_id), 'status', 'eventSeq')
+          runs[run_id] = run
+        end
+        local status = run[1]
+        if not status then
+          skipped = skipped + 1 -- the run expired or never existed: nothing to record the item on
+        elseif TERMINAL[status] then
+          skipped = skipped + 1
+          set_item(run_id, item.id, item.node, item.attempt, 'cancelled')
+        elseif status == 'paused' then
+          skipped = skipped + 1
+          park_item(run_id, raw, item.id, item.node, item.attempt)
+        else
+          taken = taken + 1
+          local token = free[taken]
+          LIVE[run_id] = true
+          lease_args[#lease_args + 1], lease_args[#lease_args + 2] = token, lease_value(free_workers[taken], raw)
+          deadline_args[#deadline_args + 1], deadline_args[#deadline_args + 2] = deadline, token
+          -- A first attempt has no record to read (nothing holds a duration or error yet).
+          local old = item.attempt > 1 and read_item(run_id, item.id) or nil
+          local record = item_value(old, 'running', item.attempt, item.node)
+          if status == 'queued' then
+            redis.call('HSET', rkey('run', run_id), 'i:' .. item.id, record, 'status', 'running', 'startedAt', int(NOW))
+            run[1] = 'running'
+          else
+            redis.call('HSET', rkey('run', run_id), 'i:' .. item.id, record)
+          end
+          out[#out + 1], out[#out + 2], out[#out + 3], out[#out + 4] = token, raw, int(deadline), event_seq(run_id, run)
+        end
       end
     end
+    if exhausted then break end
   end
-  redis.call('ZREM', K_LEASES, token)
-  return { 'again' }
+  if taken > 0 then
+    redis.call('ZADD', K.leases, unpack(deadline_args))
+    redis.call('HSET', K.lease_items, unpack(lease_args))
+    -- One marker wakes one blocked worker; pass it on while work remains.
+    if not exhausted and redis.call('LLEN', K.ready) > 0 then wake() end
+  end
+  if claimed + taken > 0 then return 'items' end
+  if not exhausted then return 'again' end
+  local next_due = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
+  if #next_due == 0 then return 'empty', -1 end
+  return 'empty', math.max(0, tonumber(next_due[2]) - NOW)
 end

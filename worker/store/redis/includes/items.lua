@@ -1,8 +1,15 @@
--- Work items: validation of queue entries, item state, enqueueing. Needs `base`.
+-- Work items: their head, leases, item records, enqueueing. Needs `base`.
 --
--- Item JSON is written by codec.ts in a canonical layout: it starts with `{"attempt":<n>,` and
--- ends with `"input":<json>}`. So Lua can bump the attempt and fill a join's input by string
--- surgery, without re-encoding the user's input.
+-- Item JSON is written by codec.ts in a canonical layout that starts with the routing fields
+-- `{"attempt":<n>,"maxAttempts":<n>,"id":"..","runId":"..","workflow":"..","version":"..",
+-- "node":"..","enqueuedAt":` and ends with `"input":<json>}`. codec.ts validates them once, at
+-- enqueue; Lua reads them with one pattern match (no JSON decode), bumps the attempt by string
+-- surgery and fills a join's input by appending, never touching the user's input. An entry that
+-- does not match (a foreign writer, ids needing JSON escapes) takes the slow path: cjson.decode
+-- and a full check of its header.
+
+local HEAD = '^{"attempt":(%d+),"maxAttempts":(%d+),"id":"([^"\\]+)","runId":"([^"\\]+)",'
+  .. '"workflow":"([^"\\]+)","version":"[^"\\]+","node":"([^"\\]+)","enqueuedAt":'
 
 local function attempt_prefix(attempt)
   return '{"attempt":' .. int(attempt) .. ','
@@ -19,8 +26,8 @@ local function is_count(v, min)
   return type(v) == 'number' and v == math.floor(v) and v >= min
 end
 
--- Decodes a queue entry; returns (item, nil) or (nil, problem) for an entry no worker could run.
-local function parse_item(raw, workflow)
+-- The slow path: decodes an entry the head pattern did not match.
+local function parse_item_json(raw, workflow)
   local ok, item = pcall(cjson.decode, raw)
   if not ok then return nil, 'not JSON' end
   if type(item) ~= 'table' then return nil, 'not a JSON object' end
@@ -33,37 +40,77 @@ local function parse_item(raw, workflow)
   if not is_count(item.maxAttempts, 1) then return nil, 'field "maxAttempts" is not an integer >= 1' end
   if type(item.enqueuedAt) ~= 'number' then return nil, 'field "enqueuedAt" is not a number' end
   if type(item.frames) ~= 'table' then return nil, 'field "frames" is not an array' end
-  for _, frame in ipairs(item.frames) do
-    if type(frame) ~= 'table' or type(frame.id) ~= 'string' or not is_count(frame.index, 0)
-      or not is_count(frame.count, 1) then
-      return nil, 'field "frames" holds a malformed frame'
-    end
-  end
-  if item.workflow ~= workflow then
+  if workflow and item.workflow ~= workflow then
     return nil, 'item of workflow "' .. item.workflow .. '" in the queue of "' .. workflow .. '"'
   end
   if string.sub(raw, 1, #attempt_prefix(item.attempt)) ~= attempt_prefix(item.attempt) then
     return nil, 'not in the canonical item encoding'
   end
-  return item, nil
+  return { attempt = item.attempt, maxAttempts = item.maxAttempts, id = item.id, runId = item.runId,
+    node = item.node }, nil
 end
 
--- The item state record (ItemState) keeps its accumulated duration and last error. `fresh`: the
--- item was just created, so there is no record to read.
-local function set_item(run_id, id, node, attempt, status, err_json, add_ms, fresh)
-  local key = rkey('items', run_id)
-  local state = { itemId = id, runId = run_id, node = node, status = status, attempt = attempt,
-    updatedAt = NOW, durationMs = 0 }
-  local old = not fresh and redis.call('HGET', key, id)
-  if old then
-    local prev = cjson.decode(old)
-    state.durationMs = prev.durationMs or 0
-    state.lastError = prev.lastError
+-- An entry's routing fields {attempt, maxAttempts, id, runId, node}, or (nil, problem) for an
+-- entry no worker could run. `workflow`: the workflow it must belong to (nil: not checked).
+local function parse_item(raw, workflow)
+  local attempt, max_attempts, id, run_id, wf, node = string.match(raw, HEAD)
+  if attempt and (not workflow or wf == workflow) then
+    return { attempt = tonumber(attempt), maxAttempts = tonumber(max_attempts), id = id, runId = run_id,
+      node = node }, nil
   end
-  if err_json then state.lastError = cjson.decode(err_json) end
-  if add_ms then state.durationMs = state.durationMs + add_ms end
-  redis.call('HSET', key, id, cjson.encode(state))
-  follow_ttl(run_id, key)
+  return parse_item_json(raw, workflow)
+end
+
+-- A lease is its deadline in `leases` and one field in `lease-items`: the worker id, a newline,
+-- then the item JSON (a worker id holds no newline: store.ts checks).
+local function lease_value(worker_id, raw)
+  return worker_id .. '\n' .. raw
+end
+
+-- Splits a `lease-items` value: head, item JSON, worker id; nil for none.
+local function split_lease(value)
+  if not value then return nil end
+  local nl = string.find(value, '\n', 1, true)
+  if not nl then return nil end
+  local raw = string.sub(value, nl + 1)
+  local head = parse_item(raw, nil)
+  if not head then return nil end
+  return head, raw, string.sub(value, 1, nl - 1)
+end
+
+local function read_lease(token)
+  return split_lease(redis.call('HGET', K.lease_items, token))
+end
+
+local function drop_lease(token)
+  redis.call('ZREM', K.leases, token)
+  redis.call('HDEL', K.lease_items, token)
+end
+
+-- Item records (ItemState) live in the run's hash, field `i:<item id>`, as
+-- `status TAB attempt TAB updatedAt TAB durationMs TAB node TAB lastError JSON (or empty)`; they
+-- keep the accumulated duration and the last error across attempts. Records of a run are written
+-- in the same HSET as the run's other fields where a function writes both (commit, create-run).
+local function item_value(old, status, attempt, node, err_json, add_ms)
+  local duration, last_error = 0, ''
+  if old then
+    local d, e = string.match(old, '^[^\t]*\t[^\t]*\t[^\t]*\t([^\t]*)\t[^\t]*\t(.*)$')
+    duration, last_error = tonumber(d) or 0, e or ''
+  end
+  if err_json then last_error = err_json end
+  if add_ms then duration = duration + add_ms end
+  return status .. '\t' .. int(attempt) .. '\t' .. int(NOW) .. '\t' .. tostring(duration) .. '\t' .. node .. '\t'
+    .. last_error
+end
+
+local function read_item(run_id, id)
+  return redis.call('HGET', rkey('run', run_id), 'i:' .. id)
+end
+
+-- `fresh`: the item has no record yet (a first delivery), so there is nothing to read.
+local function set_item(run_id, id, node, attempt, status, err_json, add_ms, fresh)
+  local old = not fresh and read_item(run_id, id) or nil
+  redis.call('HSET', rkey('run', run_id), 'i:' .. id, item_value(old, status, attempt, node, err_json, add_ms))
 end
 
 -- Keeps an item of a paused run on the run until it resumes.
@@ -73,15 +120,20 @@ local function park_item(run_id, raw, id, node, attempt, fresh)
   set_item(run_id, id, node, attempt, 'parked', nil, nil, fresh)
 end
 
--- Enqueues an item of a live run: it counts as pending; a paused run parks it instead. `fresh`:
--- a new item (not a re-delivery).
-local function push_item(run_id, run_status, raw, id, node, attempt, fresh)
-  redis.call('HINCRBY', rkey('run', run_id), 'pending', 1)
+-- Enqueues an item of a live run without counting it pending (the caller does); a paused run
+-- parks it instead. `fresh`: a new item (not a re-delivery): its record is written unread.
+local function enqueue(run_id, run_status, raw, id, node, attempt, fresh)
   if run_status == 'paused' then
     park_item(run_id, raw, id, node, attempt, fresh)
   else
-    redis.call('RPUSH', K_READY, raw)
+    redis.call('RPUSH', K.ready, raw)
     set_item(run_id, id, node, attempt, 'queued', nil, nil, fresh)
     wake()
   end
+end
+
+-- Enqueues an item and counts it pending.
+local function push_item(run_id, run_status, raw, id, node, attempt, fresh)
+  redis.call('HINCRBY', rkey('run', run_id), 'pending', 1)
+  enqueue(run_id, run_status, raw, id, node, attempt, fresh)
 end

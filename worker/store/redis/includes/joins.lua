@@ -2,46 +2,46 @@
 --
 -- One join slot per (fan-out frame, join node) lives in the run's joins HASH under fields
 -- `<slot>|count|node|id|attempt|item|got` and `<slot>|v|<index>`; open slots are in the run's
--- open-joins SET (for JoinIncomplete). codec.ts guarantees 0 <= index < count, so once `count`
--- distinct indexes arrived, they are exactly 0..count-1.
+-- open-joins SET (for JoinIncomplete) and counted by the run's `openJoins`. codec.ts guarantees
+-- 0 <= index < count, so once `count` distinct indexes arrived, they are exactly 0..count-1.
 
--- The run's count of open join slots, which spares settle() a SMEMBERS. Runs created before the
--- counter have no field: they keep none (settle reads the set for them).
-local function count_open_joins(run_id, by)
-  local run_key = rkey('run', run_id)
-  if redis.call('HEXISTS', run_key, 'openJoins') == 1 then redis.call('HINCRBY', run_key, 'openJoins', by) end
-end
-
--- Records one arrival (the first per index wins); when `count` have arrived, enqueues the join
--- item once, its input the arrived values ordered by index.
-local function arrive(run_id, run_status, frame_id, index, count, value, join_node, join_id, join_attempt, prefix)
+-- Records one arrival (the first per index wins). Returns the join item {raw, id, node,
+-- attempt} when this arrival completed the slot (its input: the arrived values in index order),
+-- else nil; and the change of the run's open slots (+1 opened, -1 closed, 0). Neither counts
+-- the join item pending nor enqueues it: the caller does both.
+local function arrive(run_id, frame_id, index, count, value, join_node, join_id, join_attempt, prefix)
   local key = rkey('joins', run_id)
   local slot = frame_id .. '>' .. join_node
-  if redis.call('HSETNX', key, slot .. '|count', count) == 1 then
-    redis.call('HSET', key, slot .. '|node', join_node, slot .. '|id', join_id, slot .. '|attempt', join_attempt,
-      slot .. '|item', prefix, slot .. '|got', 0)
-    redis.call('SADD', rkey('open-joins', run_id), slot)
-    count_open_joins(run_id, 1)
-  end
+  local head = redis.call('HMGET', key, slot .. '|count', slot .. '|got', slot .. '|v|' .. index)
+  local total, got, opened = tonumber(head[1]), tonumber(head[2]) or 0, 0
+  if not total then total, opened = count, 1 end
   -- Branches of one fan-out share its count; an index beyond the first arrival's count is ignored.
-  local in_range = index < tonumber(redis.call('HGET', key, slot .. '|count'))
-  if in_range and redis.call('HSETNX', key, slot .. '|v|' .. index, value) == 1 then
-    redis.call('HINCRBY', key, slot .. '|got', 1)
+  local counted = index < total and not head[3]
+  if counted then got = got + 1 end
+  if got < total then
+    if opened == 1 then
+      redis.call('HSET', key, slot .. '|count', count, slot .. '|node', join_node, slot .. '|id', join_id,
+        slot .. '|attempt', join_attempt, slot .. '|item', prefix, slot .. '|got', got)
+      redis.call('SADD', rkey('open-joins', run_id), slot)
+    else
+      redis.call('HSET', key, slot .. '|got', got)
+    end
+    if counted then redis.call('HSET', key, slot .. '|v|' .. index, value) end
+    return nil, opened
   end
-  local head = redis.call('HMGET', key, slot .. '|got', slot .. '|count', slot .. '|id', slot .. '|attempt',
-    slot .. '|item')
-  local total = tonumber(head[2])
-  if tonumber(head[1]) < total then return end
-  local values = {}
-  for i = 0, total - 1 do
-    local field = slot .. '|v|' .. i
-    values[#values + 1] = redis.call('HGET', key, field)
-    redis.call('HDEL', key, field)
+  local fields = {}
+  for i = 0, total - 1 do fields[#fields + 1] = slot .. '|v|' .. i end
+  local values = redis.call('HMGET', key, unpack(fields))
+  if counted then values[index + 1] = value end
+  if opened == 0 then
+    local stored = redis.call('HMGET', key, slot .. '|id', slot .. '|attempt', slot .. '|item')
+    join_id, join_attempt, prefix = stored[1], tonumber(stored[2]), stored[3]
+    for _, field in ipairs({ 'count', 'node', 'id', 'attempt', 'item', 'got' }) do
+      fields[#fields + 1] = slot .. '|' .. field
+    end
+    redis.call('HDEL', key, unpack(fields))
+    redis.call('SREM', rkey('open-joins', run_id), slot)
   end
-  redis.call('HDEL', key, slot .. '|count', slot .. '|node', slot .. '|id', slot .. '|attempt', slot .. '|item',
-    slot .. '|got')
-  redis.call('SREM', rkey('open-joins', run_id), slot)
-  count_open_joins(run_id, -1)
-  push_item(run_id, run_status, head[5] .. '[' .. table.concat(values, ',') .. ']}', head[3], join_node,
-    tonumber(head[4]))
+  local raw = prefix .. '[' .. table.concat(values, ',') .. ']}'
+  return { raw, join_id, join_node, tonumber(join_attempt) }, opened - 1
 end

@@ -1,0 +1,29 @@
+// `npm run build`: compiles the sources to dist/ (JS, .d.ts, source maps) with tsc, then copies
+// the files the compiled code reads next to itself (the Redis store's .lua scripts).
+// Plain JavaScript, so it runs on whatever Node started it.
+import { cpSync, readdirSync, rmSync, statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+
+const ROOTS = ["worker", "cli", "operator", "examples"];
+const ASSET = /\.lua$/;
+
+rmSync("dist", { recursive: true, force: true });
+const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+const compiled = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { stdio: "inherit" });
+if (compiled.status !== 0) process.exit(compiled.status ?? 1);
+
+let copied = 0;
+const walk = (dir) => {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) walk(path);
+    else if (ASSET.test(name)) {
+      cpSync(path, join("dist", path));
+      copied += 1;
+    }
+  }
+};
+for (const root of ROOTS) walk(root);
+console.log(`build: dist/ compiled, ${copied} asset files copied`);
