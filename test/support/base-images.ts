@@ -17,6 +17,8 @@ const exec = promisify(execFile);
 export const IMAGE_CACHE = join(homedir(), ".cache", "floxide-k8s", "images");
 const DEBIAN_SUITE = "bookworm";
 const DEBIAN_MIRROR = "http://deb.debian.org/debian";
+/** Beyond minbase: what the Node binary loads (Node 26 links libatomic). */
+const DEBIAN_EXTRA_PACKAGES = ["libatomic1"];
 const PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** What the pods' sandboxes run: `imagePullPolicy` does not apply to it, so it must be here. */
 export const PAUSE_IMAGE = "localhost/floxide-pause:1";
@@ -108,18 +110,22 @@ async function cachedLayout(
 
 /** Debian bookworm minbase, made slim like debian:bookworm-slim (no docs, locales, apt lists). */
 async function debianRootfs(): Promise<string> {
-  const tarball = join(IMAGE_CACHE, `debian-${DEBIAN_SUITE}-minbase.tar`);
+  const tarball = join(IMAGE_CACHE, `debian-${DEBIAN_SUITE}-minbase-${DEBIAN_EXTRA_PACKAGES.join("-")}.tar`);
   if (existsSync(tarball)) return tarball;
   await mkdir(IMAGE_CACHE, { recursive: true });
   const target = await mkdtemp(join(IMAGE_CACHE, "debootstrap-"));
   try {
-    await sh("debootstrap", ["--variant=minbase", DEBIAN_SUITE, target, DEBIAN_MIRROR]).catch(
-      (error: Error) => {
-        throw new Error(
-          `${error.message}\nIs debootstrap installed (scripts/provision.sh) and the Debian mirror reachable?`,
-        );
-      },
-    );
+    await sh("debootstrap", [
+      "--variant=minbase",
+      `--include=${DEBIAN_EXTRA_PACKAGES.join(",")}`,
+      DEBIAN_SUITE,
+      target,
+      DEBIAN_MIRROR,
+    ]).catch((error: Error) => {
+      throw new Error(
+        `${error.message}\nIs debootstrap installed (scripts/provision.sh) and the Debian mirror reachable?`,
+      );
+    });
     for (const path of [
       "var/cache/apt",
       "var/lib/apt/lists",
@@ -177,7 +183,10 @@ export async function nodeBaseImage(reference: string): Promise<OciLayout> {
   const npm = await npmPack(major >= 22 ? "npm@11" : "npm@10");
   const trust = existsSync(HOST_CA_BUNDLE) ? readFileSync(HOST_CA_BUNDLE) : undefined;
   const trustKey = trust ? createHash("sha256").update(trust).digest("hex").slice(0, 12) : "no-ca";
-  const key = `${reference.replaceAll(/[/:]/g, "_")}-${node.split("/").pop()}-${npm.split("/").pop()}-${trustKey}`;
+  const key = [reference.replaceAll(/[/:]/g, "_"), node, npm, debian]
+    .map((part) => part.split("/").pop())
+    .concat(trustKey)
+    .join("-");
   return cachedLayout(
     key,
     normalizedName(reference),

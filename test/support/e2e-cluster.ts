@@ -3,7 +3,9 @@
 // docs/install.md tells users to, the chart's Redis image, and a host Redis the pods reach on
 // the bridge. kubectl and helm run as a user would run them: on PATH, with KUBECONFIG set.
 import { execFile, spawn } from "node:child_process";
+import { registerHooks } from "node:module";
 import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { pino } from "pino";
 import { Orchestrator } from "../../worker/engine/index.ts";
@@ -33,7 +35,7 @@ export interface E2eCluster {
   bash(script: string, timeoutMs?: number): Promise<string>;
   /** Stores of a workflow on a Redis (default: the host Redis), for starting and checking runs. */
   openStore(workflow: string, keyPrefix: string, redisUrl?: string): Promise<WorkflowStore>;
-  /** An orchestrator for an e2e workflow module (test/e2e/workflows/<name>.mts). */
+  /** An orchestrator for an e2e workflow module (test/e2e/workflows/<name>.mjs). */
   orchestrator(moduleName: string, keyPrefix: string, redisUrl?: string): Promise<Orchestrator>;
   stop(): Promise<void>;
 }
@@ -110,7 +112,8 @@ export async function startE2eCluster(log: (line: string) => void): Promise<E2eC
       bash: (script, timeoutMs = 180_000) => runBash(script, shellEnv, timeoutMs),
       openStore,
       orchestrator: async (moduleName, keyPrefix, redisUrl) => {
-        const def = await loadWorkflowModule(join(E2E_WORKFLOWS, `${moduleName}.mts`));
+        sdkFromSources();
+        const def = await loadWorkflowModule(join(E2E_WORKFLOWS, `${moduleName}.mjs`));
         return new Orchestrator(await openStore(def.name, keyPrefix, redisUrl), def);
       },
       stop: async () => {
@@ -124,6 +127,24 @@ export async function startE2eCluster(log: (line: string) => void): Promise<E2eC
     await node.stop();
     throw error;
   }
+}
+
+let hooked = false;
+/**
+ * In this process the e2e modules' `floxide-k8s/worker/sdk` is the SDK's source, not dist/ (not
+ * built in a fresh checkout); in the image it is the installed package. Same workflow either way.
+ */
+function sdkFromSources(): void {
+  if (hooked) return;
+  hooked = true;
+  const sdk = pathToFileURL(join(REPO_ROOT, "worker", "sdk", "index.ts")).href;
+  registerHooks({
+    resolve: (specifier, context, nextResolve) =>
+      specifier === "floxide-k8s/worker/sdk" &&
+      context.parentURL?.startsWith(pathToFileURL(E2E_WORKFLOWS).href)
+        ? { url: sdk, shortCircuit: true }
+        : nextResolve(specifier, context),
+  });
 }
 
 /** bash -euo pipefail -c script, stdin closed (as in CI); rejects with the output on failure. */

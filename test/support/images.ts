@@ -64,39 +64,48 @@ export function baseImagesOf(dockerfile: string, buildArgs: Record<string, strin
   return bases.filter((image) => image !== "scratch");
 }
 
-/** .dockerignore patterns as matchers (the subset our file uses: globs, `**`, no `!`). */
-function ignoreMatchers(context: string): RegExp[] {
+/** .dockerignore rules in order: a glob (with `**`) and whether it ignores or (`!`) keeps. */
+function ignoreRules(context: string): { pattern: RegExp; keep: boolean }[] {
   const path = join(context, ".dockerignore");
   if (!existsSync(path)) return [];
   return readFileSync(path, "utf8")
     .split("\n")
     .map((line) => line.trim())
     .filter((line) => line.length > 0 && !line.startsWith("#"))
-    .map((pattern) => {
-      const body = pattern
+    .map((line) => {
+      const keep = line.startsWith("!");
+      const body = line
+        .slice(keep ? 1 : 0)
         .replace(/^\/+/, "")
         .replace(/[.+^$()|[\]{}]/g, "\\$&")
         .replace(/\*\*\//g, "\u0000")
         .replace(/\*/g, "[^/]*")
         .replace(/\?/g, "[^/]")
         .replaceAll("\u0000", "(?:.*/)?");
-      return new RegExp(`^${body}(?:/.*)?$`);
+      return { pattern: new RegExp(`^${body}(?:/.*)?$`), keep };
     });
+}
+
+/** Docker's rule: the last matching line decides. */
+function ignored(rules: { pattern: RegExp; keep: boolean }[], path: string): boolean {
+  let result = false;
+  for (const rule of rules) if (rule.pattern.test(path)) result = !rule.keep;
+  return result;
 }
 
 /** A digest of every file BuildKit sends as the context (what COPY can see). */
 function contextDigest(context: string): string {
-  const matchers = ignoreMatchers(context);
+  const rules = ignoreRules(context);
   const hash = createHash("sha256");
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir).sort()) {
       const path = join(dir, name);
       const rel = relative(context, path);
-      if (name === "node_modules" || name === ".git" || matchers.some((matcher) => matcher.test(rel)))
-        continue;
+      if (name === "node_modules" || name === ".git") continue;
       const stat = statSync(path);
+      // A folder is walked even when ignored: a `!` line may keep a file inside it.
       if (stat.isDirectory()) walk(path);
-      else if (stat.isFile())
+      else if (stat.isFile() && !ignored(rules, rel))
         hash.update(`${rel}\0${stat.mode & 0o111 ? "x" : "-"}\0`).update(readFileSync(path));
     }
   };

@@ -200,7 +200,7 @@ export function nodeCgroups(): string[] {
 }
 
 function walkDirs(dir: string): string[] {
-  let children: string[] = [];
+  let children: string[];
   try {
     children = readdirSync(dir)
       .map((name) => join(dir, name))

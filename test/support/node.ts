@@ -101,9 +101,9 @@ export function nodeBinaries(env: NodeJS.ProcessEnv = process.env): NodeBinaries
   if (!existsSync(join(CNI_BIN_DIR, "bridge"))) tools.push("CNI plugins (/usr/lib/cni/bridge)");
   if (missing.length > 0 || tools.length > 0) {
     throw new NodeCannotStart(
-      `a test node needs ${[...missing, ...tools].join(", ")}: run \`bash test/k8s/assets.sh\` (kubelet, ` +
-        "kube-scheduler, kube-proxy) and `bash scripts/provision.sh` (Debian: containerd runc " +
-        "containernetworking-plugins umoci debootstrap busybox-static iptables). See docs/kubernetes-tests.md.",
+      `a test node needs ${[...missing, ...tools].join(", ")}: run \`bash scripts/provision.sh k8s k8s-node\` ` +
+        "(kubelet, kube-scheduler and kube-proxy from test/k8s/assets.sh; Debian's containerd runc " +
+        "containernetworking-plugins umoci debootstrap busybox-static iptables iproute2). See docs/kubernetes-tests.md.",
     );
   }
   return found as NodeBinaries;
