@@ -1,29 +1,20 @@
 import { pino } from "pino";
+import { REDIS_OPTIONS, resolveOptions, type RawOptions } from "../contract/index.ts";
 import { FloxideError } from "../worker/sdk/index.ts";
 import { redactRedisUrl, type StoreBackend } from "../worker/store/index.ts";
 import { openRedisBackend } from "../worker/store/open-redis.ts";
-import { UsageError } from "./usage.ts";
 
-/** The CLI's Redis connection: flags win over the same FLOXIDE_* variables the worker reads. */
-export async function openCliBackend(
-  url: string | undefined,
-  keyPrefix: string | undefined,
-  env: NodeJS.ProcessEnv,
-): Promise<StoreBackend> {
-  const redisUrl = url ?? env.FLOXIDE_REDIS_URL;
-  if (redisUrl === undefined || redisUrl === "")
-    throw new UsageError("--redis <url> (or FLOXIDE_REDIS_URL) is required");
+/** Seconds the CLI keeps what it writes (only `run start` writes); the worker's default. */
+const CLI_RETENTION_SECONDS = 7 * 86400;
+
+/**
+ * The CLI's Redis connection: the worker's own Redis options (flags win over the same FLOXIDE_*
+ * variables), validated by the same table: an unknown FLOXIDE_REDIS_MODE is a usage error.
+ */
+export async function openCliBackend(flags: RawOptions, env: NodeJS.ProcessEnv): Promise<StoreBackend> {
+  const settings = resolveOptions(REDIS_OPTIONS, flags, env);
   const backend = await openRedisBackend(
-    {
-      redisUrl,
-      redisUsername: env.FLOXIDE_REDIS_USERNAME,
-      redisPassword: env.FLOXIDE_REDIS_PASSWORD,
-      redisTlsCaFile: env.FLOXIDE_REDIS_TLS_CA_FILE,
-      redisMode: env.FLOXIDE_REDIS_MODE ?? "standalone",
-      redisSentinelName: env.FLOXIDE_REDIS_SENTINEL_NAME,
-      keyPrefix: keyPrefix ?? env.FLOXIDE_KEY_PREFIX ?? "floxide",
-      retentionSeconds: 7 * 86400,
-    },
+    { ...settings, retentionSeconds: CLI_RETENTION_SECONDS },
     pino({ level: "silent" }),
   );
   // Fail fast with a clear message instead of letting the first command retry for seconds.
@@ -33,7 +24,7 @@ export async function openCliBackend(
     await backend.close().catch(() => undefined);
     throw new FloxideError(
       "StoreUnavailable",
-      `cannot reach Redis at ${redactRedisUrl(redisUrl)}: ${(error as Error).message}`,
+      `cannot reach Redis at ${redactRedisUrl(settings.redisUrl)}: ${(error as Error).message}`,
     );
   }
   return backend;

@@ -13,30 +13,10 @@ import { LocalCluster, stepsOf } from "./demo/local-cluster.ts";
 import { openLocalStore } from "./demo/local-store.ts";
 import { VIDEO_EXAMPLE } from "./paths.ts";
 import { scalePath, type ScaleEvent } from "./demo/scaler.ts";
-import { ProgressView, type Output, type ViewState } from "./demo/view.ts";
-import { intOption, parse, UsageError } from "./usage.ts";
-
-const USAGE = `usage: floxide demo [--runs N] [--chunks N] [--max-delay MS] [--concurrency N]
-                    [--max-workers N] [--target N] [--backend auto|redis|memory] [--json]
-
-Runs the video example (split -> encode chunks in parallel -> join -> publish) on this machine:
-on the Redis at REDIS_URL, else on a redis-server from PATH started on a free port (and stopped
-at the end), else on the embedded memory backend. A local scaler using the operator's scaling
-policy starts workers from zero as the backlog grows and drains them when it is empty
-(worker processes on Redis, in-process pools on memory).
-
-  --runs N          runs to start (default 200)
-  --chunks N        chunks per video, the fan-out width (default 10)
-  --max-delay MS    random work per encode step, 0 to MS milliseconds (default 5)
-  --concurrency N   steps one worker runs at once (default 8)
-  --max-workers N   most workers the scaler starts (default 4)
-  --target N        backlog items (ready + in flight) per worker (default 25)
-  --backend B       auto (default), redis (fail without one) or memory
-  --json            print one JSON summary instead of progress and text
-
-The last line is 'summary: runs completed N/N, failed F, steps S, X s, Y steps/s'.
-Exit codes: 0 every run completed, 1 some did not, 2 usage error, 130 interrupted (Ctrl-C:
-the workers drain first; a second Ctrl-C kills them).`;
+import { chart, ProgressView, type Output, type Sample, type ViewState } from "./demo/view.ts";
+import { resolveOptions, type ParsedOptions } from "../contract/index.ts";
+import { DEMO_OPTIONS } from "./command-options.ts";
+import type { Invocation } from "./program.ts";
 
 export interface DemoSummary {
   readonly backend: string;
@@ -52,44 +32,29 @@ export interface DemoSummary {
   readonly interrupted: boolean;
 }
 
-const BACKENDS = ["auto", "redis", "memory"] as const;
+export type DemoOptions = ParsedOptions<typeof DEMO_OPTIONS>;
+
+/** `floxide demo` from the command line. */
+export function demoAction({ flags, json, env }: Invocation): Promise<number> {
+  return demo(resolveOptions(DEMO_OPTIONS, flags, env), json, process.stdout, env);
+}
 
 export async function demo(
-  args: string[],
+  options: DemoOptions,
+  json: boolean,
   out: Output = process.stdout,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
-  const { values } = parse(
-    args,
-    {
-      runs: { type: "string" },
-      concurrency: { type: "string" },
-      chunks: { type: "string" },
-      "max-delay": { type: "string" },
-      "max-workers": { type: "string" },
-      target: { type: "string" },
-      backend: { type: "string" },
-      json: { type: "boolean" },
-    },
-    USAGE,
-  );
-  const runs = intOption(values.runs, "runs", 200, 1, 1_000_000);
-  const concurrency = intOption(values.concurrency, "concurrency", 8, 1, 1000);
-  const chunks = intOption(values.chunks, "chunks", 10, 0, 10_000);
-  const maxDelayMs = intOption(values["max-delay"], "max-delay", 5, 0, 60_000);
-  const maxWorkers = intOption(values["max-workers"], "max-workers", 4, 1, 64);
-  const target = intOption(values.target, "target", 25, 1, 1_000_000);
-  const backendChoice = values.backend ?? "auto";
-  if (!(BACKENDS as readonly string[]).includes(backendChoice))
-    throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}, got '${backendChoice}'`);
-  const json = values.json === true;
+  const { runs, concurrency, chunks, maxWorkers, target } = options;
+  const maxDelayMs = options.maxDelay;
   const say = (text: string): void => {
     if (!json) view.message(text);
   };
   const view = new ProgressView(out);
 
   const local = await openLocalStore({
-    prefer: backendChoice as (typeof BACKENDS)[number],
+    prefer: options.backend as "auto" | "redis" | "memory",
+    redisUrl: options.redisUrl,
     // A shared Redis may hold other data: a fresh prefix keeps this demo's keys and counters apart.
     keyPrefix: `floxide-demo-${randomUUID().slice(0, 8)}`,
     env,
@@ -136,6 +101,7 @@ export async function demo(
     const [metrics, depth] = await Promise.all([cluster.store.readMetrics(), cluster.store.depth()]);
     const last = cluster.scaler.last;
     return {
+      runsStarted: ids.length,
       runsDone: metrics.runsCompleted,
       runsFailed: metrics.runsFailed + metrics.runsCancelled,
       runsTotal: runs,
@@ -145,27 +111,49 @@ export async function demo(
       workersDraining: cluster.fleet.draining,
       desired: last.desired,
       maxWorkers,
+      backlogScale: maxWorkers * target,
       reason: last.reason,
       steps: stepsOf(metrics),
       seconds: finishedAt ?? seconds(),
     };
   };
 
+  const ids: string[] = [];
+  const samples: Sample[] = [];
+  const sample = (current: ViewState): void => {
+    const depth = current.depth ?? { ready: 0, inFlight: 0, delayed: 0 };
+    samples.push({
+      seconds: current.seconds,
+      workers: current.workers,
+      backlog: depth.ready + depth.inFlight + depth.delayed,
+    });
+  };
+  // Runs arrive evenly over --start-over seconds, as uploads would: the backlog builds up, the
+  // scaler follows it, and runs finish while others are still arriving.
+  const startRuns = async (): Promise<void> => {
+    const spacingMs = (options.startOver * 1000) / runs;
+    for (let i = 0; i < runs && !interrupt.signal.aborted; i += 1) {
+      const due = started + i * spacingMs;
+      if (due > performance.now())
+        await new Promise((resolve) => setTimeout(resolve, due - performance.now()));
+      ids.push((await orchestrator.start({ video: `video-${i}`, chunks, maxDelayMs })).runId);
+    }
+  };
+
   let exitCode: number;
   let summary: DemoSummary | undefined;
   try {
     cluster.start();
-    const ids: string[] = [];
-    for (let i = 0; i < runs && !interrupt.signal.aborted; i += 1) {
-      ids.push((await orchestrator.start({ video: `video-${i}`, chunks, maxDelayMs })).runId);
-    }
+    const starting = startRuns();
     let current = await state();
     const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, view.live ? 100 : 250));
     while (current.runsDone + current.runsFailed < runs && !interrupt.signal.aborted) {
       if (!json) view.update(current);
+      sample(current);
       await tick();
       current = await state();
     }
+    await starting;
     finishedAt = seconds();
     // Keep the scaler running until it has drained the fleet back to zero (the cooldown).
     const scaleDownDeadline = performance.now() + 30_000;
@@ -174,7 +162,9 @@ export async function demo(
       (cluster.fleet.size > 0 || cluster.fleet.draining > 0) &&
       performance.now() < scaleDownDeadline
     ) {
-      if (!json) view.update(await state());
+      const now = await state();
+      if (!json) view.update(now);
+      sample({ ...now, seconds: seconds() });
       await tick();
     }
     current = await state();
@@ -213,6 +203,7 @@ export async function demo(
   if (json) {
     out.write(`${JSON.stringify(summary)}\n`);
   } else {
+    for (const line of chart(samples, maxWorkers)) out.write(`${line}\n`);
     out.write(
       `scaling: workers ${scalePath(summary.scaleEvents)}, max ${summary.maxWorkers}, ` +
         `${summary.scaleEvents.length} scale events${summary.scaledBackToZero ? ", back to zero" : ""}\n`,

@@ -8,64 +8,43 @@ import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { Orchestrator } from "../worker/engine/index.ts";
 import { FloxideError, type WorkflowDef } from "../worker/sdk/index.ts";
-import { isTerminal } from "../worker/store/index.ts";
+import { isTerminal, redactRedisUrl } from "../worker/store/index.ts";
 import { LocalCluster } from "./demo/local-cluster.ts";
-import { openLocalStore, withoutCredentials, type LocalStore } from "./demo/local-store.ts";
+import { openLocalStore, type LocalStore } from "./demo/local-store.ts";
 import { importWorkflowFresh, watchModule } from "./dev/module-loader.ts";
 import { readInput } from "./run.ts";
-import { intOption, parse, UsageError } from "./usage.ts";
+import { resolveOptions, type ParsedOptions } from "../contract/index.ts";
+import { DEV_OPTIONS } from "./command-options.ts";
+import { UsageError } from "./options.ts";
+import type { Invocation } from "./program.ts";
 
-const USAGE = `usage: floxide dev --workflow <module> [--input <json|@file>] [--runs N] [--concurrency N]
-                   [--max-workers N] [--target N] [--backend auto|redis|memory] [--key-prefix P]
+export type DevOptions = ParsedOptions<typeof DEV_OPTIONS>;
 
-Runs your workflow module locally until Ctrl-C: on the Redis at REDIS_URL, else on a
-redis-server from PATH (started on a free port, stopped at the end), else on the memory backend.
-Workers scale from zero with the backlog (the operator's policy) and restart when a source file
-in the module's directory changes (a module that fails to load keeps the previous workers).
+/** `floxide dev [module]` from the command line. */
+export function devAction({ args, flags, env }: Invocation): Promise<number> {
+  return dev(resolveOptions(DEV_OPTIONS, flags, env), args[0], env);
+}
 
-  --input J      start --runs runs (default 1) with this input (JSON, or @file) at start
-  --concurrency  steps one worker runs at once (default 4)
-  --max-workers  most workers (default 4); --target: backlog items per worker (default 10)
-  --key-prefix   Redis key prefix (default floxide, what 'floxide run' uses)
-
-Type a JSON input and Enter to start a run; its result is printed when it ends. On Redis,
-'floxide run start|show|list ...' from another terminal works too (the command is printed).
-Exit codes: 0 after Ctrl-C (workers drained), 1 the module does not load at start, 2 usage.`;
-
-const BACKENDS = ["auto", "redis", "memory"] as const;
-
-export async function dev(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const { values, positionals } = parse(
-    args,
-    {
-      workflow: { type: "string" },
-      input: { type: "string" },
-      runs: { type: "string" },
-      concurrency: { type: "string" },
-      "max-workers": { type: "string" },
-      target: { type: "string" },
-      backend: { type: "string" },
-      "key-prefix": { type: "string" },
-    },
-    USAGE,
-  );
-  const modulePath = values.workflow ?? positionals[0];
-  if (modulePath === undefined) throw new UsageError(`--workflow <module> is required\n\n${USAGE}`);
-  const backendChoice = values.backend ?? "auto";
-  if (!(BACKENDS as readonly string[]).includes(backendChoice))
-    throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}, got '${backendChoice}'`);
-  const runs = intOption(values.runs, "runs", 1, 1, 100_000);
-  const concurrency = intOption(values.concurrency, "concurrency", 4, 1, 1000);
-  const maxWorkers = intOption(values["max-workers"], "max-workers", 4, 1, 64);
-  const target = intOption(values.target, "target", 10, 1, 1_000_000);
-  const initialInput = values.input === undefined ? undefined : await readInput(values.input);
+export async function dev(
+  options: DevOptions,
+  moduleArgument: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const modulePath = options.workflow ?? moduleArgument;
+  if (modulePath === undefined)
+    throw new UsageError("--workflow <module> (or the module as argument) is required");
+  const { runs, concurrency, maxWorkers, target } = options;
+  const initialInput = options.input === undefined ? undefined : await readInput(options.input);
   const absolute = resolve(modulePath);
   const say = (text: string): void => void process.stdout.write(`${text}\n`);
 
   let def = await importWorkflowFresh(absolute);
+  let lastCrash = "";
+  let brokenSince: string | undefined;
   const local: LocalStore = await openLocalStore({
-    prefer: backendChoice as (typeof BACKENDS)[number],
-    keyPrefix: values["key-prefix"] ?? "floxide",
+    prefer: options.backend as "auto" | "redis" | "memory",
+    redisUrl: options.redisUrl,
+    keyPrefix: options.keyPrefix,
     env,
   });
   const makeCluster = (workflow: WorkflowDef<unknown, unknown>): LocalCluster =>
@@ -83,7 +62,10 @@ export async function dev(args: string[], env: NodeJS.ProcessEnv = process.env):
       onScale: (event) =>
         say(`scale: ${event.from} -> ${event.to} workers (${event.reason}: ${event.message})`),
       onFleetEvent: (event) => {
-        if (event.kind === "crashed") say(`worker ${event.worker} ${event.detail}`);
+        // The same crash again and again says nothing new: say it once.
+        if (event.kind !== "crashed" || event.detail.replace(/^exited with \S+/, "") === lastCrash) return;
+        lastCrash = event.detail.replace(/^exited with \S+/, "");
+        say(`worker ${event.worker} ${event.detail}`);
       },
     });
   let cluster = makeCluster(def);
@@ -95,7 +77,7 @@ export async function dev(args: string[], env: NodeJS.ProcessEnv = process.env):
     `workers: ${cluster.fleet.kind}, 0 to ${maxWorkers} (${concurrency} steps each), restarted when ${modulePath} or its neighbours change`,
   );
   if (local.redisUrl !== undefined) {
-    const redis = withoutCredentials(local.redisUrl);
+    const redis = redactRedisUrl(local.redisUrl);
     const prefix = local.keyPrefix === "floxide" ? "" : ` --key-prefix ${local.keyPrefix}`;
     say("start runs from another terminal:");
     say(`  npx floxide run start ${modulePath} --input '<json>' --redis ${redis}${prefix} --wait`);
@@ -133,11 +115,20 @@ export async function dev(args: string[], env: NodeJS.ProcessEnv = process.env):
         next = await importWorkflowFresh(absolute);
       } catch (error) {
         const message = error instanceof FloxideError ? `${error.code}: ${error.message}` : String(error);
-        say(
-          `${file} changed, but the module does not load; the workers keep the previous version: ${message}`,
-        );
+        // Hold the fleet: a worker started now would load the broken file and crash, again and
+        // again while the backlog asks for one. Say why once per distinct reason.
+        cluster.fleet.held = true;
+        if (brokenSince !== message) {
+          brokenSince = message;
+          say(
+            `${file} changed, but the module does not load: ${message}\n` +
+              `  running workers keep '${def.name}'@${def.version}; no new worker starts until it loads again`,
+          );
+        }
         return;
       }
+      brokenSince = undefined;
+      lastCrash = "";
       say(
         `${file} changed: draining ${cluster.fleet.size} workers, restarting with '${next.name}'@${next.version}`,
       );

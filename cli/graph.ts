@@ -1,17 +1,15 @@
+import { resolveOptions } from "../contract/index.ts";
 import { loadWorkflowModule } from "../worker/load-workflow.ts";
-import { toDot, toMermaid } from "../worker/sdk/index.ts";
-import { parse, UsageError } from "./usage.ts";
+import { graphOf, toDot, toMermaid } from "../worker/sdk/index.ts";
+import { GRAPH_OPTIONS } from "./command-options.ts";
+import type { Invocation } from "./program.ts";
 
-const USAGE = "usage: floxide graph <workflow-module> [--format mermaid|dot]";
-
-export async function graph(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { format: { type: "string" } }, USAGE);
-  const [module] = positionals;
-  if (module === undefined) throw new UsageError(USAGE);
-  const format = values.format ?? "mermaid";
-  if (format !== "mermaid" && format !== "dot")
-    throw new UsageError(`--format must be mermaid or dot\n\n${USAGE}`);
-  const def = await loadWorkflowModule(module);
-  process.stdout.write(format === "dot" ? toDot(def) : toMermaid(def));
+/** `floxide graph <module>`: Mermaid (default), DOT or, with --json, the graph as data. */
+export async function graphAction({ args, flags, json, env }: Invocation): Promise<number> {
+  const { format } = resolveOptions(GRAPH_OPTIONS, flags, env);
+  const def = await loadWorkflowModule(args[0] as string);
+  process.stdout.write(
+    json ? `${JSON.stringify(graphOf(def), null, 2)}\n` : format === "dot" ? toDot(def) : toMermaid(def),
+  );
   return 0;
 }

@@ -1,65 +1,53 @@
-/** The `floxide` command: one entry that dispatches to the parts. Thin by design. */
+/** The `floxide` command: parses with commander (cli/program.ts) and maps outcomes to exit codes. */
+import { CommanderError } from "commander";
+import { InvalidConfigError } from "../contract/index.ts";
 import { FloxideError } from "../worker/sdk/index.ts";
-import { UsageError } from "./usage.ts";
+import { UsageError } from "./options.ts";
+import { buildProgram, type Io } from "./program.ts";
 
-const USAGE = `usage: floxide <command> [options]
-
-commands:
-  demo      run the video example locally and print a summary
-  dev       run your workflow locally, autoscaled, reloaded on change
-  worker    run a worker process (see 'floxide worker --help')
-  operator  run the WorkflowDeployment operator
-  run       start, inspect and control runs
-  queue     queue depth of a workflow
-  graph     print a workflow's graph as Mermaid or DOT
-  help      show this text
-
-Run 'floxide <command> --help' for a command's options.`;
-
-type Command = (args: string[]) => Promise<number>;
-
-const commands: Record<string, () => Promise<Command>> = {
-  demo: async () => (await import("./demo.ts")).demo,
-  dev: async () => (await import("./dev.ts")).dev,
-  worker: async () => {
-    const { workerMain } = await import("../worker/main.ts");
-    return (args) => workerMain(args, process.env);
-  },
-  operator: async () => {
-    const { operatorMain } = await import("../operator/main.ts");
-    return (args) => operatorMain(args, process.env);
-  },
-  run: async () => (await import("./run.ts")).run,
-  queue: async () => (await import("./queue.ts")).queue,
-  graph: async () => (await import("./graph.ts")).graph,
+const defaultIo: Io = {
+  out: (text) => void process.stdout.write(text),
+  err: (text) => void process.stderr.write(text),
+  env: process.env,
 };
 
-export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
-    process.stdout.write(`${USAGE}\n`);
-    return name === undefined ? 2 : 0;
-  }
-  const load = commands[name];
-  if (load === undefined) {
-    process.stderr.write(`floxide: unknown command '${name}'\n\n${USAGE}\n`);
-    return 2;
-  }
+/** Runs `floxide <argv>`; resolves to the exit code (0 ok, 1 failure, 2 usage). */
+export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (exit) => (code = exit));
+  // Every command inherits this: commander reports help and usage errors instead of exiting.
+  for (const command of allCommands(program))
+    command.exitOverride((error) => {
+      throw error;
+    });
+  const name = argv[0] ?? "";
   try {
-    return await (
-      await load()
-    )(rest);
+    if (argv.length === 0) {
+      program.outputHelp({ error: true });
+      return 2;
+    }
+    await program.parseAsync([...argv], { from: "user" });
+    return code;
   } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`floxide ${name}: ${error.message}\n`);
+    if (error instanceof CommanderError) {
+      // Help and --version exit 0; every parse error (unknown option, missing argument) is a usage error.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof UsageError || error instanceof InvalidConfigError) {
+      io.err(`floxide ${name}: ${error.message}\n`);
       return 2;
     }
     if (error instanceof FloxideError) {
-      process.stderr.write(`floxide ${name}: ${error.code}: ${error.message}\n`);
+      io.err(`floxide ${name}: ${error.code}: ${error.message}\n`);
       return 1;
     }
     throw error;
   }
+}
+
+function* allCommands(command: import("commander").Command): Generator<import("commander").Command> {
+  yield command;
+  for (const child of command.commands) yield* allCommands(child);
 }
 
 if (import.meta.main) {

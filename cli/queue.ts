@@ -1,32 +1,17 @@
+import { resolveOptions } from "../contract/index.ts";
 import type { DeadLetter, WorkflowStore } from "../worker/store/index.ts";
-import { intOption, parse, UsageError } from "./usage.ts";
 import { openCliBackend } from "./backend.ts";
+import { QUEUE_DEAD_OPTIONS } from "./command-options.ts";
+import type { Invocation } from "./program.ts";
 
-const USAGE = `usage:
-  floxide queue stats <workflow-name>              depth, workers and counters
-  floxide queue dead <workflow-name> [--limit N]   the newest dead letters (default 20), oldest first
-common: --redis <url> (or FLOXIDE_REDIS_URL), --key-prefix <p> (or FLOXIDE_KEY_PREFIX), --json`;
-
-export async function queue(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const { values, positionals } = parse(
-    args,
-    {
-      redis: { type: "string" },
-      "key-prefix": { type: "string" },
-      json: { type: "boolean" },
-      limit: { type: "string" },
-    },
-    USAGE,
-  );
-  const [action, workflow, ...extra] = positionals;
-  if ((action !== "stats" && action !== "dead") || workflow === undefined || extra.length > 0)
-    throw new UsageError(USAGE);
-  const limit = intOption(values.limit, "limit", 20, 1, 10_000);
-  const backend = await openCliBackend(values.redis, values["key-prefix"], env);
+/** `floxide queue stats|dead <workflow-name>`. */
+export async function queueAction({ name, args, flags, redis, json, env }: Invocation): Promise<number> {
+  const workflow = args[0] as string;
+  const { limit } = resolveOptions(QUEUE_DEAD_OPTIONS, flags, env);
+  const backend = await openCliBackend(redis, env);
   try {
     const store = backend.forWorkflow(workflow);
-    const json = values.json === true;
-    process.stdout.write(action === "stats" ? await stats(store, json) : await dead(store, limit, json));
+    process.stdout.write(name === "stats" ? await stats(store, json) : await dead(store, limit, json));
     return 0;
   } finally {
     await backend.close();

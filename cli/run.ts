@@ -1,35 +1,25 @@
 import { readFile } from "node:fs/promises";
+import { resolveOptions, type OptionTable } from "../contract/index.ts";
 import { loadWorkflowModule } from "../worker/load-workflow.ts";
 import { Orchestrator } from "../worker/engine/index.ts";
 import { FloxideError, type WorkflowDef } from "../worker/sdk/index.ts";
 import { isTerminal, type RunInfo, type RunStatus } from "../worker/store/index.ts";
 import { openCliBackend } from "./backend.ts";
+import {
+  RUN_LIST_OPTIONS,
+  RUN_START_OPTIONS,
+  RUN_TARGET_OPTIONS,
+  RUN_WAIT_OPTIONS,
+} from "./command-options.ts";
+import { UsageError } from "./options.ts";
+import type { Invocation } from "./program.ts";
 import { nodeRows, renderRunReport } from "./show.ts";
-import { parse, UsageError, intOption } from "./usage.ts";
 
-const USAGE = `usage:
-  floxide run start <workflow-module> --input <json|@file> [--id <idempotency-key>] [--wait] [--timeout S]
-  floxide run status|wait|cancel|pause|resume <run-id> --workflow <name|module> [--timeout S]
-  floxide run list --workflow <name|module> [--status <status>] [--limit N]
-  floxide run errors <run-id> --workflow <name|module>
-  floxide run show <run-id> --workflow <name|module>   status, per-node table, errors, output, event timeline
-common: --redis <url> (or FLOXIDE_REDIS_URL), --key-prefix <p> (or FLOXIDE_KEY_PREFIX), --json
-exit codes: 0 ok, 1 run failed or not found, 2 usage error`;
-
-const STATUSES: readonly RunStatus[] = ["queued", "running", "paused", "completed", "failed", "cancelled"];
-
-const OPTIONS = {
-  input: { type: "string" },
-  id: { type: "string" },
-  wait: { type: "boolean" },
-  timeout: { type: "string" },
-  workflow: { type: "string" },
-  status: { type: "string" },
-  limit: { type: "string" },
-  redis: { type: "string" },
-  "key-prefix": { type: "string" },
-  json: { type: "boolean" },
-} as const;
+const TABLES: Record<string, OptionTable> = {
+  start: RUN_START_OPTIONS,
+  wait: RUN_WAIT_OPTIONS,
+  list: RUN_LIST_OPTIONS,
+};
 
 /** Parses `--input`: inline JSON, or `@path` to a JSON file. Errors say which and why. */
 export async function readInput(text: string | undefined): Promise<unknown> {
@@ -50,12 +40,26 @@ export async function readInput(text: string | undefined): Promise<unknown> {
 
 const looksLikeModule = (value: string): boolean => /\.(m?[jt]s)$/.test(value) || value.includes("/");
 
-export async function run(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const { values, positionals } = parse(args, OPTIONS, USAGE);
-  const [action, target] = positionals;
-  if (action === undefined || (target === undefined && action !== "list")) throw new UsageError(USAGE);
-  const json = values.json === true;
-  const timeoutMs = intOption(values.timeout, "timeout", 300, 1, 86400) * 1000;
+/** `floxide run <action> ...`: the subcommands of cli/program.ts. */
+export async function runAction({
+  name: action,
+  args,
+  flags,
+  redis,
+  json,
+  switches,
+  env,
+}: Invocation): Promise<number> {
+  const target = args[0];
+  const values = resolveOptions(TABLES[action] ?? RUN_TARGET_OPTIONS, flags, env) as {
+    readonly input?: string;
+    readonly id?: string;
+    readonly timeout?: number;
+    readonly workflow?: string;
+    readonly status?: string;
+    readonly limit?: number;
+  };
+  const timeoutMs = (values.timeout ?? 300) * 1000;
   const print = (info: unknown, text: string): void => {
     process.stdout.write(json ? `${JSON.stringify(info, null, 2)}\n` : `${text}\n`);
   };
@@ -68,22 +72,21 @@ export async function run(args: string[], env: NodeJS.ProcessEnv = process.env):
     def = await loadWorkflowModule(target as string);
     workflowName = def.name;
   } else {
-    if (values.workflow === undefined)
-      throw new UsageError(`--workflow is required for 'run ${action}'\n\n${USAGE}`);
-    if (looksLikeModule(values.workflow)) {
-      def = await loadWorkflowModule(values.workflow);
+    const workflow = values.workflow as string;
+    if (looksLikeModule(workflow)) {
+      def = await loadWorkflowModule(workflow);
       workflowName = def.name;
-    } else workflowName = values.workflow;
+    } else workflowName = workflow;
   }
 
-  const backend = await openCliBackend(values.redis, values["key-prefix"], env);
+  const backend = await openCliBackend(redis, env);
   try {
     const store = backend.forWorkflow(workflowName);
     const orchestrator = def === null ? null : new Orchestrator(store, def);
     const exitFor = (info: RunInfo): number =>
       info.status === "failed" || info.status === "cancelled" ? 1 : 0;
     const need = (runId: string | undefined): string => {
-      if (runId === undefined) throw new UsageError(`run ${action} needs a run id\n\n${USAGE}`);
+      if (runId === undefined) throw new UsageError(`run ${action} needs a run id`);
       return runId;
     };
     switch (action) {
@@ -92,7 +95,7 @@ export async function run(args: string[], env: NodeJS.ProcessEnv = process.env):
           input,
           values.id === undefined ? {} : { idempotencyKey: values.id },
         );
-        if (values.wait !== true) {
+        if (!switches.has("wait")) {
           print(
             started,
             started.created ? started.runId : `${started.runId} (existing run for key '${values.id}')`,
@@ -136,10 +139,7 @@ export async function run(args: string[], env: NodeJS.ProcessEnv = process.env):
         return 0;
       }
       case "list": {
-        if (values.status !== undefined && !STATUSES.includes(values.status as RunStatus)) {
-          throw new UsageError(`--status must be one of ${STATUSES.join(", ")}`);
-        }
-        const limit = intOption(values.limit, "limit", 50, 1, 10_000);
+        const limit = values.limit ?? 50;
         const runs = await store.listRuns(
           values.status === undefined ? { limit } : { status: values.status as RunStatus, limit },
         );
@@ -181,7 +181,7 @@ export async function run(args: string[], env: NodeJS.ProcessEnv = process.env):
         return 0;
       }
       default:
-        throw new UsageError(`unknown action '${action}'\n\n${USAGE}`);
+        throw new UsageError(`unknown action '${action}'`);
     }
   } finally {
     await backend.close();
@@ -192,7 +192,8 @@ export function describe(info: RunInfo): string {
   const lines = [`run ${info.runId}: ${info.status}`, `  workflow ${info.workflow}@${info.version}`];
   if (info.startedAt !== null) lines.push(`  started ${new Date(info.startedAt).toISOString()}`);
   if (info.finishedAt !== null) lines.push(`  finished ${new Date(info.finishedAt).toISOString()}`);
-  if (info.pending > 0 || info.held > 0) lines.push(`  pending ${info.pending}, held ${info.held}`);
+  if (!isTerminal(info.status) && (info.pending > 0 || info.held > 0))
+    lines.push(`  pending ${info.pending}, held ${info.held}`);
   for (const output of info.outputs) lines.push(`  output (${output.node}): ${JSON.stringify(output.value)}`);
   if (info.error !== null)
     lines.push(

@@ -1,14 +1,15 @@
 // Every option of `floxide operator`: flags win over environment variables, which win over
-// the defaults. The same option-table machinery as the worker (worker/config/options.ts).
+// the defaults. The same option-table machinery as the worker (contract/options.ts).
 import { hostname } from "node:os";
 import {
   httpOptions,
+  InvalidConfigError,
   LOG_LEVEL_OPTION,
-  readFlags,
   resolveOptions,
   type OptionTable,
   type ParsedOptions,
-} from "../worker/config/options.ts";
+  type RawOptions,
+} from "../contract/index.ts";
 
 export const OPERATOR_OPTIONS = {
   namespaces: {
@@ -113,27 +114,21 @@ export interface OperatorConfig extends Omit<RawOperatorConfig, "namespaces" | "
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
-/** Throws a FloxideError (code InvalidConfig) listing every problem. */
-export function loadOperatorConfig(
-  argv: readonly string[],
-  env: Record<string, string | undefined>,
-): OperatorConfig {
-  const raw = resolveOptions(OPERATOR_OPTIONS, readFlags(argv, OPERATOR_OPTIONS), env);
+/** From the flags (option name -> text) and the environment; throws InvalidConfigError listing every problem. */
+export function loadOperatorConfig(flags: RawOptions, env: RawOptions): OperatorConfig {
+  const raw = resolveOptions(OPERATOR_OPTIONS, flags, env);
   const namespaces = raw.namespaces
     .split(",")
     .map((name) => name.trim())
     .filter((name) => name !== "");
   const bad = namespaces.filter((name) => !DNS_LABEL.test(name));
-  if (bad.length > 0) {
-    throw Object.assign(new Error(`--namespaces: not namespace names: ${bad.join(", ")}`), {
-      code: "InvalidConfig",
-    });
-  }
-  if (raw.renewDeadlineSeconds >= raw.leaseDurationSeconds) {
-    throw Object.assign(new Error("--renew-deadline must be shorter than --lease-duration"), {
-      code: "InvalidConfig",
-    });
-  }
+  const problems = [
+    ...(bad.length > 0 ? [`--namespaces: not namespace names: ${bad.join(", ")}`] : []),
+    ...(raw.renewDeadlineSeconds >= raw.leaseDurationSeconds
+      ? ["--renew-deadline must be shorter than --lease-duration"]
+      : []),
+  ];
+  if (problems.length > 0) throw new InvalidConfigError(problems);
   return {
     ...raw,
     namespaces,

@@ -3,11 +3,11 @@
 // config, 1 startup fault (or leadership lost: the restart re-joins as a candidate).
 import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
-import { loadOperatorConfig, OPERATOR_OPTIONS, type OperatorConfig } from "./config.ts";
+import { loadOperatorConfig, type OperatorConfig } from "./config.ts";
 import { buildOperatorHttp } from "./http.ts";
 import { startOperator } from "./manager.ts";
 import { OperatorMetrics } from "./metrics.ts";
-import { optionsReference } from "../worker/config/options.ts";
+import type { RawOptions } from "../contract/index.ts";
 
 const STALL_AFTER_MS = 60_000;
 
@@ -20,16 +20,13 @@ function kubeConfigFrom(config: OperatorConfig, env: NodeJS.ProcessEnv): KubeCon
   return kubeConfig;
 }
 
-export async function operatorMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  if (argv.includes("--help") || argv.includes("-h")) {
-    process.stdout.write(`Usage: floxide operator [options]\n\n${optionsReference(OPERATOR_OPTIONS)}\n`);
-    return 0;
-  }
+/** `floxide operator` (its flags parsed by the CLI, keyed by option name). */
+export async function operatorMain(flags: RawOptions, env: NodeJS.ProcessEnv): Promise<number> {
   let config: OperatorConfig;
   try {
-    config = loadOperatorConfig(argv, env);
+    config = loadOperatorConfig(flags, env);
   } catch (error) {
-    process.stderr.write(`floxide operator: invalid configuration: ${(error as Error).message}\n`);
+    process.stderr.write(`floxide operator: ${(error as Error).message}\n`);
     return 2;
   }
   const logger = pino({

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 
-const ROOTS = ["worker", "cli", "operator", "examples"];
+const ROOTS = ["common", "contract", "worker", "cli", "operator", "examples"];
 const ASSET = /\.lua$/;
 
 rmSync("dist", { recursive: true, force: true });

@@ -12,8 +12,7 @@ import {
   WorkflowDeploymentStatusSchema,
 } from "../operator/api/workflow-deployment.ts";
 import { OPERATOR_OPTIONS } from "../operator/config.ts";
-import { optionsReference } from "../worker/config/options.ts";
-import { WORKER_OPTIONS } from "../worker/config/worker-config.ts";
+import { optionsReference, WORKER_OPTIONS } from "../contract/index.ts";
 
 export const CONFIG_DOC = "docs/configuration.md";
 

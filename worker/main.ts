@@ -5,7 +5,7 @@
 import { hostname } from "node:os";
 import { pino, type Logger as Pino } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
-import { loadWorkerConfig, type WorkerConfig } from "./config/worker-config.ts";
+import { loadWorkerConfig, type RawOptions, type WorkerConfig } from "../contract/index.ts";
 import { WorkerPool } from "./engine/index.ts";
 import { buildHttpServer } from "./http/index.ts";
 import { loadWorkflowModule } from "./load-workflow.ts";
@@ -90,11 +90,14 @@ export async function startWorker(config: WorkerConfig, log: Pino): Promise<Runn
   };
 }
 
-/** `floxide worker`: exit 0 after a clean drain, 1 on a startup fault, 2 on invalid configuration. */
-export async function workerMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+/**
+ * `floxide worker` (its flags parsed by the CLI, keyed by option name): exit 0 after a clean
+ * drain, 1 on a startup fault, 2 on invalid configuration.
+ */
+export async function workerMain(flags: RawOptions, env: NodeJS.ProcessEnv): Promise<number> {
   let config: WorkerConfig;
   try {
-    config = loadWorkerConfig(argv, env);
+    config = loadWorkerConfig(flags, env);
   } catch (error) {
     process.stderr.write(`floxide worker: ${(error as Error).message}\n`);
     return 2;

@@ -6,6 +6,8 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { backoffDelayMs, type Backoff } from "../../common/backoff.ts";
+import { optionArgs, WORKER_OPTIONS } from "../../contract/index.ts";
 import { WorkerPool } from "../../worker/engine/index.ts";
 import type { WorkflowDef } from "../../worker/sdk/index.ts";
 import type { WorkflowStore } from "../../worker/store/index.ts";
@@ -27,6 +29,11 @@ export interface Fleet {
   readonly draining: number;
   /** Ids of the workers that count as replicas. */
   ids(): string[];
+  /**
+   * While held, no worker starts (the module on disk does not load: a new worker would crash).
+   * Running workers keep the version they loaded.
+   */
+  held: boolean;
   /** Adds or drains workers; on scale-in, workers in `idle` go first, then those not yet started. */
   scaleTo(replicas: number, idle: ReadonlySet<string>): void;
   /** Drains every worker (the scaler starts fresh ones as the backlog needs them). */
@@ -57,6 +64,25 @@ interface ProcessWorker {
   stderr: string;
 }
 
+/** After a worker crashes, wait before starting more: a module that fails on start must not spin. */
+const CRASH_BACKOFF: Backoff = { growth: "exponential", initialMs: 1000, maxMs: 30_000 };
+
+/** The flags of one local worker process, named by the worker's contract. */
+export function workerProcessArgs(options: ProcessFleetOptions, id: string): string[] {
+  return optionArgs(WORKER_OPTIONS, {
+    workflow: options.workflowModule,
+    redisUrl: options.redisUrl,
+    keyPrefix: options.keyPrefix,
+    concurrency: options.concurrency,
+    drainTimeoutSeconds: options.drainTimeoutSeconds,
+    port: 0,
+    host: "127.0.0.1",
+    blockMs: 1000,
+    logLevel: "info",
+    workerId: id,
+  });
+}
+
 /** Picks `count` workers to drain: idle ones first, then ones still starting, then the newest. */
 function victims<T extends { id: string; phase: WorkerPhase }>(
   active: readonly T[],
@@ -73,6 +99,7 @@ function victims<T extends { id: string; phase: WorkerPhase }>(
 
 export class ProcessFleet implements Fleet {
   readonly kind = "processes";
+  held = false;
   private readonly workers = new Map<string, ProcessWorker>();
   private started = 0;
   private readonly options: ProcessFleetOptions;
@@ -109,7 +136,8 @@ export class ProcessFleet implements Fleet {
   scaleTo(replicas: number, idle: ReadonlySet<string>): void {
     const active = this.active();
     // After crashes, wait before starting more: a module that fails on start must not spin.
-    if (Date.now() >= this.backoffUntil) for (let i = active.length; i < replicas; i += 1) this.spawnWorker();
+    if (!this.held && Date.now() >= this.backoffUntil)
+      for (let i = active.length; i < replicas; i += 1) this.spawnWorker();
     for (const worker of victims(active, active.length - replicas, idle)) this.drain(worker);
   }
 
@@ -120,38 +148,13 @@ export class ProcessFleet implements Fleet {
     const { options } = this;
     this.started += 1;
     const id = `${options.namePrefix}-${this.started}`;
-    const child = spawn(
-      process.execPath,
-      [
-        CLI_ENTRY,
-        "worker",
-        "--workflow",
-        options.workflowModule,
-        "--redis",
-        options.redisUrl,
-        "--key-prefix",
-        options.keyPrefix,
-        "--concurrency",
-        String(options.concurrency),
-        "--drain-timeout",
-        String(options.drainTimeoutSeconds),
-        "--port",
-        "0",
-        "--host",
-        "127.0.0.1",
-        "--block-ms",
-        "1000",
-        "--log-level",
-        "info",
-      ],
-      {
-        env: { ...options.env, POD_NAME: id },
-        stdio: ["ignore", "pipe", "pipe"],
-        // Its own process group: the terminal's Ctrl-C reaches only the CLI, which drains the
-        // workers once, in order (a second signal would make a worker skip its drain).
-        detached: true,
-      },
-    );
+    const child = spawn(process.execPath, [CLI_ENTRY, "worker", ...workerProcessArgs(options, id)], {
+      env: options.env,
+      stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group: the terminal's Ctrl-C reaches only the CLI, which drains the
+      // workers once, in order (a second signal would make a worker skip its drain).
+      detached: true,
+    });
     const worker: ProcessWorker = {
       id,
       child,
@@ -183,7 +186,7 @@ export class ProcessFleet implements Fleet {
         options.onEvent?.({ worker: id, kind: "stopped", detail: "drained" });
       } else {
         this.crashes += 1;
-        this.backoffUntil = Date.now() + Math.min(30_000, 1000 * 2 ** (this.crashes - 1));
+        this.backoffUntil = Date.now() + backoffDelayMs(CRASH_BACKOFF, this.crashes);
         const last = worker.stderr.trim().split("\n").slice(-3).join(" | ");
         options.onEvent?.({
           worker: id,
@@ -228,6 +231,8 @@ interface PoolWorker {
 
 export class PoolFleet implements Fleet {
   readonly kind = "in-process pools";
+  /** Pools run the definition already loaded, so a broken file on disk cannot crash them. */
+  held = false;
   private readonly workers = new Map<string, PoolWorker>();
   private started = 0;
   private readonly options: PoolFleetOptions;

@@ -1,5 +1,5 @@
 /**
- * Where the local loop (demo, dev) keeps its queue: the Redis at REDIS_URL / FLOXIDE_REDIS_URL,
+ * Where the local loop (demo, dev) keeps its queue: the Redis named by --redis / FLOXIDE_REDIS_URL,
  * else a throwaway redis-server found on PATH (free loopback port, temp dir, no persistence,
  * stopped at the end), else the embedded memory backend.
  */
@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { pino } from "pino";
 import { FloxideError } from "../../worker/sdk/index.ts";
-import { MemoryBackend, type StoreBackend } from "../../worker/store/index.ts";
+import { MemoryBackend, redactRedisUrl, type StoreBackend } from "../../worker/store/index.ts";
 import { openRedisBackend } from "../../worker/store/open-redis.ts";
 
 export type LocalStoreKind = "redis-url" | "redis-server" | "memory";
@@ -31,23 +31,13 @@ export interface LocalStoreOptions {
   /** "auto" picks as described above; "memory" skips Redis. */
   readonly prefer: "auto" | "memory" | "redis";
   readonly keyPrefix: string;
+  /** --redis / FLOXIDE_REDIS_URL, when given. */
+  readonly redisUrl: string | undefined;
   readonly env: NodeJS.ProcessEnv;
 }
 
 const HOST = "127.0.0.1";
 const silent = pino({ level: "silent" });
-
-/** The URL without user and password, for printing. */
-export function withoutCredentials(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = "";
-    parsed.password = "";
-    return parsed.href;
-  } catch {
-    return "<unparsable URL>";
-  }
-}
 
 /** The first executable `name` on PATH, or undefined. */
 export function findOnPath(name: string, path: string | undefined): string | undefined {
@@ -164,7 +154,7 @@ function memoryStore(keyPrefix: string, why: string): LocalStore {
 export async function openLocalStore(options: LocalStoreOptions): Promise<LocalStore> {
   const { env, keyPrefix } = options;
   if (options.prefer === "memory") return memoryStore(keyPrefix, "--backend memory");
-  const url = env.REDIS_URL || env.FLOXIDE_REDIS_URL;
+  const url = options.redisUrl;
   if (url !== undefined && url !== "") {
     const backend = await openRedis(url, keyPrefix);
     try {
@@ -173,7 +163,7 @@ export async function openLocalStore(options: LocalStoreOptions): Promise<LocalS
       await backend.close().catch(() => undefined);
       throw new FloxideError(
         "StoreUnavailable",
-        `Redis at ${withoutCredentials(url)} (from REDIS_URL/FLOXIDE_REDIS_URL) is not reachable: ${(error as Error).message}`,
+        `Redis at ${redactRedisUrl(url)} (from --redis or FLOXIDE_REDIS_URL) is not reachable: ${(error as Error).message}`,
         {},
         { cause: error },
       );
@@ -183,13 +173,16 @@ export async function openLocalStore(options: LocalStoreOptions): Promise<LocalS
       backend,
       redisUrl: url,
       keyPrefix,
-      description: `Redis at ${withoutCredentials(url)} (from the environment), key prefix '${keyPrefix}'`,
+      description: `Redis at ${redactRedisUrl(url)} (from --redis or FLOXIDE_REDIS_URL), key prefix '${keyPrefix}'`,
       close: () => backend.close(),
     };
   }
   const binary = findOnPath("redis-server", env.PATH);
   if (binary !== undefined) return startRedisServer(binary, keyPrefix);
   if (options.prefer === "redis")
-    throw new FloxideError("StoreUnavailable", "--backend redis: set REDIS_URL or put redis-server on PATH");
-  return memoryStore(keyPrefix, "no REDIS_URL and no redis-server on PATH");
+    throw new FloxideError(
+      "StoreUnavailable",
+      "--backend redis: give --redis (or FLOXIDE_REDIS_URL) or put redis-server on PATH",
+    );
+  return memoryStore(keyPrefix, "no --redis or FLOXIDE_REDIS_URL, and no redis-server on PATH");
 }

@@ -79,6 +79,8 @@ export class LocalScaler {
 
   /** One poll: observe, decide, apply. Never throws: a store error keeps the current count. */
   async tick(): Promise<ScalerSnapshot> {
+    // A held fleet starts nothing: deciding now would announce a scale-up that cannot happen.
+    if (this.fleet.held) return this.snapshot;
     const members = new Set(this.fleet.ids());
     let observation: BacklogObservation;
     let idle = new Set<string>();

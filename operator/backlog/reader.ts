@@ -1,12 +1,14 @@
 // Reads the backlog (queue depth) and the worker liveness of many workflows from Redis: one
 // round trip per Redis endpoint per poll, over one pooled connection per endpoint. The operator
-// only reads; it never runs the store's scripts (list-workers would also prune).
+// only reads, through the store's read-only readers (worker/store: depth, liveness by the Redis
+// clock); it never runs the store's scripts (list-workers would also prune).
 import type { RedisOptions } from "ioredis";
+import { backoffDelayMs, type Backoff } from "../../common/backoff.ts";
 import {
   createRedisClient,
   describeRedisConnection,
   readQueueDepths,
-  WorkflowKeys,
+  readWorkerLiveness,
   type QueueDepth,
   type RedisClient,
   type RedisConnectionOptions,
@@ -39,20 +41,8 @@ export interface RedisBacklogReaderOptions {
   readonly onConnectionError?: (endpoint: string, error: Error) => void;
 }
 
-/** `<expiresAt>|<liveness JSON>` per worker in `{p:w}:workers` (worker/store/redis/keys.ts). */
-export function parseWorkers(entries: Record<string, string>, now: number): WorkerLiveness[] {
-  const workers: WorkerLiveness[] = [];
-  for (const value of Object.values(entries)) {
-    const sep = value.indexOf("|");
-    if (sep < 0 || Number(value.slice(0, sep)) <= now) continue;
-    try {
-      workers.push(JSON.parse(value.slice(sep + 1)) as WorkerLiveness);
-    } catch {
-      // A malformed entry is a worker we cannot rank; it keeps the default deletion cost.
-    }
-  }
-  return workers;
-}
+/** Reconnects to a Redis that went away: 250 ms more per attempt, at most 5 s apart. */
+const RECONNECT: Backoff = { growth: "linear", initialMs: 250, maxMs: 5_000 };
 
 const endpointKey = (connection: RedisConnectionOptions): string =>
   JSON.stringify(Object.entries(connection).sort(([a], [b]) => a.localeCompare(b)));
@@ -103,7 +93,7 @@ export class RedisBacklogReader implements BacklogReader {
       // Fail a poll fast when Redis is down: the policy then keeps the replicas.
       maxRetriesPerRequest: 1,
       connectTimeout: this.timeoutMs,
-      retryStrategy: (attempt) => Math.min(attempt * 250, 5_000),
+      retryStrategy: (attempt) => backoffDelayMs(RECONNECT, attempt),
       connectionName: "floxide-operator",
     };
     const client = createRedisClient({ ...connection, connectionName: "floxide-operator" }, overrides);
@@ -137,7 +127,7 @@ export class RedisBacklogReader implements BacklogReader {
       }));
       const workerReads = targets.map(async (target) => ({
         target,
-        entries: await client.hgetall(new WorkflowKeys(target.workflow, target.prefix).key("workers")),
+        liveness: await readWorkerLiveness(client, target.workflow, target.prefix),
       }));
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
@@ -146,11 +136,11 @@ export class RedisBacklogReader implements BacklogReader {
       // Replies after the deadline are dropped, their errors too.
       all.catch(() => undefined);
       const [depths, workers] = await Promise.race([all, deadline]);
-      const now = Date.now();
       for (const target of targets) {
         const depth = depths.find((entry) => entry.prefix === target.prefix)?.depths.get(target.workflow);
-        const entries = workers.find((entry) => entry.target.key === target.key)?.entries ?? {};
-        if (depth) out.set(target.key, { ok: true, depth, workers: parseWorkers(entries, now) });
+        const liveness = workers.find((entry) => entry.target.key === target.key)?.liveness;
+        // A malformed liveness entry is a worker we cannot rank: it keeps the default deletion cost.
+        if (depth) out.set(target.key, { ok: true, depth, workers: liveness?.workers ?? [] });
       }
     } catch (error) {
       const message = `Redis ${this.pool.get(key)?.name ?? ""}: ${(error as Error).message}`;

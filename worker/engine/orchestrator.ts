@@ -17,7 +17,7 @@ export interface StartOptions {
   readonly runId?: string;
 }
 
-/** Starts and controls runs of one workflow: the library behind the CLI and HTTP API. */
+/** Starts and controls runs of one workflow: the library behind `floxide run` and the demo. */
 export class Orchestrator<S = unknown, E = unknown> {
   private readonly store: WorkflowStore;
   private readonly workflow: CompiledWorkflow;
@@ -81,7 +81,7 @@ export class Orchestrator<S = unknown, E = unknown> {
       if (until(info)) return info;
       if (Date.now() >= deadline) {
         throw new FloxideError(
-          "StepTimeout",
+          "WaitTimeout",
           `run '${runId}' still ${info.status} after ${options.timeoutMs ?? 60_000} ms`,
           {
             runId,

@@ -6,6 +6,7 @@ export type ErrorCode =
   | "UnknownRoute"
   | "Aborted"
   | "StepTimeout"
+  | "WaitTimeout"
   | "Cancelled"
   | "LeaseLost"
   | "RunNotFound"

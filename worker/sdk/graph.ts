@@ -21,6 +21,22 @@ function arrows(def: WorkflowDef<unknown, unknown>): Arrow[] {
   return list;
 }
 
+/** The graph as data (`floxide graph --json`): nodes with their kind, edges with route tags. */
+export function graphOf(def: WorkflowDef<unknown, unknown>) {
+  return {
+    workflow: def.name,
+    version: def.version,
+    start: def.start,
+    nodes: [...def.nodes.values()].map((node) => ({ name: node.name, kind: node.kind })),
+    edges: arrows(def).map(({ from, to, label, failure }) => ({
+      from,
+      to,
+      tag: failure ? null : label,
+      onFailure: failure,
+    })),
+  };
+}
+
 /** The graph as a Mermaid flowchart: joins are drawn as circles, failure edges dotted. */
 export function toMermaid(def: WorkflowDef<unknown, unknown>): string {
   const lines = ["flowchart TD"];

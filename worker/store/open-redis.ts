@@ -1,54 +1,28 @@
 /**
  * Opens the Redis backend from the FLOXIDE_* settings shared by the worker, the CLI and the
- * demo: maps them onto the Redis connection options, which validate them.
+ * demo: the contract maps them onto the Redis connection options, which validate them.
  */
+import { redisConnectionFrom, type RedisSettings } from "../../contract/index.ts";
 import type { Logger } from "../sdk/index.ts";
 import type { StoreBackend } from "./contract.ts";
-import {
-  createRedisBackend,
-  describeRedisConnection,
-  parseRedisUrl,
-  type RedisConnectionOptions,
-} from "./redis/index.ts";
+import { createRedisBackend, describeRedisConnection, type RedisConnectionOptions } from "./redis/index.ts";
 
-export interface RedisSettings {
-  readonly redisUrl: string;
-  readonly redisUsername?: string | undefined;
-  readonly redisPassword?: string | undefined;
-  readonly redisTlsCaFile?: string | undefined;
-  readonly redisMode: string;
-  readonly redisSentinelName?: string | undefined;
+export interface RedisBackendSettings extends RedisSettings {
   readonly keyPrefix: string;
   readonly retentionSeconds: number;
   readonly workerId?: string | undefined;
 }
 
-/** In sentinel mode the URL names a Sentinel (more can follow in `?sentinels=h:p,...`). */
-function sentinelsFrom(url: string): RedisConnectionOptions["sentinels"] {
-  const parsed = parseRedisUrl(url);
-  if (parsed.sentinels !== undefined) return parsed.sentinels;
-  return [{ host: parsed.host ?? "127.0.0.1", port: parsed.port ?? 26379 }];
-}
-
-export function redisConnectionFrom(settings: RedisSettings): RedisConnectionOptions {
-  return {
-    url: settings.redisUrl,
-    ...(settings.redisUsername === undefined ? {} : { username: settings.redisUsername }),
-    ...(settings.redisPassword === undefined ? {} : { password: settings.redisPassword }),
-    ...(settings.redisTlsCaFile === undefined ? {} : { tls: { ca: settings.redisTlsCaFile } }),
-    ...(settings.redisMode === "cluster" ? { cluster: true } : {}),
-    ...(settings.redisMode === "sentinel"
-      ? {
-          sentinels: sentinelsFrom(settings.redisUrl),
-          ...(settings.redisSentinelName === undefined ? {} : { name: settings.redisSentinelName }),
-        }
-      : {}),
+/** The store's connection options for the settings (the contract's mapping, checked against the store's type). */
+export function redisConnectionOptions(settings: RedisBackendSettings): RedisConnectionOptions {
+  return redisConnectionFrom({
+    ...settings,
     ...(settings.workerId === undefined ? {} : { connectionName: settings.workerId }),
-  };
+  }) satisfies RedisConnectionOptions;
 }
 
-export async function openRedisBackend(settings: RedisSettings, log: Logger): Promise<StoreBackend> {
-  const connection = redisConnectionFrom(settings);
+export async function openRedisBackend(settings: RedisBackendSettings, log: Logger): Promise<StoreBackend> {
+  const connection = redisConnectionOptions(settings);
   log.info(
     { redis: describeRedisConnection(connection), keyPrefix: settings.keyPrefix },
     "connecting to Redis",

@@ -47,10 +47,10 @@ test("with redis-server on PATH, the demo scales worker processes up from 0 and 
   );
 });
 
-test("--json prints one machine-readable summary with the scaling history (REDIS_URL wins)", async () => {
+test("--json prints one machine-readable summary with the scaling history (FLOXIDE_REDIS_URL wins)", async () => {
   const redis = await startRedis();
   try {
-    const result = await runDemo([...small, "--json"], { ...process.env, REDIS_URL: redis.url });
+    const result = await runDemo([...small, "--json"], { ...process.env, FLOXIDE_REDIS_URL: redis.url });
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
     const summary = JSON.parse(result.stdout.trim()) as DemoSummary;
     assert.equal(summary.backend, "redis-url");

@@ -48,7 +48,7 @@ test("floxide dev runs typed inputs, restarts the workers when the module change
 
     writeFileSync(module, 'throw new Error("half-written module");\n');
     await seen(
-      /the workers keep the previous version: InvalidWorkflow: .*half-written module/,
+      /does not load: InvalidWorkflow: .*half-written module\n {2}running workers keep 'greeter'@2/,
       "the failed reload",
     );
     child.stdin.write("not json\n");
@@ -60,6 +60,53 @@ test("floxide dev runs typed inputs, restarts the workers when the module change
     const [code] = (await exited) as [number | null];
     assert.equal(code, 0, stderr);
     assert.match(stdout, /stopping: draining the workers\n$/);
+  } finally {
+    child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("floxide dev on Redis with no workers running: a broken edit holds the fleet and says why once (no crash loop)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "floxide-dev-redis-"));
+  const module = join(dir, "greeter.ts");
+  writeFileSync(module, greeter("hello", "1"));
+  const env = { ...process.env, FLOXIDE_REDIS_URL: "" };
+  const child = spawn(process.execPath, ["cli/main.ts", "dev", "--workflow", module, "--backend", "redis"], {
+    stdio: ["pipe", "pipe", "pipe"],
+    env,
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const exited = once(child, "exit");
+  const seen = (pattern: RegExp, message: string) =>
+    waitFor(() => pattern.test(stdout), {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+      message: `${message}\n${stdout}\n${stderr}`,
+    });
+  try {
+    await seen(/type a JSON input and Enter/, "the dev loop to start");
+    assert.match(stdout, /redis-server .* started on redis:\/\//);
+    writeFileSync(module, 'throw new Error("half-written module");\n');
+    await seen(/does not load: InvalidWorkflow: .*half-written module/, "the failed reload");
+    const before = stdout.length;
+    child.stdin.write('{"name":"ada"}\n');
+    await seen(/run \S+ started/, "the run to be queued");
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const after = stdout.slice(before);
+    assert.doesNotMatch(after, /scale: 0 -> 1/, "no worker starts from the broken file");
+    assert.doesNotMatch(after, /exited with/, "no worker crashed");
+    assert.equal(stdout.match(/does not load/g)?.length, 1, "the reason is said once");
+
+    // The same version: the queued run is pinned to version 1 and waits for a worker of it.
+    writeFileSync(module, greeter("hola", "1"));
+    await seen(/restarting with 'greeter'@1/, "the reload once the module loads");
+    await seen(/run \S+ completed in \d+ ms: \["hola ada"\]/, "the queued run on the fixed module");
+    child.kill("SIGINT");
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 0, stderr);
   } finally {
     child.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });

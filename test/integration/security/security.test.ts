@@ -11,7 +11,10 @@ import { pino } from "pino";
 import { Orchestrator } from "../../../worker/engine/index.ts";
 import { loadWorkflowModule } from "../../../worker/load-workflow.ts";
 import type { StoreBackend } from "../../../worker/store/index.ts";
-import { openRedisBackend, type RedisSettings } from "../../../worker/store/open-redis.ts";
+import {
+  openRedisBackend,
+  type RedisBackendSettings as RedisSettings,
+} from "../../../worker/store/open-redis.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
 import { waitFor } from "../../support/wait.ts";
 import { killAll, startWorkerProcess, type WorkerProcess } from "../../support/worker-process.ts";

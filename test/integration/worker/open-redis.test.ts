@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import { pino } from "pino";
-import { loadWorkerConfig } from "../../../worker/config/worker-config.ts";
+import { loadWorkerConfig } from "../../../contract/index.ts";
 import { openRedisBackend } from "../../../worker/store/open-redis.ts";
 import { startRedis, startRedisSentinel, type RedisServer } from "../../support/redis.ts";
 import { item } from "../../store/contract-suite.ts";
@@ -21,12 +21,15 @@ after(async () => {
 });
 
 test("FLOXIDE_REDIS_MODE=sentinel reaches the master through the Sentinel named by the URL", async () => {
-  const config = loadWorkerConfig([], {
-    FLOXIDE_WORKFLOW: "examples/video.ts",
-    FLOXIDE_REDIS_URL: `redis://${sentinel.host}:${sentinel.port}`,
-    FLOXIDE_REDIS_MODE: "sentinel",
-    FLOXIDE_REDIS_SENTINEL_NAME: "floxide-master",
-  });
+  const config = loadWorkerConfig(
+    {},
+    {
+      FLOXIDE_WORKFLOW: "examples/video.ts",
+      FLOXIDE_REDIS_URL: `redis://${sentinel.host}:${sentinel.port}`,
+      FLOXIDE_REDIS_MODE: "sentinel",
+      FLOXIDE_REDIS_SENTINEL_NAME: "floxide-master",
+    },
+  );
   const backend = await openRedisBackend(config, pino({ level: "silent" }));
   try {
     await backend.ping();

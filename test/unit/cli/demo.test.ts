@@ -12,7 +12,7 @@ const cli = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
     env,
   });
 
-test("without REDIS_URL or redis-server on PATH, floxide demo falls back to memory, says so and completes (non-TTY)", () => {
+test("without FLOXIDE_REDIS_URL or redis-server on PATH, floxide demo falls back to memory, says so and completes (non-TTY)", () => {
   const emptyDir = mkdtempSync(join(tmpdir(), "floxide-no-redis-"));
   try {
     const env: NodeJS.ProcessEnv = { ...process.env, PATH: emptyDir };
@@ -27,7 +27,7 @@ test("without REDIS_URL or redis-server on PATH, floxide demo falls back to memo
     );
     assert.match(
       result.stdout,
-      /^floxide demo: 30 runs of 'video' .* on memory backend with in-process workers \(no REDIS_URL and no redis-server on PATH\)/,
+      /^floxide demo: 30 runs of 'video' .* on memory backend with in-process workers \(no --redis or FLOXIDE_REDIS_URL, and no redis-server on PATH\)/,
     );
     assert.match(result.stdout, /\nruns \d+\/30 /, "progress lines are plain lines when stdout is not a TTY");
     assert.match(result.stdout, /\nscale: 0 -> [1-4] workers \(Activated/);

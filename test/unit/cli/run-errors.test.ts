@@ -26,10 +26,10 @@ test("run start with input that is not JSON exits 2 before touching Redis", () =
 test("run commands need a workflow and a Redis URL, and say so", () => {
   const noWorkflow = cli("run", "status", "some-id", "--redis", "redis://127.0.0.1:1");
   assert.equal(noWorkflow.status, 2);
-  assert.match(noWorkflow.stderr, /--workflow is required for 'run status'/);
+  assert.match(noWorkflow.stderr, /--workflow is required/);
   const noRedis = cli("run", "status", "some-id", "--workflow", "video");
   assert.equal(noRedis.status, 2);
-  assert.match(noRedis.stderr, /--redis <url> \(or FLOXIDE_REDIS_URL\) is required/);
+  assert.match(noRedis.stderr, /FLOXIDE_REDIS_URL \(or --redis\) is required/);
 });
 
 test("an unreachable Redis is StoreUnavailable (exit 1) and the password is not shown", () => {

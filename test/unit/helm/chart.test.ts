@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { loadOperatorConfig } from "../../../operator/config.ts";
+import { parseTableFlags } from "../../../cli/options.ts";
+import { loadOperatorConfig, OPERATOR_OPTIONS } from "../../../operator/config.ts";
 import {
   CHART_DIR,
   EVERYTHING_ON,
@@ -184,7 +185,7 @@ describe("the operator Deployment", () => {
     });
     const container = operatorContainer(manifests);
     const config = loadOperatorConfig(
-      container.args,
+      parseTableFlags(OPERATOR_OPTIONS, container.args),
       operatorEnv(container, "floxide-system", "floxide-operator-0"),
     );
     assert.deepEqual(config.namespaces, ["apps"]);

@@ -7,6 +7,7 @@ import {
   selectorString,
   WORKER_CONTAINER,
 } from "../../../operator/build/index.ts";
+import { WORKER_OPTIONS } from "../../../contract/index.ts";
 import { workflowDeployment } from "./fixtures.ts";
 
 const envOf = (wfd = workflowDeployment()) =>
@@ -17,16 +18,18 @@ test("the Deployment runs `floxide worker` with the spec as FLOXIDE_* variables 
     workflowDeployment({ concurrency: 8, drainTimeoutSeconds: 90, leaseMs: 20000, logLevel: "debug" }),
   );
   const value = (name: string) => env.get(name)?.value;
-  assert.equal(value("FLOXIDE_WORKFLOW"), "/app/orders.js");
-  assert.equal(value("FLOXIDE_REDIS_URL"), "redis://redis:6379");
-  assert.equal(value("FLOXIDE_REDIS_MODE"), "standalone");
-  assert.equal(value("FLOXIDE_KEY_PREFIX"), "floxide");
-  assert.equal(value("FLOXIDE_CONCURRENCY"), "8");
-  assert.equal(value("FLOXIDE_PORT"), "8080");
-  assert.equal(value("FLOXIDE_DRAIN_TIMEOUT"), "90");
-  assert.equal(value("FLOXIDE_LEASE_MS"), "20000");
-  assert.equal(value("FLOXIDE_LOG_LEVEL"), "debug");
-  assert.deepEqual(env.get("POD_NAME")?.valueFrom, { fieldRef: { fieldPath: "metadata.name" } });
+  assert.equal(value(WORKER_OPTIONS.workflow.env), "/app/orders.js");
+  assert.equal(value(WORKER_OPTIONS.redisUrl.env), "redis://redis:6379");
+  assert.equal(value(WORKER_OPTIONS.redisMode.env), "standalone");
+  assert.equal(value(WORKER_OPTIONS.keyPrefix.env), "floxide");
+  assert.equal(value(WORKER_OPTIONS.concurrency.env), "8");
+  assert.equal(value(WORKER_OPTIONS.port.env), "8080");
+  assert.equal(value(WORKER_OPTIONS.drainTimeoutSeconds.env), "90");
+  assert.equal(value(WORKER_OPTIONS.leaseMs.env), "20000");
+  assert.equal(value(WORKER_OPTIONS.logLevel.env), "debug");
+  assert.deepEqual(env.get(WORKER_OPTIONS.workerId.env)?.valueFrom, {
+    fieldRef: { fieldPath: "metadata.name" },
+  });
   const container = buildDeployment(workflowDeployment(), 2).spec!.template.spec!.containers[0]!;
   assert.deepEqual(container.command, ["floxide", "worker"]);
   assert.equal(container.name, WORKER_CONTAINER);
@@ -45,13 +48,15 @@ test("Redis URL, password and CA come from Secret references, never copied into 
     },
   });
   const env = envOf(wfd);
-  assert.deepEqual(env.get("FLOXIDE_REDIS_URL")?.valueFrom, { secretKeyRef: { name: "redis", key: "url" } });
-  assert.deepEqual(env.get("FLOXIDE_REDIS_PASSWORD")?.valueFrom, {
+  assert.deepEqual(env.get(WORKER_OPTIONS.redisUrl.env)?.valueFrom, {
+    secretKeyRef: { name: "redis", key: "url" },
+  });
+  assert.deepEqual(env.get(WORKER_OPTIONS.redisPassword.env)?.valueFrom, {
     secretKeyRef: { name: "redis", key: "password" },
   });
-  assert.equal(env.get("FLOXIDE_REDIS_USERNAME")?.value, "app");
-  assert.equal(env.get("FLOXIDE_REDIS_SENTINEL_NAME")?.value, "main");
-  assert.equal(env.get("FLOXIDE_REDIS_TLS_CA_FILE")?.value, "/etc/floxide/redis-ca/ca.crt");
+  assert.equal(env.get(WORKER_OPTIONS.redisUsername.env)?.value, "app");
+  assert.equal(env.get(WORKER_OPTIONS.redisSentinelName.env)?.value, "main");
+  assert.equal(env.get(WORKER_OPTIONS.redisTlsCaFile.env)?.value, "/etc/floxide/redis-ca/ca.crt");
   const pod = buildDeployment(wfd, 1).spec!.template.spec!;
   assert.deepEqual(pod.volumes?.find((v) => v.name === "redis-ca")?.secret, {
     secretName: "redis-ca",

@@ -1,21 +1,19 @@
+/**
+ * The worker's outside contract: every option of `floxide worker`, its flag, its FLOXIDE_*
+ * variable, default and bounds. The worker parses it, the operator sets the variables on the
+ * worker Deployment, the CLI and the local demo pass the flags, the docs generator prints it.
+ */
 import {
   httpOptions,
   LOG_LEVEL_OPTION,
   resolveOptions,
-  readFlags,
   type OptionTable,
   type ParsedOptions,
+  type RawOptions,
 } from "./options.ts";
 
-/** Every option of `floxide worker`. The operator sets the environment variables. */
-export const WORKER_OPTIONS = {
-  workflow: {
-    flag: "workflow",
-    env: "FLOXIDE_WORKFLOW",
-    type: "string",
-    required: true,
-    description: "Path of the workflow module (its default export is the workflow).",
-  },
+/** How `floxide` commands name a Redis server; shared by the worker and every Redis command. */
+export const REDIS_OPTIONS = {
   redisUrl: {
     flag: "redis",
     env: "FLOXIDE_REDIS_URL",
@@ -49,7 +47,8 @@ export const WORKER_OPTIONS = {
     type: "enum",
     values: ["standalone", "cluster", "sentinel"],
     default: "standalone",
-    description: "How to connect: one server, a Redis Cluster (URL is a seed node), or Sentinel.",
+    description:
+      "How to connect: one server, a Redis Cluster (URL is a seed node), or Sentinel (URL is a Sentinel; more in `?sentinels=h:p,...`).",
   },
   redisSentinelName: {
     flag: "redis-sentinel-name",
@@ -64,6 +63,18 @@ export const WORKER_OPTIONS = {
     default: "floxide",
     description: "Prefix of every Redis key.",
   },
+} as const satisfies OptionTable;
+
+/** Every option of `floxide worker`. */
+export const WORKER_OPTIONS = {
+  workflow: {
+    flag: "workflow",
+    env: "FLOXIDE_WORKFLOW",
+    type: "string",
+    required: true,
+    description: "Path of the workflow module (its default export is the workflow).",
+  },
+  ...REDIS_OPTIONS,
   concurrency: {
     flag: "concurrency",
     env: "FLOXIDE_CONCURRENCY",
@@ -120,11 +131,11 @@ export const WORKER_OPTIONS = {
   },
 } as const satisfies OptionTable;
 
+export type WorkerOption = keyof typeof WORKER_OPTIONS;
 export type WorkerConfig = ParsedOptions<typeof WORKER_OPTIONS>;
+export type RedisConfig = ParsedOptions<typeof REDIS_OPTIONS>;
 
-export function loadWorkerConfig(
-  argv: readonly string[],
-  env: Record<string, string | undefined>,
-): WorkerConfig {
-  return resolveOptions(WORKER_OPTIONS, readFlags(argv, WORKER_OPTIONS), env);
+/** The worker's configuration from its flags (option name -> text) and its environment. */
+export function loadWorkerConfig(flags: RawOptions, env: RawOptions): WorkerConfig {
+  return resolveOptions(WORKER_OPTIONS, flags, env);
 }
