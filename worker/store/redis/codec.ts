@@ -1,30 +1,40 @@
 /**
  * What crosses the wire to Redis: JSON encoders with a canonical item layout the Lua scripts
- * rely on, and decoders that validate everything read back (Redis is shared; a foreign or
- * older writer must produce a clear InvalidItem error, not a TypeError deep in a worker).
+ * rely on, and decoders that validate everything read back against the TypeBox schemas of
+ * record-schemas.ts (Redis is shared; a foreign or older writer must produce a clear InvalidItem
+ * error, not a TypeError deep in a worker).
  */
 import { FloxideError, type ErrorInfo, type EventDraft, type EventRecord } from "../../sdk/index.ts";
+import { Type, type Static } from "@sinclair/typebox";
 import type {
   Checkpoint,
   DeadLetter,
   ErrorRecord,
   FanFrame,
   ItemState,
-  ItemStatus,
   NodeMetrics,
   RunInfo,
   RunOutput,
-  RunStatus,
   WorkItem,
   WorkerLiveness,
   WorkflowMetrics,
 } from "../types.ts";
-import { decodeReply, WorkerLivenessSchema } from "./reply-schemas.ts";
+import {
+  CheckpointHashSchema,
+  DeadLetterSchema,
+  ErrorInfoSchema,
+  ErrorRecordSchema,
+  EventSchema,
+  FanFrameSchema,
+  ItemRecordSchema,
+  MetricsHashSchema,
+  RunHashSchema,
+  RunOutputSchema,
+  WorkItemSchema,
+} from "./record-schemas.ts";
+import { compiledCheck, decodeReply, malformed, WorkerLivenessSchema } from "./reply-schemas.ts";
 
 type Json = Record<string, unknown>;
-
-const invalid = (what: string, problem: string): FloxideError =>
-  new FloxideError("InvalidItem", `malformed ${what} read from Redis: ${problem}`, { what });
 
 /** JSON of a user value; `undefined` is stored as null, as a JSON store would. */
 export function toJson(value: unknown, what: string): string {
@@ -46,46 +56,43 @@ function parse(raw: string, what: string): unknown {
   try {
     return JSON.parse(raw) as unknown;
   } catch (error) {
-    throw invalid(what, `not JSON (${(error as Error).message})`);
+    throw malformed(what, `: not JSON (${(error as Error).message})`);
   }
 }
 
 const isRecord = (value: unknown): value is Json =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
-function record(value: unknown, what: string): Json {
-  if (!isRecord(value)) throw invalid(what, "not a JSON object");
-  return value;
-}
-
-function str(object: Json, field: string, what: string): string {
-  const value = object[field];
-  if (typeof value !== "string") throw invalid(what, `field "${field}" is not a string`);
-  return value;
-}
-
-function num(object: Json, field: string, what: string): number {
-  const value = object[field];
-  if (typeof value !== "number" || !Number.isFinite(value))
-    throw invalid(what, `field "${field}" is not a number`);
-  return value;
-}
-
 const isCount = (value: number, min: number): boolean => Number.isInteger(value) && value >= min;
 
 // ---- work items ------------------------------------------------------------------------------
 
-function checkFrames(frames: unknown, what: string): FanFrame[] {
-  if (!Array.isArray(frames)) throw invalid(what, 'field "frames" is not an array');
-  return frames.map((entry: unknown) => {
-    const frame = record(entry, `${what} frame`);
-    const index = num(frame, "index", what);
-    const count = num(frame, "count", what);
-    if (!isCount(count, 1) || !isCount(index, 0) || index >= count) {
-      throw invalid(what, `frame index ${index} of ${count} is out of range`);
-    }
-    return { id: str(frame, "id", what), index, count };
-  });
+const FRAMES = Type.Array(FanFrameSchema);
+
+/** The first frame whose index is not below its count, as a problem; JSON Schema cannot say it. */
+function frameRangeProblem(frames: readonly FanFrame[]): string | null {
+  for (const frame of frames) {
+    if (frame.index >= frame.count) return `frame index ${frame.index} of ${frame.count} is out of range`;
+  }
+  return null;
+}
+
+/** The frames as stored: `{id, index, count}` each, whatever else a frame object carried. */
+function storedFrames(item: WorkItem): FanFrame[] {
+  const frames: unknown = item.frames;
+  const stored = Array.isArray(frames)
+    ? frames.map((frame: Partial<FanFrame> | null) => ({
+        id: frame?.id,
+        index: frame?.index,
+        count: frame?.count,
+      }))
+    : frames;
+  const problem = compiledCheck(FRAMES).Check(stored)
+    ? frameRangeProblem(stored)
+    : "frames must be {id, index, count} with integers 0 <= index < count";
+  if (problem !== null)
+    throw new FloxideError("InvalidItem", `item ${item.id}: ${problem}`, { itemId: item.id });
+  return stored as FanFrame[];
 }
 
 /**
@@ -108,7 +115,7 @@ export function encodeItemHead(item: WorkItem): string {
       });
     }
   }
-  const frames = checkFrames(item.frames, `item ${item.id}`);
+  const frames = storedFrames(item);
   return (
     `{"attempt":${item.attempt},"maxAttempts":${item.maxAttempts},"id":${JSON.stringify(item.id)}` +
     `,"runId":${JSON.stringify(item.runId)},"workflow":${JSON.stringify(item.workflow)}` +
@@ -121,55 +128,22 @@ export function encodeItem(item: WorkItem): string {
   return `${encodeItemHead(item)}${toJson(item.input, `input of item ${item.id}`)}}`;
 }
 
-const ITEM_FIELDS: ReadonlySet<string> = new Set([
-  "attempt",
-  "maxAttempts",
-  "id",
-  "runId",
-  "workflow",
-  "version",
-  "node",
-  "enqueuedAt",
-  "frames",
-  "input",
-]);
-
-/**
- * A work item about to run. Strict: a field this worker does not know means the item was
- * written by something else (or a newer format) and would run with part of its meaning lost.
- */
-export function decodeItem(raw: string): WorkItem {
-  const object = parse(raw, "work item");
-  if (isRecord(object)) {
-    const unknown = Object.keys(object).filter((field) => !ITEM_FIELDS.has(field));
-    if (unknown.length > 0)
-      throw invalid(
-        "work item",
-        `unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((f) => `"${f}"`).join(", ")}`,
-      );
-  }
-  return itemFrom(object);
+/** `input` read as null where it is absent, as a JSON store keeps `undefined`. */
+function withInput<T extends { input?: unknown }>(item: T): T & { input: unknown } {
+  if (item.input === undefined) (item as { input: unknown }).input = null;
+  return item as T & { input: unknown };
 }
 
-function itemFrom(value: unknown): WorkItem {
+/**
+ * A work item about to run (the claim's hot path): one compiled check of the parsed JSON, which
+ * is returned as it is (a fresh object, this call's own), so a claim allocates nothing more.
+ */
+export function decodeItem(raw: string): WorkItem {
   const what = "work item";
-  const object = record(value, what);
-  const attempt = num(object, "attempt", what);
-  const maxAttempts = num(object, "maxAttempts", what);
-  if (!isCount(attempt, 1) || !isCount(maxAttempts, 1))
-    throw invalid(what, "attempt counts are not integers >= 1");
-  return {
-    id: str(object, "id", what),
-    runId: str(object, "runId", what),
-    workflow: str(object, "workflow", what),
-    version: str(object, "version", what),
-    node: str(object, "node", what),
-    input: object.input === undefined ? null : object.input,
-    attempt,
-    maxAttempts,
-    frames: checkFrames(object.frames, what),
-    enqueuedAt: num(object, "enqueuedAt", what),
-  };
+  const item = withInput(decodeReply(WorkItemSchema, parse(raw, what), what));
+  const problem = frameRangeProblem(item.frames);
+  if (problem !== null) throw malformed(what, `: ${problem}`);
+  return item;
 }
 
 // ---- errors, events, outputs -------------------------------------------------------------------
@@ -183,14 +157,10 @@ export function encodeError(error: ErrorInfo): string {
   });
 }
 
-function decodeErrorInfo(value: unknown, what: string): ErrorInfo {
-  const object = record(value, what);
-  const node = object.node;
-  return {
-    code: str(object, "code", what),
-    message: str(object, "message", what),
-    ...(typeof node === "string" ? { node } : {}),
-  };
+/** The ErrorInfo fields of a decoded error, nothing else. */
+function errorInfo(error: Static<typeof ErrorInfoSchema>): ErrorInfo {
+  const { code, message, node } = error;
+  return typeof node === "string" ? { code, message, node } : { code, message };
 }
 
 export function encodeEvent(draft: EventDraft): string {
@@ -201,14 +171,8 @@ export function encodeEvent(draft: EventDraft): string {
 
 export function decodeEvent(raw: string, seq: number): EventRecord {
   const what = "event";
-  const object = record(parse(raw, what), what);
-  return {
-    id: str(object, "id", what),
-    seq,
-    node: str(object, "node", what),
-    itemId: str(object, "itemId", what),
-    event: object.event === undefined ? null : object.event,
-  };
+  const { id, node, itemId, event } = decodeReply(EventSchema, parse(raw, what), what);
+  return { id, seq, node, itemId, event: event === undefined ? null : event };
 }
 
 export function encodeOutput(output: RunOutput): string {
@@ -220,35 +184,11 @@ export function encodeOutput(output: RunOutput): string {
 
 function decodeOutput(raw: string): RunOutput {
   const what = "run output";
-  const object = record(parse(raw, what), what);
-  return {
-    node: str(object, "node", what),
-    itemId: str(object, "itemId", what),
-    value: object.value === undefined ? null : object.value,
-  };
+  const { node, itemId, value } = decodeReply(RunOutputSchema, parse(raw, what), what);
+  return { node, itemId, value: value === undefined ? null : value };
 }
 
 // ---- runs ----------------------------------------------------------------------------------------
-
-const RUN_STATUSES: readonly RunStatus[] = [
-  "queued",
-  "running",
-  "paused",
-  "completed",
-  "failed",
-  "cancelled",
-];
-const ITEM_STATUSES: readonly ItemStatus[] = [
-  "queued",
-  "running",
-  "retrying",
-  "held",
-  "parked",
-  "completed",
-  "failed",
-  "dead",
-  "cancelled",
-];
 
 /** HGETALL (as an object or ioredis' flat array from a script) into field -> value. */
 export function toFields(reply: unknown): Record<string, string> {
@@ -258,7 +198,7 @@ export function toFields(reply: unknown): Record<string, string> {
     return fields;
   }
   if (isRecord(reply)) return Object.fromEntries(Object.entries(reply).map(([k, v]) => [k, String(v)]));
-  throw invalid("hash", "not a hash reply");
+  throw malformed("hash", ": not a hash reply");
 }
 
 const optionalNumber = (value: string | undefined): number | null =>
@@ -267,30 +207,29 @@ const optionalNumber = (value: string | undefined): number | null =>
 /** The run's hash: its fields, its outputs (`o:1`..`o:<outputs>`) and item records (`i:<id>`). */
 export function decodeRunInfo(fields: Record<string, string>): RunInfo {
   const what = "run info";
-  const status = fields.status as RunStatus;
-  if (!RUN_STATUSES.includes(status)) throw invalid(what, `unknown status "${fields.status}"`);
-  const need = (field: string): string => {
-    const value = fields[field];
-    if (value === undefined) throw invalid(what, `field "${field}" is missing`);
-    return value;
-  };
+  const run = decodeReply(RunHashSchema, fields, what);
   const outputs: RunOutput[] = [];
-  const count = Number(fields.outputs ?? 0);
-  for (let n = 1; n <= count; n += 1) outputs.push(decodeOutput(need(`o:${n}`)));
+  const count = Number(run.outputs ?? 0);
+  for (let n = 1; n <= count; n += 1) {
+    const output = fields[`o:${n}`];
+    if (output === undefined) throw malformed(what, ` at /o:${n}: output ${n} of ${count} is missing`);
+    outputs.push(decodeOutput(output));
+  }
   return {
-    runId: need("runId"),
-    workflow: need("workflow"),
-    version: need("version"),
-    status,
-    input: parse(need("input"), what),
-    createdAt: Number(need("createdAt")),
-    startedAt: optionalNumber(fields.startedAt),
-    finishedAt: optionalNumber(fields.finishedAt),
+    runId: run.runId,
+    workflow: run.workflow,
+    version: run.version,
+    status: run.status,
+    input: parse(run.input, what),
+    createdAt: Number(run.createdAt),
+    startedAt: optionalNumber(run.startedAt),
+    finishedAt: optionalNumber(run.finishedAt),
     outputs,
-    error: fields.error === undefined ? null : decodeErrorInfo(parse(fields.error, what), what),
-    idempotencyKey: fields.idempotencyKey ?? null,
-    pending: Number(need("pending")),
-    held: Number(need("held")),
+    error:
+      run.error === undefined ? null : errorInfo(decodeReply(ErrorInfoSchema, parse(run.error, what), what)),
+    idempotencyKey: run.idempotencyKey ?? null,
+    pending: Number(run.pending),
+    held: Number(run.held),
   };
 }
 
@@ -299,57 +238,59 @@ export function decodeRunInfo(fields: Record<string, string>): RunInfo {
  * `status TAB attempt TAB updatedAt TAB durationUs TAB node TAB lastError JSON or empty`.
  */
 export function decodeItemStates(runId: string, fields: Record<string, string>): ItemState[] {
-  const what = "item state";
   const states: ItemState[] = [];
   for (const [field, value] of Object.entries(fields)) {
     if (!field.startsWith("i:")) continue;
+    const itemId = field.slice(2);
+    const what = `item state of item ${itemId}`;
     const parts = value.split("\t");
-    if (parts.length < 6) throw invalid(what, `record of item ${field.slice(2)} has ${parts.length} fields`);
-    const [status, attempt, updatedAt, durationUs, node] = parts as [string, string, string, string, string];
+    const [status, attempt, updatedAt, durationUs, node] = decodeReply(
+      ItemRecordSchema,
+      parts.slice(0, 5),
+      what,
+    );
+    if (parts.length < 6) throw malformed(what, `: ${parts.length} tab-separated fields, expected 6`);
     const lastError = parts.slice(5).join("\t");
-    if (!ITEM_STATUSES.includes(status as ItemStatus)) throw invalid(what, `unknown status "${status}"`);
-    const numbers = [attempt, updatedAt, durationUs].map(Number);
-    if (numbers.some((n) => !Number.isFinite(n))) throw invalid(what, `record of item ${field.slice(2)}`);
     states.push({
-      itemId: field.slice(2),
+      itemId,
       runId,
       node,
-      status: status as ItemStatus,
-      attempt: numbers[0] as number,
-      updatedAt: numbers[1] as number,
-      durationMs: (numbers[2] as number) / 1000,
-      lastError: lastError === "" ? null : decodeErrorInfo(parse(lastError, what), what),
+      status,
+      attempt: Number(attempt),
+      updatedAt: Number(updatedAt),
+      durationMs: Number(durationUs) / 1000,
+      lastError:
+        lastError === "" ? null : errorInfo(decodeReply(ErrorInfoSchema, parse(lastError, what), what)),
     });
   }
   return states;
 }
 
-const ERROR_ACTIONS: readonly ErrorRecord["action"][] = ["retry", "fallback", "fail", "dead", "reclaim"];
-
 export function decodeErrorRecord(raw: string): ErrorRecord {
   const what = "error record";
-  const object = record(parse(raw, what), what);
-  const action = str(object, "action", what) as ErrorRecord["action"];
-  if (!ERROR_ACTIONS.includes(action)) throw invalid(what, `unknown action "${action}"`);
-  return {
-    runId: str(object, "runId", what),
-    itemId: str(object, "itemId", what),
-    node: str(object, "node", what),
-    attempt: num(object, "attempt", what),
-    error: decodeErrorInfo(object.error, what),
-    action,
-    at: num(object, "at", what),
-  };
+  const record = decodeReply(ErrorRecordSchema, parse(raw, what), what);
+  const { runId, itemId, node, attempt, action, at } = record;
+  return { runId, itemId, node, attempt, error: errorInfo(record.error), action, at };
 }
 
 export function decodeDeadLetter(raw: string): DeadLetter {
   const what = "dead letter";
-  const object = record(parse(raw, what), what);
-  return {
-    item: itemFrom(object.item),
-    error: decodeErrorInfo(object.error, what),
-    at: num(object, "at", what),
+  const letter = decodeReply(DeadLetterSchema, parse(raw, what), what);
+  // The item as the store's type has it: the fields it does not know are left out.
+  const { id, runId, workflow, version, node, input, attempt, maxAttempts, frames, enqueuedAt } = letter.item;
+  const item: WorkItem = {
+    id,
+    runId,
+    workflow,
+    version,
+    node,
+    input: input === undefined ? null : input,
+    attempt,
+    maxAttempts,
+    frames,
+    enqueuedAt,
   };
+  return { item, error: errorInfo(letter.error), at: letter.at };
 }
 
 // ---- metrics, liveness, checkpoints ------------------------------------------------------------
@@ -366,6 +307,7 @@ const NODE_COUNTERS = ["completed", "failed", "retried", "held", "durationMsTota
 
 /** The metrics HASH: workflow counters by name, node counters as `node:<counter>:<node>`. */
 export function decodeMetrics(fields: Record<string, string>): WorkflowMetrics {
+  decodeReply(MetricsHashSchema, fields, "metrics");
   const nodes: Record<string, Record<(typeof NODE_COUNTERS)[number], number>> = {};
   for (const [field, value] of Object.entries(fields)) {
     const match = /^node:([A-Za-z]+):(.*)$/s.exec(field);
@@ -392,5 +334,7 @@ export function decodeLiveness(raw: string): WorkerLiveness {
 
 export function decodeCheckpoint(fields: Record<string, string>): Checkpoint | null {
   if (fields.seq === undefined || fields.state === undefined) return null;
-  return { seq: Number(fields.seq), state: parse(fields.state, "checkpoint") };
+  const what = "checkpoint";
+  const checkpoint = decodeReply(CheckpointHashSchema, fields, what);
+  return { seq: Number(checkpoint.seq), state: parse(checkpoint.state, what) };
 }
