@@ -7,7 +7,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { backoffDelayMs, type Backoff } from "../../common/backoff.ts";
-import { optionArgs, WORKER_OPTIONS } from "../../contract/index.ts";
+import { eachLine } from "../../common/lines.ts";
+import { optionArgs, WORKER_OPTIONS, type WorkerOption } from "../../contract/index.ts";
 import { WorkerPool } from "../../worker/engine/index.ts";
 import type { WorkflowDef } from "../../worker/sdk/index.ts";
 import type { WorkflowStore } from "../../worker/store/index.ts";
@@ -67,6 +68,20 @@ interface ProcessWorker {
 /** After a worker crashes, wait before starting more: a module that fails on start must not spin. */
 const CRASH_BACKOFF: Backoff = { growth: "exponential", initialMs: 1000, maxMs: 30_000 };
 
+/**
+ * The worker options a local worker process leaves to the worker's defaults, and why; it sets
+ * every other one (a test holds each option of the contract to one or the other).
+ */
+export const LOCAL_WORKER_OPTIONS_LEFT_TO_DEFAULTS: Readonly<Partial<Record<WorkerOption, string>>> = {
+  redisUsername: "the local Redis is named by its URL alone (a user goes in the URL)",
+  redisPassword: "the local Redis is named by its URL alone (a password goes in the URL)",
+  redisTlsCaFile: "a rediss:// URL is checked against the system's CAs",
+  redisMode: "the local Redis is a standalone server",
+  redisSentinelName: "the local Redis is a standalone server",
+  leaseMs: "the worker's lease suits the examples",
+  retentionSeconds: "the local loop reads its runs while it runs",
+};
+
 /** The flags of one local worker process, named by the worker's contract. */
 export function workerProcessArgs(options: ProcessFleetOptions, id: string): string[] {
   return optionArgs(WORKER_OPTIONS, {
@@ -97,32 +112,24 @@ function victims<T extends { id: string; phase: WorkerPhase }>(
     .map((entry) => entry.worker);
 }
 
-export class ProcessFleet implements Fleet {
-  readonly kind = "processes";
-  held = false;
-  private readonly workers = new Map<string, ProcessWorker>();
+/** What both fleets keep alike: their workers by id, numbered from 1, and which of them count. */
+abstract class WorkerSet<W extends { readonly id: string; phase: WorkerPhase }> {
+  protected readonly workers = new Map<string, W>();
   private started = 0;
-  private readonly options: ProcessFleetOptions;
+  protected abstract readonly namePrefix: string;
 
-  constructor(options: ProcessFleetOptions) {
-    this.options = options;
-    process.once("exit", this.killAll);
+  /** The id of the next worker to start. */
+  protected nextId(): string {
+    this.started += 1;
+    return `${this.namePrefix}-${this.started}`;
   }
 
-  private readonly killAll = (): void => {
-    for (const worker of this.workers.values()) worker.child.kill("SIGKILL");
-  };
-
-  private active(): ProcessWorker[] {
+  protected active(): W[] {
     return [...this.workers.values()].filter((worker) => worker.phase !== "draining");
   }
 
   get size(): number {
     return this.active().length;
-  }
-
-  get running(): number {
-    return [...this.workers.values()].filter((worker) => worker.phase === "running").length;
   }
 
   get draining(): number {
@@ -131,6 +138,28 @@ export class ProcessFleet implements Fleet {
 
   ids(): string[] {
     return this.active().map((worker) => worker.id);
+  }
+}
+
+export class ProcessFleet extends WorkerSet<ProcessWorker> implements Fleet {
+  readonly kind = "processes";
+  held = false;
+  private readonly options: ProcessFleetOptions;
+  protected readonly namePrefix: string;
+
+  constructor(options: ProcessFleetOptions) {
+    super();
+    this.options = options;
+    this.namePrefix = options.namePrefix;
+    process.once("exit", this.killAll);
+  }
+
+  private readonly killAll = (): void => {
+    for (const worker of this.workers.values()) worker.child.kill("SIGKILL");
+  };
+
+  get running(): number {
+    return [...this.workers.values()].filter((worker) => worker.phase === "running").length;
   }
 
   scaleTo(replicas: number, idle: ReadonlySet<string>): void {
@@ -146,8 +175,7 @@ export class ProcessFleet implements Fleet {
 
   private spawnWorker(): void {
     const { options } = this;
-    this.started += 1;
-    const id = `${options.namePrefix}-${this.started}`;
+    const id = this.nextId();
     const child = spawn(process.execPath, [CLI_ENTRY, "worker", ...workerProcessArgs(options, id)], {
       env: options.env,
       stdio: ["ignore", "pipe", "pipe"],
@@ -163,17 +191,11 @@ export class ProcessFleet implements Fleet {
       stderr: "",
     };
     this.workers.set(id, worker);
-    let buffer = "";
-    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-      buffer += chunk;
-      const lines = buffer.split("\n");
-      buffer = lines.pop() ?? "";
-      for (const line of lines) {
-        if (worker.phase === "starting" && line.includes('"msg":"worker started"')) {
-          worker.phase = "running";
-          this.crashes = 0;
-          options.onEvent?.({ worker: id, kind: "started", detail: `pid ${child.pid}` });
-        }
+    eachLine(child.stdout, (line) => {
+      if (worker.phase === "starting" && line.includes('"msg":"worker started"')) {
+        worker.phase = "running";
+        this.crashes = 0;
+        options.onEvent?.({ worker: id, kind: "started", detail: `pid ${child.pid}` });
       }
     });
     child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
@@ -229,17 +251,18 @@ interface PoolWorker {
   stopped?: Promise<void>;
 }
 
-export class PoolFleet implements Fleet {
+export class PoolFleet extends WorkerSet<PoolWorker> implements Fleet {
   readonly kind = "in-process pools";
   /** Pools run the definition already loaded, so a broken file on disk cannot crash them. */
   held = false;
-  private readonly workers = new Map<string, PoolWorker>();
-  private started = 0;
   private readonly options: PoolFleetOptions;
+  protected readonly namePrefix: string;
   private workflow: WorkflowDef<unknown, unknown>;
 
   constructor(options: PoolFleetOptions) {
+    super();
     this.options = options;
+    this.namePrefix = options.namePrefix;
     this.workflow = options.workflow;
   }
 
@@ -248,24 +271,8 @@ export class PoolFleet implements Fleet {
     this.workflow = workflow;
   }
 
-  private active(): PoolWorker[] {
-    return [...this.workers.values()].filter((worker) => worker.phase !== "draining");
-  }
-
-  get size(): number {
-    return this.active().length;
-  }
-
   get running(): number {
     return this.size;
-  }
-
-  get draining(): number {
-    return this.workers.size - this.size;
-  }
-
-  ids(): string[] {
-    return this.active().map((worker) => worker.id);
   }
 
   scaleTo(replicas: number, idle: ReadonlySet<string>): void {
@@ -275,8 +282,7 @@ export class PoolFleet implements Fleet {
   }
 
   private startPool(): void {
-    this.started += 1;
-    const id = `${this.options.namePrefix}-${this.started}`;
+    const id = this.nextId();
     const pool = new WorkerPool({
       store: this.options.store,
       workflow: this.workflow,

@@ -3,12 +3,14 @@
  * prefix (tests sharing the server never see each other's keys), a store and orchestrator of
  * the module's workflow, and starts workers of it on demand. `close` stops everything.
  */
+import { after, before } from "node:test";
 import { pino } from "pino";
 import { Orchestrator } from "../../worker/engine/index.ts";
 import { loadWorkflowModule } from "../../worker/load-workflow.ts";
 import type { WorkflowDef } from "../../worker/sdk/index.ts";
 import { WorkflowKeys, type StoreBackend, type WorkflowStore } from "../../worker/store/index.ts";
 import { openRedisBackend } from "../../worker/store/open-redis.ts";
+import { startRedis, type RedisServer } from "./redis.ts";
 import { killAll, startWorkerProcess, type WorkerProcess } from "./worker-process.ts";
 
 export interface BedSetup {
@@ -69,4 +71,26 @@ export class WorkerBed {
     await killAll(this.workers);
     await Promise.all(this.backends.map((backend) => backend.close()));
   }
+}
+
+/**
+ * A bed on a Redis of its own for the enclosing `describe`: the server starts before its tests;
+ * the bed's workers and backends, then the server, stop after them.
+ */
+export function bedWithRedis(tag: string): { readonly bed: WorkerBed; redis(): RedisServer } {
+  let server: RedisServer | undefined;
+  const redis = (): RedisServer => {
+    if (server === undefined)
+      throw new Error("the bed's Redis starts in a before hook: use it inside a test");
+    return server;
+  };
+  const bed = new WorkerBed(() => redis().url, tag);
+  before(async () => {
+    server = await startRedis();
+  });
+  after(async () => {
+    await bed.close();
+    await server?.stop();
+  });
+  return { bed, redis };
 }

@@ -1,6 +1,7 @@
 /** Starts real `floxide worker` processes for tests and reads their JSON logs. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { eachLine } from "../../common/lines.ts";
 import { waitFor } from "./wait.ts";
 
 export interface WorkerProcess {
@@ -59,17 +60,11 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   );
   const logs: Record<string, unknown>[] = [];
   let stderr = "";
-  let buffer = "";
-  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-    buffer += chunk;
-    const lines = buffer.split("\n");
-    buffer = lines.pop() ?? "";
-    for (const line of lines) {
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        logs.push({ msg: line });
-      }
+  eachLine(child.stdout, (line) => {
+    try {
+      logs.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      logs.push({ msg: line });
     }
   });
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));

@@ -7,14 +7,14 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { Redis } from "ioredis";
 import type { Orchestrator } from "../../../worker/engine/index.ts";
 import { FloxideError } from "../../../worker/sdk/index.ts";
 import type { WorkItem } from "../../../worker/store/index.ts";
-import { startRedis, type RedisServer } from "../../support/redis.ts";
+import { startRedis } from "../../support/redis.ts";
 import { waitFor } from "../../support/wait.ts";
-import { WorkerBed } from "../../support/worker-bed.ts";
+import { bedWithRedis, type WorkerBed } from "../../support/worker-bed.ts";
 import { startWorkerProcess, type WorkerProcess } from "../../support/worker-process.ts";
 import { makeTlsFiles, type TlsFiles } from "../security/tls-files.ts";
 
@@ -40,16 +40,7 @@ async function notReadyReason(worker: WorkerProcess): Promise<string> {
 }
 
 describe("bad input", () => {
-  let redis: RedisServer;
-  const bed = new WorkerBed(() => redis.url, "bad");
-
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => {
-    await bed.close();
-    await redis.stop();
-  });
+  const { bed, redis } = bedWithRedis("bad");
 
   /** One worker of the module on a fresh key prefix, started after `seed` (see WorkerBed). */
   async function setup(modulePath: string, seed?: Parameters<WorkerBed["setup"]>[1]) {
@@ -120,7 +111,7 @@ describe("bad input", () => {
         ...{ attempt: 1, maxAttempts: 3, frames: [], enqueuedAt: Date.now() },
       };
       await store.createRun({ runId, idempotencyKey: null, input, version: "1", startItem });
-      const admin = new Redis(redis.url);
+      const admin = new Redis(redis().url);
       try {
         const raw = (await admin.lindex(keys.key("ready"), 0)) as string;
         const extended = raw.replace('"maxAttempts":3,', '"maxAttempts":3,"priority":9,');
@@ -148,7 +139,7 @@ describe("bad input", () => {
       /^InvalidItem: malformed work item read from Redis: unknown field "priority"$/,
     );
     const cli = (...args: string[]) =>
-      spawnSync(process.execPath, ["cli/main.ts", "queue", ...args, "steps", "--redis", redis.url], {
+      spawnSync(process.execPath, ["cli/main.ts", "queue", ...args, "steps", "--redis", redis().url], {
         encoding: "utf8",
         env: { ...process.env, FLOXIDE_KEY_PREFIX: keyPrefix },
         timeout: 30_000,

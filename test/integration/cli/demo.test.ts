@@ -1,25 +1,11 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { test } from "node:test";
 import type { DemoSummary } from "../../../cli/local/index.ts";
+import { runFloxide } from "../../support/floxide-process.ts";
 import { startRedis } from "../../support/redis.ts";
 
 /** Runs `floxide demo` to its end, stdout not a TTY; resolves with its exit code and output. */
-async function runDemo(args: string[], env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, ["cli/main.ts", "demo", ...args], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-  const [code] = (await once(child, "exit")) as [number | null];
-  clearTimeout(timer);
-  return { code, stdout, stderr };
-}
+const runDemo = (args: string[], env: NodeJS.ProcessEnv) => runFloxide(["demo", ...args], { env });
 
 const small = ["--runs", "40", "--max-delay", "1", "--concurrency", "4", "--target", "10"];
 

@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
-import { waitFor } from "../../support/wait.ts";
+import { startFloxide } from "../../support/floxide-process.ts";
 
 const SDK = resolve("worker/sdk/index.ts");
 const greeter = (greeting: string, version: string): string => `
@@ -18,28 +16,16 @@ test("floxide dev runs typed inputs, restarts the workers when the module change
   const dir = mkdtempSync(join(tmpdir(), "floxide-dev-"));
   const module = join(dir, "greeter.ts");
   writeFileSync(module, greeter("hello", "1"));
-  const child = spawn(process.execPath, ["cli/main.ts", "dev", "--workflow", module, "--backend", "memory"], {
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const exited = once(child, "exit");
-  const seen = (pattern: RegExp, message: string) =>
-    waitFor(() => pattern.test(stdout), {
-      timeoutMs: 20_000,
-      intervalMs: 50,
-      message: `${message}\n${stdout}\n${stderr}`,
-    });
+  const dev = startFloxide(["dev", "--workflow", module, "--backend", "memory"]);
+  const { child, seen } = dev;
   try {
     await seen(/type a JSON input and Enter/, "the dev loop to start");
-    assert.match(stdout, /on memory backend with in-process workers \(--backend memory\)/);
-    assert.match(stdout, /'floxide run' from another terminal cannot reach it/);
+    assert.match(dev.stdout(), /on memory backend with in-process workers \(--backend memory\)/);
+    assert.match(dev.stdout(), /'floxide run' from another terminal cannot reach it/);
 
     child.stdin.write('{"name":"ada"}\n');
     await seen(/run \S+ completed in \d+ ms: \["hello ada"\]/, "the first run");
-    assert.match(stdout, /scale: 0 -> 1 workers \(Activated/);
+    assert.match(dev.stdout(), /scale: 0 -> 1 workers \(Activated/);
 
     writeFileSync(module, greeter("bonjour", "2"));
     await seen(/greeter\.ts changed: draining \d+ workers, restarting with 'greeter'@2/, "the reload");
@@ -57,11 +43,10 @@ test("floxide dev runs typed inputs, restarts the workers when the module change
     await seen(/run \S+ completed in \d+ ms: \["bonjour cy"\]/, "a run on the kept version");
 
     child.kill("SIGINT");
-    const [code] = (await exited) as [number | null];
-    assert.equal(code, 0, stderr);
-    assert.match(stdout, /stopping: draining the workers\n$/);
+    assert.equal(await dev.exited, 0, dev.stderr());
+    assert.match(dev.stdout(), /stopping: draining the workers\n$/);
   } finally {
-    child.kill("SIGKILL");
+    dev.kill();
     rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -70,45 +55,32 @@ test("floxide dev on Redis with no workers running: a broken edit holds the flee
   const dir = mkdtempSync(join(tmpdir(), "floxide-dev-redis-"));
   const module = join(dir, "greeter.ts");
   writeFileSync(module, greeter("hello", "1"));
-  const env = { ...process.env, FLOXIDE_REDIS_URL: "" };
-  const child = spawn(process.execPath, ["cli/main.ts", "dev", "--workflow", module, "--backend", "redis"], {
-    stdio: ["pipe", "pipe", "pipe"],
-    env,
+  const dev = startFloxide(["dev", "--workflow", module, "--backend", "redis"], {
+    env: { ...process.env, FLOXIDE_REDIS_URL: "" },
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const exited = once(child, "exit");
-  const seen = (pattern: RegExp, message: string) =>
-    waitFor(() => pattern.test(stdout), {
-      timeoutMs: 30_000,
-      intervalMs: 50,
-      message: `${message}\n${stdout}\n${stderr}`,
-    });
+  const { child, seen } = dev;
   try {
     await seen(/type a JSON input and Enter/, "the dev loop to start");
-    assert.match(stdout, /redis-server .* started on redis:\/\//);
+    assert.match(dev.stdout(), /redis-server .* started on redis:\/\//);
     writeFileSync(module, 'throw new Error("half-written module");\n');
     await seen(/does not load: InvalidWorkflow: .*half-written module/, "the failed reload");
-    const before = stdout.length;
+    const before = dev.stdout().length;
     child.stdin.write('{"name":"ada"}\n');
     await seen(/run \S+ started/, "the run to be queued");
     await new Promise((resolve) => setTimeout(resolve, 3000));
-    const after = stdout.slice(before);
+    const after = dev.stdout().slice(before);
     assert.doesNotMatch(after, /scale: 0 -> 1/, "no worker starts from the broken file");
     assert.doesNotMatch(after, /exited with/, "no worker crashed");
-    assert.equal(stdout.match(/does not load/g)?.length, 1, "the reason is said once");
+    assert.equal(dev.stdout().match(/does not load/g)?.length, 1, "the reason is said once");
 
     // The same version: the queued run is pinned to version 1 and waits for a worker of it.
     writeFileSync(module, greeter("hola", "1"));
     await seen(/restarting with 'greeter'@1/, "the reload once the module loads");
     await seen(/run \S+ completed in \d+ ms: \["hola ada"\]/, "the queued run on the fixed module");
     child.kill("SIGINT");
-    const [code] = (await exited) as [number | null];
-    assert.equal(code, 0, stderr);
+    assert.equal(await dev.exited, 0, dev.stderr());
   } finally {
-    child.kill("SIGKILL");
+    dev.kill();
     rmSync(dir, { recursive: true, force: true });
   }
 });

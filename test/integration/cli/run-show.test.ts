@@ -1,24 +1,13 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { after, before, test } from "node:test";
 import type { RunReport } from "../../../cli/show.ts";
+import { runFloxide } from "../../support/floxide-process.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
 import { killAll, startWorkerProcess, type WorkerProcess } from "../../support/worker-process.ts";
 
 const WORKFLOW = "test/integration/cli/retry-and-fail.workflow.ts";
 
-async function floxide(args: string[], redisUrl: string) {
-  const child = spawn(process.execPath, ["cli/main.ts", ...args, "--redis", redisUrl], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const [code] = (await once(child, "exit")) as [number | null];
-  return { code, stdout, stderr };
-}
+const floxide = (args: string[], redisUrl: string) => runFloxide([...args, "--redis", redisUrl]);
 
 let redis: RedisServer;
 let worker: WorkerProcess;

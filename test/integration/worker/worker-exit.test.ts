@@ -4,9 +4,9 @@
  * saying why in the log.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { startRedis, type RedisServer } from "../../support/redis.ts";
-import { WorkerBed } from "../../support/worker-bed.ts";
+import { describe, test } from "node:test";
+import { startRedis } from "../../support/redis.ts";
+import { bedWithRedis } from "../../support/worker-bed.ts";
 import { waitFor } from "../../support/wait.ts";
 import { killAll, startWorkerProcess } from "../../support/worker-process.ts";
 
@@ -22,16 +22,7 @@ function exitWithin(exited: Promise<number | string>, ms: number): Promise<numbe
 }
 
 describe("worker exit", () => {
-  let redis: RedisServer;
-  const bed = new WorkerBed(() => redis.url, "exit");
-
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => {
-    await bed.close();
-    await redis.stop();
-  });
+  const { bed } = bedWithRedis("exit");
 
   test("a worker whose module holds an open handle exits 0 after a clean drain", async () => {
     const { orchestrator, worker } = await bed.setup(HOLDS_HANDLE);
