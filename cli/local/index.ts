@@ -6,7 +6,11 @@
  */
 export { demo, demoAction, type DemoOptions, type DemoSummary } from "./demo.ts";
 export { dev, devAction, type DevOptions } from "./dev.ts";
-export { workerProcessArgs, type ProcessFleetOptions } from "./fleet.ts";
+export {
+  LOCAL_WORKER_OPTIONS_LEFT_TO_DEFAULTS,
+  workerProcessArgs,
+  type ProcessFleetOptions,
+} from "./fleet.ts";
 export {
   findOnPath,
   freePort,

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import type { Command } from "commander";
-import { workerProcessArgs } from "../../../cli/local/index.ts";
+import { LOCAL_WORKER_OPTIONS_LEFT_TO_DEFAULTS, workerProcessArgs } from "../../../cli/local/index.ts";
 import { parseTableFlags } from "../../../cli/options.ts";
 import { buildProgram } from "../../../cli/program.ts";
 import {
@@ -50,6 +50,19 @@ const fullSpec = workflowDeployment({
 });
 const deploymentEnv = buildDeployment(fullSpec, 1).spec!.template.spec!.containers[0]!.env!;
 
+const demoWorkerArgs = workerProcessArgs(
+  {
+    workflowModule: "/x/video.ts",
+    redisUrl: "redis://127.0.0.1:1",
+    keyPrefix: "demo-1",
+    concurrency: 3,
+    drainTimeoutSeconds: 10,
+    namePrefix: "w",
+    env: {},
+  },
+  "w-1",
+);
+
 describe("every worker option has one definition", () => {
   for (const [key, spec] of options) {
     test(`${key}: the operator's Deployment sets ${spec.env} or leaves it to its default, by name`, () => {
@@ -63,6 +76,14 @@ describe("every worker option has one definition", () => {
       assert.ok(option, `--${spec.flag}`);
       assert.equal(option.envVar, spec.env);
       assert.equal(option.defaultValue, spec.default);
+    });
+
+    test(`${key}: the local demo's worker processes pass --${spec.flag} or leave it to its default, by name`, () => {
+      const set = demoWorkerArgs.includes(`--${spec.flag}`);
+      const left = LOCAL_WORKER_OPTIONS_LEFT_TO_DEFAULTS[key] !== undefined;
+      assert.ok(set !== left, `--${spec.flag}: set ${set}, listed as left to its default ${left}`);
+      // What the demo passes is what the worker's own parser reads under this option.
+      assert.equal(parseTableFlags(WORKER_OPTIONS, demoWorkerArgs)[key] !== undefined, set);
     });
 
     test(`${key}: docs/configuration.md has the row of the definition`, () => {
@@ -91,19 +112,7 @@ describe("every worker option has one definition", () => {
   });
 
   test("the local demo's worker processes get flags the worker parses into what the demo meant", () => {
-    const args = workerProcessArgs(
-      {
-        workflowModule: "/x/video.ts",
-        redisUrl: "redis://127.0.0.1:1",
-        keyPrefix: "demo-1",
-        concurrency: 3,
-        drainTimeoutSeconds: 10,
-        namePrefix: "w",
-        env: {},
-      },
-      "w-1",
-    );
-    const config = loadWorkerConfig(parseTableFlags(WORKER_OPTIONS, args), {});
+    const config = loadWorkerConfig(parseTableFlags(WORKER_OPTIONS, demoWorkerArgs), {});
     assert.deepEqual(
       [config.workflow, config.redisUrl, config.keyPrefix, config.concurrency, config.workerId, config.port],
       ["/x/video.ts", "redis://127.0.0.1:1", "demo-1", 3, "w-1", 0],
