@@ -2,14 +2,22 @@
 // `floxide` command and its SDK used from workflow modules of every format, and the worker
 // image's folder layout (docs/install.md) running a TypeScript module on a real Redis.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { once } from "node:events";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { imageLayout, installInto, packageEnv, packPackage, type PackedPackage } from "../support/package.ts";
+import {
+  imageLayout,
+  installInto,
+  nodeBelowFloor,
+  nodeCandidates,
+  nodeFloor,
+  packageEnv,
+  packPackage,
+  type PackedPackage,
+} from "../support/package.ts";
 import { startRedis, type RedisServer } from "../support/redis.ts";
-import { waitFor } from "../support/wait.ts";
+import { startFloxide } from "../support/floxide-process.ts";
 import { startWorkerProcess } from "../support/worker-process.ts";
 
 let packed: PackedPackage;
@@ -73,6 +81,40 @@ test("the installed package answers floxide --help and exports only compiled Jav
   assert.match(resolved.stdout.trim(), /\/node_modules\/floxide-k8s\/dist\/worker\/sdk\/index\.js$/);
 });
 
+const older = nodeBelowFloor();
+const floor = nodeFloor().range;
+
+test(
+  `on a Node below the floor (${floor}) the compiled bin answers --help with usage and refuses a command naming the floor`,
+  {
+    skip:
+      older === null &&
+      `no Node below ${floor} on this machine (looked at ${nodeCandidates().join(", ") || "nothing"})`,
+  },
+  () => {
+    const node = older?.path as string;
+    const bin = join(project, "node_modules", "floxide-k8s", "dist", "cli", "bin.js");
+    const floxideOn = (...args: string[]) =>
+      spawnSync(node, [bin, ...args], { cwd: project, encoding: "utf8", env: packageEnv(), timeout: 60_000 });
+    const warning = new RegExp(
+      `Node\\.js ${floor.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is required, this is ${older?.version}`,
+    );
+
+    for (const args of [["--help"], ["run", "--help"], ["help", "queue"], ["completion", "bash"]]) {
+      const answer = floxideOn(...args);
+      assert.equal(answer.status, 0, `floxide ${args.join(" ")} on ${older?.version}: ${answer.stderr}`);
+      assert.match(answer.stdout, args[0] === "completion" ? /_floxide_complete/ : /^Usage: floxide/m);
+      assert.match(answer.stderr, warning);
+    }
+
+    const refused = floxideOn("graph", "workflow.ts");
+    assert.equal(refused.status, 1, refused.stdout);
+    assert.match(refused.stderr, warning);
+    assert.match(refused.stderr, /install a current Node\.js/);
+    assert.equal(refused.stdout, "");
+  },
+);
+
 for (const format of FORMATS) {
   test(`a workflow module loads through the installed floxide: ${format.name}`, () => {
     const dir = join(project, "workflows", format.name.replace(/[^a-z]+/gi, "-"));
@@ -114,31 +156,19 @@ test("a module that cannot load says which format was tried and how to fix it", 
 test("floxide dev runs a project's module on the memory backend through the installed package", async () => {
   const module = join(project, "workflows", "dev-greeter.ts");
   writeFileSync(module, ESM_TS);
-  const child = spawn(floxide, ["dev", "--workflow", module, "--backend", "memory"], {
+  const dev = startFloxide(["dev", "--workflow", module, "--backend", "memory"], {
+    bin: floxide,
     cwd: project,
     env: packageEnv(),
-    stdio: ["pipe", "pipe", "pipe"],
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const exited = once(child, "exit");
   try {
-    await waitFor(() => /type a JSON input and Enter/.test(stdout), {
-      timeoutMs: 30_000,
-      message: `the dev loop to start\n${stdout}\n${stderr}`,
-    });
-    child.stdin.write('{"name":"ada"}\n');
-    await waitFor(() => /run \S+ completed in \d+ ms: \["hello ada"\]/.test(stdout), {
-      timeoutMs: 30_000,
-      message: `the run to complete\n${stdout}\n${stderr}`,
-    });
-    child.kill("SIGINT");
-    const [code] = (await exited) as [number | null];
-    assert.equal(code, 0, stderr);
+    await dev.seen(/type a JSON input and Enter/, "the dev loop to start");
+    dev.child.stdin.write('{"name":"ada"}\n');
+    await dev.seen(/run \S+ completed in \d+ ms: \["hello ada"\]/, "the run to complete");
+    dev.child.kill("SIGINT");
+    assert.equal(await dev.exited, 0, dev.stderr());
   } finally {
-    child.kill("SIGKILL");
+    dev.kill();
   }
 });
 

@@ -3,8 +3,18 @@
  * installed with npm into folders outside the repository. Installs prefer npm's cache, so
  * they work offline once `npm ci` has run here.
  */
-import { execFile } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFile, spawnSync } from "node:child_process";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -94,3 +104,33 @@ export async function imageLayout(root: string, tarball: string): Promise<{ opt:
 }
 
 export { cleanEnv as packageEnv };
+
+/** package.json's Node floor (`engines.node`, e.g. ">=22.19.0") and its version numbers. */
+export function nodeFloor(): { readonly range: string; readonly version: readonly number[] } {
+  const { engines } = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as {
+    engines: { node: string };
+  };
+  const version = /(\d+)\.(\d+)\.(\d+)/.exec(engines.node)?.slice(1).map(Number);
+  if (version === undefined) throw new Error(`package.json engines.node '${engines.node}' names no version`);
+  return { range: engines.node, version };
+}
+
+/** Where a machine keeps a Node of its own (the distribution's, a manual install), then PATH's. */
+export function nodeCandidates(): string[] {
+  const onPath = (process.env.PATH ?? "").split(delimiter).map((dir) => join(dir, "node"));
+  return [...new Set(["/usr/bin/node", "/usr/local/bin/node", ...onPath])].filter((path) => existsSync(path));
+}
+
+/** A Node on this machine older than the floor, or null (then a test of it skips, saying so). */
+export function nodeBelowFloor(): { readonly path: string; readonly version: string } | null {
+  const floor = nodeFloor().version;
+  for (const path of nodeCandidates()) {
+    const answer = spawnSync(path, ["--version"], { encoding: "utf8", timeout: 10_000 });
+    const version = /^v(\d+)\.(\d+)\.(\d+)/.exec(answer.stdout)?.slice(1).map(Number);
+    if (version === undefined) continue;
+    const differs = floor.findIndex((part, i) => part !== version[i]);
+    if (differs >= 0 && (version[differs] ?? 0) < (floor[differs] ?? 0))
+      return { path, version: answer.stdout.trim() };
+  }
+  return null;
+}
