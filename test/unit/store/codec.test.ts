@@ -1,6 +1,7 @@
 /**
- * The Redis store's decoders (codec.ts on the schemas of record-schemas.ts): what the store wrote
- * reads back as it was; anything else is an InvalidItem error that names what was read and where.
+ * The Redis store's decoders (codec.ts on the schemas of record-schemas.ts, the read-only readers
+ * on reply-schemas.ts): what the store wrote reads back as it was; anything else is an InvalidItem
+ * error that names what was read and where.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -16,7 +17,13 @@ import {
   decodeRunInfo,
   encodeItem,
 } from "../../../worker/store/redis/codec.ts";
-import type { WorkItem } from "../../../worker/store/index.ts";
+import {
+  decodeReply,
+  LivenessReplySchema,
+  QueueDepthReplySchema,
+  WorkerLivenessSchema,
+  type WorkItem,
+} from "../../../worker/store/index.ts";
 
 const invalid = (pattern: RegExp) => (error: unknown) =>
   error instanceof FloxideError && error.code === "InvalidItem" && pattern.test(error.message);
@@ -184,4 +191,30 @@ test("events, error records, dead letters and checkpoints decode by their schema
   assert.deepEqual(decodeCheckpoint({ seq: "2", state: '{"s":1}' }), { seq: 2, state: { s: 1 } });
   assert.equal(decodeCheckpoint({}), null);
   assert.throws(() => decodeCheckpoint({ seq: "two", state: "{}" }), invalid(/checkpoint .* at \/seq/));
+});
+
+test("a queue depth reply is four counts, as Redis returns them", () => {
+  assert.deepEqual(decodeReply(QueueDepthReplySchema, [3, 0, 1, 2], "queue depth"), [3, 0, 1, 2]);
+});
+
+test("a queue depth reply that is not four counts is an InvalidItem error naming the read", () => {
+  assert.throws(
+    () => decodeReply(QueueDepthReplySchema, [3, "x", 1, 2], "queue depth of 'video'"),
+    invalid(/malformed queue depth of 'video' read from Redis at \/1/),
+  );
+  assert.throws(() => decodeReply(QueueDepthReplySchema, [3, 0, 1], "queue depth"), invalid(/queue depth/));
+  assert.throws(
+    () => decodeReply(QueueDepthReplySchema, [-1, 0, 1, 2], "queue depth"),
+    invalid(/queue depth/),
+  );
+});
+
+test("a worker liveness record decodes by the schema the reader and the store share", () => {
+  const record = { workerId: "w-1", status: "busy", inFlight: 2, at: 1 };
+  assert.deepEqual(decodeReply(WorkerLivenessSchema, record, "worker liveness"), record);
+  assert.throws(
+    () => decodeReply(WorkerLivenessSchema, { ...record, status: "sleeping" }, "worker liveness"),
+    invalid(/worker liveness .* at \/status/),
+  );
+  assert.throws(() => decodeReply(LivenessReplySchema, ["now", []], "liveness"), invalid(/liveness/));
 });
