@@ -13,14 +13,16 @@ async function floxide(...argv: string[]): Promise<{ code: number; out: string; 
   return { code, out, err };
 }
 
-function paths(command: Command, prefix: string[] = []): string[][] {
+function paths(command: Command, prefix: string[] = []): { path: string[]; command: Command }[] {
   return command.commands.flatMap((child) => {
     const path = [...prefix, child.name()];
-    return [path, ...paths(child, path)];
+    return [{ path, command: child }, ...paths(child, path)];
   });
 }
 
-const tree = paths(buildProgram({ out: () => undefined, err: () => undefined, env: {} }, () => undefined));
+const program = buildProgram({ out: () => undefined, err: () => undefined, env: {} }, () => undefined);
+const commands = paths(program);
+const tree = commands.map(({ path }) => path);
 
 test("the command tree has every command the README names", () => {
   const names = tree.map((path) => path.join(" "));
@@ -28,11 +30,21 @@ test("the command tree has every command the README names", () => {
     assert.ok(names.includes(name), name);
 });
 
-for (const path of [[], ...tree]) {
-  test(`floxide ${[...path, "--help"].join(" ")} prints usage and exits 0`, async () => {
+for (const { path, command } of [{ path: [], command: program }, ...commands]) {
+  test(`floxide ${[...path, "--help"].join(" ")} prints usage, every option with its default and variable, and exits 0`, async () => {
     const { code, out } = await floxide(...path, "--help");
     assert.equal(code, 0);
     assert.match(out, new RegExp(`^Usage: floxide ${path.filter((p) => p !== "help").join(" ")}`.trimEnd()));
+    const text = out.replace(/\s+/g, " ");
+    for (const option of command.options) {
+      assert.ok(text.includes(option.flags), `${option.flags} in:\n${out}`);
+      if (option.envVar !== undefined)
+        assert.ok(text.includes(`env: ${option.envVar}`), `${option.envVar} in:\n${out}`);
+      if (option.defaultValue !== undefined && option.defaultValue !== false) {
+        const shown = `default: ${JSON.stringify(option.defaultValue)}`;
+        assert.ok(text.includes(shown), `${option.flags} ${shown} in:\n${out}`);
+      }
+    }
   });
 }
 
