@@ -12,7 +12,7 @@ import { Orchestrator } from "../../worker/engine/index.ts";
 import { LocalCluster, stepsOf } from "./local-cluster.ts";
 import { openLocalStore } from "./local-store.ts";
 import { VIDEO_EXAMPLE } from "../paths.ts";
-import { scalePath, type ScaleEvent } from "./scaler.ts";
+import { describeScale, scalePath, type ScaleEvent } from "./scaler.ts";
 import { chart, ProgressView, type Output, type Sample, type ViewState } from "./view.ts";
 import { resolveOptions, type ParsedOptions } from "../../contract/index.ts";
 import { DEMO_OPTIONS } from "../command-options.ts";
@@ -66,12 +66,9 @@ export async function demo(
     concurrency,
     maxWorkers,
     targetPerWorker: target,
-    drainTimeoutSeconds: 10,
-    pollMs: 250,
     namePrefix: `demo-worker-${process.pid}`,
     env,
-    onScale: (event) =>
-      say(`scale: ${event.from} -> ${event.to} workers (${event.reason}: ${event.message})`),
+    onScale: (event) => say(describeScale(event)),
     onFleetEvent: (event) => {
       if (event.kind === "crashed") say(`worker ${event.worker} ${event.detail}`);
     },

@@ -12,6 +12,7 @@ import { isTerminal, redactRedisUrl } from "../../worker/store/index.ts";
 import { LocalCluster } from "./local-cluster.ts";
 import { openLocalStore, type LocalStore } from "./local-store.ts";
 import { importWorkflowFresh, watchModule } from "./module-loader.ts";
+import { describeScale } from "./scaler.ts";
 import { readInput } from "../run.ts";
 import { resolveOptions, type ParsedOptions } from "../../contract/index.ts";
 import { DEV_OPTIONS } from "../command-options.ts";
@@ -55,12 +56,9 @@ export async function dev(
       concurrency,
       maxWorkers,
       targetPerWorker: target,
-      drainTimeoutSeconds: 10,
-      pollMs: 250,
       namePrefix: `dev-worker-${process.pid}`,
       env,
-      onScale: (event) =>
-        say(`scale: ${event.from} -> ${event.to} workers (${event.reason}: ${event.message})`),
+      onScale: (event) => say(describeScale(event)),
       onFleetEvent: (event) => {
         // The same crash again and again says nothing new: say it once.
         if (event.kind !== "crashed" || event.detail.replace(/^exited with \S+/, "") === lastCrash) return;

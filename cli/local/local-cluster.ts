@@ -16,8 +16,10 @@ export interface LocalClusterOptions {
   readonly concurrency: number;
   readonly maxWorkers: number;
   readonly targetPerWorker: number;
-  readonly drainTimeoutSeconds: number;
-  readonly pollMs: number;
+  /** How long a worker drains before it is stopped (default 10 s: the examples' steps are short). */
+  readonly drainTimeoutSeconds?: number;
+  /** How often the scaler reads the backlog (default 250 ms: a local run reacts at once). */
+  readonly pollMs?: number;
   readonly namePrefix: string;
   readonly env: NodeJS.ProcessEnv;
   readonly onScale?: (event: ScaleEvent) => void;
@@ -47,7 +49,7 @@ export class LocalCluster {
     this.store = local.backend.forWorkflow(workflow.name);
     const common = {
       concurrency: options.concurrency,
-      drainTimeoutSeconds: options.drainTimeoutSeconds,
+      drainTimeoutSeconds: options.drainTimeoutSeconds ?? 10,
       namePrefix: options.namePrefix,
       ...(options.onFleetEvent === undefined ? {} : { onEvent: options.onFleetEvent }),
     };
@@ -79,7 +81,7 @@ export class LocalCluster {
       this.ticking = this.scaler.tick().finally(() => (busy = false));
     };
     tick();
-    this.timer = setInterval(tick, this.options.pollMs);
+    this.timer = setInterval(tick, this.options.pollMs ?? 250);
   }
 
   /** Stops the scaler and drains every worker (`force` kills them instead). */

@@ -23,6 +23,10 @@ export interface ScaleEvent {
   readonly message: string;
 }
 
+/** A scale event as the local loop prints it. */
+export const describeScale = (event: ScaleEvent): string =>
+  `scale: ${event.from} -> ${event.to} workers (${event.reason}: ${event.message})`;
+
 export interface ScalerSnapshot {
   readonly depth: QueueDepth | undefined;
   readonly desired: number;
