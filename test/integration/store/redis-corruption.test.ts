@@ -17,6 +17,7 @@ import {
   type RedisBackend,
   type WorkflowStore,
 } from "../../../worker/store/index.ts";
+import { STAGE_ABOVE } from "../../../worker/store/redis/stage.ts";
 import { item, success } from "../../store/contract-suite.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
 import { waitFor } from "../../support/wait.ts";
@@ -262,6 +263,19 @@ function operations(s: Scene): [string, () => Promise<unknown>][] {
     ["reclaimExpired", () => store.reclaimExpired()],
     ["createRun", () => createRun(store, randomUUID())],
     ["claim", async () => (claimed = await store.claim(LEASE))],
+    [
+      "commit (a fan-out large enough to be staged)",
+      async () => {
+        const fan = await store.claim(LEASE);
+        if (fan === null) return;
+        // Paused: the fan-out is parked, not queued in front of the run the test serves last.
+        await store.pauseRun(fan.item.runId);
+        const followUps = Array.from({ length: STAGE_ABOVE + 1 }, (_, i) =>
+          item(store, fan.item.runId, "work", i),
+        );
+        await store.commit(fan, success({ followUps }));
+      },
+    ],
     ["release", () => (claimed === null ? Promise.resolve(0) : store.release([claimed]))],
     ["pauseRun A", () => store.pauseRun(s.runA)],
     ["resumeRun A", () => store.resumeRun(s.runA)],

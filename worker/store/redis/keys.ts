@@ -19,6 +19,8 @@
  *   {p:w}:worker-expiry  ZSET   workerId -> expiresAt (to forget dead workers cheaply)
  *   {p:w}:reclaim-guard  STRING set NX PX by the worker that sweeps expired leases
  *   {p:w}:idem:<key>     STRING idempotency key -> runId
+ *   {p:w}:staged:<token> LIST   item JSON of a large fan-out staged under lease <token> (stage.lua),
+ *                               published and dropped by its commit, dropped with the lease
  *   {p:w}:<kind>:<runId> per run:
  *     run        HASH  the run's fields (status, input, createdAt, startedAt, finishedAt, error,
  *                      idempotencyKey, pending, held, openJoins, eventSeq, outputs, aux), its

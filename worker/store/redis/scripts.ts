@@ -36,6 +36,7 @@ export const SCRIPT_NAMES = [
   "heartbeat",
   "list-workers",
   "read-runs",
+  "stage",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
@@ -249,13 +250,17 @@ export async function runScript(
   const fn = `${loadLibrary().name}_${luaName(name)}`;
   try {
     await ensureLibrary(client);
+    // One array, appended to: a spread of a long argument list grows the stack.
+    const fcall: (string | number)[] = [fn, keys.length];
+    for (const key of keys) fcall.push(key);
+    for (const arg of args) fcall.push(arg);
     try {
-      return await client.call("FCALL", fn, keys.length, ...keys, ...args);
+      return await client.call("FCALL", fcall);
     } catch (error) {
       if (!isMissing(error)) throw error;
       // Restarted, flushed or failed over since the load: load again, once.
       await ensureLibrary(client, true);
-      return await client.call("FCALL", fn, keys.length, ...keys, ...args);
+      return await client.call("FCALL", fcall);
     }
   } catch (error) {
     if (error instanceof FloxideError) throw error;

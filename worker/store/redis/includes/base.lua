@@ -43,7 +43,7 @@ local KEY_TYPES = {
   dead = 'list', errors = 'list', metrics = 'hash', runs = 'zset', expiring = 'zset', workers = 'hash',
   reclaim_guard = 'string', worker_expiry = 'zset',
   run = 'hash', events = 'list', parked = 'list', held = 'hash', joins = 'hash', ['open-joins'] = 'set',
-  checkpoint = 'hash', ['run-errors'] = 'list',
+  checkpoint = 'hash', ['run-errors'] = 'list', staged = 'list',
 }
 
 -- Why `key` cannot hold a `kind` key, or nil.
@@ -156,6 +156,11 @@ end
 
 local function rkey(kind, run_id)
   return BASE .. ':' .. kind .. ':' .. run_id
+end
+
+-- The follow-ups a step staged under its lease token (stage.lua), published by its commit.
+local function staged_key(token)
+  return BASE .. ':staged:' .. token
 end
 
 local function wake()
