@@ -4,6 +4,7 @@ import { eraseTypes, type Logger, type WorkflowDef } from "../sdk/index.ts";
 import type { WorkflowStore } from "../store/index.ts";
 import { ContextCache } from "./context-cache.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
+import { StoreHealth } from "./store-health.ts";
 import { CompiledWorkflow, StepAbort } from "./step.ts";
 import { DistributedWorker, type StepReport } from "./worker.ts";
 
@@ -49,6 +50,7 @@ export class WorkerPool<S = unknown, E = unknown> {
   private state: "new" | "running" | "draining" | "stopped" = "new";
   private readonly log: Logger;
   private lastProgressAt = Date.now();
+  private readonly health: StoreHealth;
 
   constructor(options: WorkerPoolOptions<S, E>) {
     this.options = options;
@@ -69,6 +71,8 @@ export class WorkerPool<S = unknown, E = unknown> {
       this.log,
     );
     if (options.onReclaim !== undefined) this.keeper.onReclaim = options.onReclaim;
+    this.health = new StoreHealth(this.log);
+    this.keeper.health = this.health;
     const progress = (): void => {
       this.lastProgressAt = Date.now();
     };
@@ -89,6 +93,7 @@ export class WorkerPool<S = unknown, E = unknown> {
           leaseMs,
           blockMs: options.blockMs ?? 5000,
           onIteration: progress,
+          health: this.health,
           ...(options.onStep === undefined ? {} : { onStep: options.onStep }),
           ...(options.random === undefined ? {} : { random: options.random }),
         }),
@@ -98,6 +103,11 @@ export class WorkerPool<S = unknown, E = unknown> {
   /** Milliseconds since a claim loop last finished an iteration or the leases were renewed. */
   sinceProgressMs(): number {
     return Date.now() - this.lastProgressAt;
+  }
+
+  /** Why the store answers but cannot be used (a corrupt key, named), or null. */
+  get storeProblem(): string | null {
+    return this.health.problem;
   }
 
   get inFlight(): number {
@@ -141,8 +151,9 @@ export class WorkerPool<S = unknown, E = unknown> {
         ttlMs,
       );
       this.reportedStatus = status;
+      this.health.succeeded("liveness");
     } catch (error) {
-      this.log.warn({ err: error }, "liveness heartbeat failed");
+      if (!this.health.failed("liveness", error)) this.log.warn({ err: error }, "liveness heartbeat failed");
     }
   }
 

@@ -11,7 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { Redis } from "ioredis";
 import type { Orchestrator } from "../../../worker/engine/index.ts";
 import { FloxideError } from "../../../worker/sdk/index.ts";
-import type { WorkItem } from "../../../worker/store/index.ts";
+import { WorkflowKeys, type WorkItem } from "../../../worker/store/index.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
 import { waitFor } from "../../support/wait.ts";
 import { WorkerBed } from "../../support/worker-bed.ts";
@@ -236,6 +236,41 @@ describe("bad input", () => {
       noExport.stderr,
       /must export a workflow \(made with workflow\(\)\) as its default export; found waitFor/,
     );
+  });
+
+  test("a workflow key of the wrong type: /readyz 503 naming it, logged once, gauge 1; fixed: ready and serving", async () => {
+    const { orchestrator, keyPrefix, worker } = await setup(STEPS);
+    const leases = new WorkflowKeys("steps", keyPrefix).key("leases");
+    const admin = new Redis(redis.url);
+    const metric = async (): Promise<string | undefined> =>
+      /^floxide_store_unusable\{workflow="steps"\} (\d+)$/m.exec(
+        await (await fetch(`http://127.0.0.1:${worker.port}/metrics`)).text(),
+      )?.[1];
+    try {
+      assert.equal(await metric(), "0");
+      await admin.set(leases, "garbage");
+      const { runId } = await orchestrator.start({ count: 2, stepMs: 1 });
+      assert.match(
+        await notReadyReason(worker),
+        new RegExp(`key ${leases.replace(/[{}]/g, "\\$&")} is a string`),
+      );
+      assert.equal(await metric(), "1");
+      // The claim loops keep retrying with backoff (many refused calls): logged once, below.
+      await admin.del(leases);
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${worker.port}/readyz`)).status === 200, {
+        timeoutMs: 15_000,
+        message: "/readyz back to 200",
+      });
+      assert.equal(await metric(), "0");
+      const done = await orchestrator.wait(runId, { timeoutMs: 30_000, pollMs: 50 });
+      assert.equal(done.status, "completed", JSON.stringify(done.error));
+      const unusable = worker.logs.filter((line) => String(line.msg).startsWith("store unusable"));
+      assert.equal(unusable.length, 1, JSON.stringify(unusable));
+      assert.ok(worker.logs.some((line) => line.msg === "store usable again"));
+      assert.equal(worker.logs.filter((line) => line.msg === "worker loop error").length, 0);
+    } finally {
+      admin.disconnect();
+    }
   });
 
   test("Redis that wants a password the worker does not send: alive, not ready, NOAUTH on /readyz", async (t) => {

@@ -240,6 +240,16 @@ async function wrongTypes(client: RedisClient, name: ScriptName, keys: readonly 
   return found.length > 0 ? ` (CORRUPT ${found.join("; ")})` : "";
 }
 
+/**
+ * The corrupt key a store error names (`key <name> is a string, not a zset`), or null: the store
+ * answers but cannot be used until that key is fixed (worker/engine/store-health.ts).
+ */
+export function corruptionOf(error: unknown): string | null {
+  if (!(error instanceof FloxideError)) return null;
+  const corrupt = error.details.corrupt;
+  return typeof corrupt === "string" ? corrupt : null;
+}
+
 /** Runs one function. Any failure is a StoreUnavailable error naming it (InvalidConfig for < 7.0). */
 export async function runScript(
   client: RedisClient,
@@ -265,10 +275,12 @@ export async function runScript(
   } catch (error) {
     if (error instanceof FloxideError) throw error;
     const wrong = /WRONGTYPE/.test(message(error)) ? await wrongTypes(client, name, keys) : "";
+    const text = `redis function '${name}' failed: ${message(error)}${wrong}`;
+    const corrupt = /CORRUPT (key \S+[^;)]*)/.exec(text)?.[1];
     throw new FloxideError(
       "StoreUnavailable",
-      `redis function '${name}' failed: ${message(error)}${wrong}`,
-      { script: name },
+      text,
+      corrupt === undefined ? { script: name } : { script: name, corrupt },
       { cause: error },
     );
   }
