@@ -18,8 +18,9 @@ export interface WorkerPoolOptions<S = unknown, E = unknown> {
   readonly blockMs?: number;
   readonly reclaimEveryMs?: number;
   /**
-   * Period of the liveness report (default 10 s; the record lives 3 periods). A change of
-   * status (idle, busy, draining) is reported within a second, whatever the period.
+   * Period of the liveness report (default 2 s; the record lives 3 periods, so a killed worker
+   * stops being counted within 6 s by the Redis clock; one 3-command call per period). A change
+   * of status (idle, busy, draining) is reported within a second, whatever the period.
    */
   readonly livenessEveryMs?: number;
   /** Prefix of the loop ids; defaults to a random id per pool (never reused across pods). */
@@ -123,7 +124,7 @@ export class WorkerPool<S = unknown, E = unknown> {
     this.state = "running";
     this.lastProgressAt = Date.now();
     this.keeper.start();
-    const everyMs = this.options.livenessEveryMs ?? 10_000;
+    const everyMs = this.options.livenessEveryMs ?? 2_000;
     const checkMs = Math.min(1000, everyMs);
     let sinceReport = 0;
     // Checked locally every second: Redis hears of a status change at once and of an unchanged
