@@ -175,6 +175,39 @@ describe("bad input", () => {
     await stillWorks(orchestrator, worker, { count: 2, stepMs: 1 });
   });
 
+  test("a malformed item whose run can be identified: the dead letter names the run and the run fails", async () => {
+    const runId = randomUUID();
+    const { store, orchestrator, worker } = await setup(STEPS, async (store, keys) => {
+      const input = { count: 1, stepMs: 1 };
+      const startItem: WorkItem = {
+        ...{ id: randomUUID(), runId, workflow: "steps", version: "1", node: "fan", input },
+        ...{ attempt: 1, maxAttempts: 3, frames: [], enqueuedAt: Date.now() },
+      };
+      await store.createRun({ runId, idempotencyKey: null, input, version: "1", startItem });
+      const admin = new Redis(redis.url);
+      try {
+        // The run's only item, its head cut off after the run id: no worker can run it.
+        await admin.lset(keys.key("ready"), 0, `{"attempt":1,"maxAttempts":3,"id":"x","runId":"${runId}"}`);
+      } finally {
+        admin.disconnect();
+      }
+    });
+    const info = await orchestrator.wait(runId, { timeoutMs: 30_000, pollMs: 50 });
+    assert.equal(info.status, "failed");
+    assert.equal(info.error?.code, "InvalidItem");
+    assert.match(info.error?.message ?? "", /malformed work item in the ready list/);
+    const letters = await store.deadLetters();
+    assert.deepEqual(
+      letters.map((letter) => letter.item.runId),
+      [runId],
+    );
+    assert.deepEqual(
+      (await store.listErrors()).map((record) => record.runId),
+      [runId],
+    );
+    await stillWorks(orchestrator, worker, { count: 2, stepMs: 1 });
+  });
+
   test("a run input over the payload limit is refused before anything is stored", async () => {
     const { store, orchestrator, worker } = await setup(STEPS);
     const before = (await store.readMetrics()).runsStarted;

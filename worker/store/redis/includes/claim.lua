@@ -12,15 +12,23 @@
 local MAX_SKIPPED = 100
 
 -- An entry we cannot parse keeps its bytes (as the input of a placeholder item) for inspection.
+-- When its bytes still name its run, the dead letter names it and the run fails (it would
+-- otherwise wait for the item forever); the run's error list is not written (its type is not
+-- checked here), the workflow's is.
 local function dead_letter_malformed(workflow, raw, problem)
   local id = 'invalid-' .. string.sub(redis.sha1hex(raw), 1, 16)
+  local run_id = run_of(raw) or ''
   local excerpt = string.sub(raw, 1, 200)
   local err = error_json('InvalidItem', 'malformed work item in the ready list (' .. problem .. '): ' .. excerpt)
-  local item = '{"attempt":1,"maxAttempts":1,"id":' .. jstr(id) .. ',"runId":"","workflow":' .. jstr(workflow)
-    .. ',"version":"","node":"","enqueuedAt":' .. NOW_S .. ',"frames":[],"input":' .. jstr(raw) .. '}'
+  local item = '{"attempt":1,"maxAttempts":1,"id":' .. jstr(id) .. ',"runId":' .. jstr(run_id) .. ',"workflow":'
+    .. jstr(workflow) .. ',"version":"","node":"","enqueuedAt":' .. NOW_S .. ',"frames":[],"input":' .. jstr(raw) .. '}'
   redis.call('RPUSH', K.dead, '{"at":' .. NOW_S .. ',"error":' .. err .. ',"item":' .. item .. '}')
   metric('deadLettered')
-  record_error('', id, '', 1, err, 'dead')
+  local record = '{"runId":' .. jstr(run_id) .. ',"itemId":' .. jstr(id) .. ',"node":"","attempt":1,"action":"dead","at":'
+    .. NOW_S .. ',"error":' .. err .. '}'
+  redis.call('RPUSH', K.errors, record)
+  redis.call('LTRIM', K.errors, -MAX_ERRORS, -1)
+  fail_run_of_entry(run_id, err)
 end
 
 -- The run's last event sequence for a claim. `eventSeq` in the run hash says whether the run has
