@@ -50,6 +50,9 @@ interface Scene {
   readonly runC: string;
   readonly leased: Claim;
   readonly expired: Claim;
+  /** Leased items of two more runs, committed as a retry and a dead-lettered failure. */
+  readonly toRetry: Claim;
+  readonly toFail: Claim;
 }
 
 async function claimOne(store: WorkflowStore, leaseMs = LEASE.leaseMs): Promise<Claim> {
@@ -106,7 +109,12 @@ async function scene(): Promise<Scene> {
     return Number(seconds) * 1000 + Number(micros) / 1000 > expired.deadline + 5;
   });
   await store.heartbeat({ workerId: "w1", status: "busy", inFlight: 1, at: Date.now() }, 60_000);
-  return { store, keys, runA, runB, runC, leased, expired };
+  // Two more runs whose start items are leased, to be committed as a retry and a failure.
+  await createRun(store, randomUUID());
+  const toRetry = await claimOne(store);
+  await createRun(store, randomUUID());
+  const toFail = await claimOne(store);
+  return { store, keys, runA, runB, runC, leased, expired, toRetry, toFail };
 }
 
 /**
@@ -243,7 +251,7 @@ function operations(s: Scene): [string, () => Promise<unknown>][] {
     ["extendLeases", () => store.extendLeases([s.leased], 60_000)],
     ["saveCheckpoint", () => store.saveCheckpoint(s.runA, { seq: 2, state: { n: 2 } })],
     [
-      "commit (events, a follow-up, a join arrival)",
+      "commit (events, a follow-up, a join arrival), claiming the next item",
       () =>
         store.commit(
           s.leased,
@@ -258,7 +266,29 @@ function operations(s: Scene): [string, () => Promise<unknown>][] {
               },
             ],
           }),
+          // Claims the next item in the same call, after the commit's writes.
+          { workerId: "w1", leaseMs: 60_000 },
         ),
+    ],
+    [
+      "commit (a retry)",
+      () =>
+        store.commit(s.toRetry, {
+          kind: "retry",
+          error: { code: "Error", message: "again" },
+          delayMs: 3_600_000,
+          durationMs: 1,
+        }),
+    ],
+    [
+      "commit (a failure, dead-lettered)",
+      () =>
+        store.commit(s.toFail, {
+          kind: "fail",
+          error: { code: "Error", message: "no" },
+          deadLetter: true,
+          durationMs: 1,
+        }),
     ],
     ["reclaimExpired", () => store.reclaimExpired()],
     ["createRun", () => createRun(store, randomUUID())],

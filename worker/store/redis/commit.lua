@@ -4,6 +4,8 @@
 -- KEYS (see includes/base.lua):
 --@keys ready leases lease-items delayed wake dead errors metrics expiring
 --@read-first lease-items
+--@checked-late delayed dead errors expiring
+-- (checked by each entry that may write them, before its first write: most commits write none)
 -- ARGV[3] workflow name  ARGV[4] n: commits in the batch
 -- then n commits, each: its argument count (what follows, for this commit), lease token, run id, kind (success | retry | fallback | fail),
 --   duration µs (an integer), error JSON ('' for success), retry delay ms, dead-letter '1'|'0' (fail),
@@ -187,6 +189,20 @@ local function keys_written(kind, hold, status)
   return kinds
 end
 
+-- Why this commit cannot write the workflow keys its outcome may write (those not checked
+-- upfront: `--@checked-late`), or nil. A success may finish its run (expiring) when nothing else
+-- stays pending; a retry waits in `delayed`; failures record errors, dead-letter and finish.
+local function late_keys_problem(kind, hold, run, dead_letter_it)
+  if kind == 'success' then
+    local _, follow_ups = success_counts()
+    if hold or tonumber(run[7]) - 1 + math.abs(follow_ups) > 0 then return nil end
+    return key_problem('expiring')
+  end
+  local problem = key_problem('errors')
+  if kind == 'retry' then return problem or key_problem('delayed') end
+  return problem or (dead_letter_it and key_problem('dead')) or key_problem('expiring')
+end
+
 -- Why an open join slot this success arrives at cannot be trusted (arrive() reads it after the
 -- step's first writes), or nil.
 local function arrivals_problem(run_id)
@@ -227,6 +243,8 @@ local function apply_one(i)
   local value = LEASES[i]
   local head, raw = split_lease(value)
   if not head and value then
+    local aside = aside_problem()
+    if aside then return 'error', 'CORRUPT ' .. aside end
     -- A lease record no worker could commit: set aside, never silently lost.
     drop_later(token)
     local nl = string.find(value, '\n', 1, true)
@@ -259,7 +277,11 @@ local function apply_one(i)
       return 'error', 'follow-ups staged under lease ' .. token .. ': ' .. int(staged) .. ' of ' .. int(-follow_ups)
     end
   end
+  local late = not problem and run[1] and not TERMINAL[run[1]] and late_keys_problem(kind, hold, run, dead_letter_it)
+  if late then return 'error', 'CORRUPT ' .. late end
   if problem then
+    local aside = aside_problem()
+    if aside then return 'error', 'CORRUPT ' .. aside end
     -- This run's data cannot be trusted: the step is set aside, the rest of the batch commits.
     drop_later(token)
     set_aside(raw, run_id, problem)
@@ -335,6 +357,6 @@ if #tokens == 0 then
 end
 local at = #reply + 1
 reply[at], reply[at + 1] = '', ''
-local kind, due = claim_batch(WORKFLOW, lease_ms, tokens, workers, reply)
+local kind, due = claim_batch(WORKFLOW, lease_ms, tokens, workers, reply, true)
 reply[at], reply[at + 1] = kind, due or ''
 return reply

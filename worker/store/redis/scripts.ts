@@ -84,9 +84,14 @@ export function loadLibrary(): FunctionLibrary {
     // `--@flags no-writes`: a read, allowed on replicas and when Redis is out of memory.
     const flags = words(/^--@flags(.*)$/m.exec(source)?.[1]);
     // The keys begin() checks the type of (one TYPE each): every key but those the function
-    // reads before its first write on every path (`--@read-first`: the read fails with WRONGTYPE
-    // before anything is written) and none for a function that writes nothing.
-    const readFirst = words(/^--@read-first(.*)$/m.exec(source)?.[1]);
+    // reads, or writes first, before any other write on every path (`--@read-first`: the
+    // command fails with WRONGTYPE before anything is written), those it checks itself only on
+    // the paths that write them (`--@checked-late`, key_problem() in base.lua), and none for a
+    // function that writes nothing.
+    const readFirst = [
+      ...words(/^--@read-first(.*)$/m.exec(source)?.[1]),
+      ...words(/^--@checked-late(.*)$/m.exec(source)?.[1]),
+    ];
     const names = keysOf(name, source);
     for (const key of readFirst) {
       if (!(names as readonly string[]).includes(key))

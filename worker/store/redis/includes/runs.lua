@@ -53,6 +53,12 @@ local function run_of(raw)
   return string.match(raw or '', '"runId":"([^"\\]+)"')
 end
 
+-- Why this call cannot set an entry aside (its dead-letter, error or expiry key is of the wrong
+-- type), or nil. No command where begin() checked them.
+local function aside_problem()
+  return key_problem('dead') or key_problem('errors') or key_problem('expiring')
+end
+
 -- Fails the run of an entry set aside (`run_id` '' when unknown), when its hash can still take a
 -- status: never raises (the hash's type is checked), so it may follow other writes.
 local function fail_run_of_entry(run_id, err)
