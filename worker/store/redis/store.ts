@@ -316,7 +316,8 @@ export class RedisWorkflowStore implements WorkflowStore {
       const ids = await this.client.zrevrange(index, offset, offset + page - 1);
       if (ids.length === 0) break;
       const infos = await this.readRuns(ids);
-      runs.push(...infos.filter((info) => options.status === undefined || info.status === options.status));
+      for (const info of infos)
+        if (options.status === undefined || info.status === options.status) runs.push(info);
       if (ids.length < page) break;
     }
     return runs.slice(0, limit);
