@@ -1,9 +1,11 @@
 /**
  * Stages a large fan-out before its commit: the follow-ups go to Redis in chunks (stage.lua),
  * each fenced by the step's lease, and the commit publishes them with the rest of the step in
- * one atomic call (commit.lua). No call grows with the fan-out, so a `nextAll` of MAX_FAN_OUT
- * items commits like one of ten, all or nothing: until the commit, nothing staged is visible,
- * and a worker that dies mid-staging leaves nothing once its lease is released or reclaimed.
+ * one atomic call (commit.lua). No call's arguments grow with the fan-out, so a `nextAll` of
+ * MAX_FAN_OUT items commits all or nothing like one of ten: until the commit, nothing staged is
+ * visible, and a worker that dies mid-staging leaves nothing once its lease is released or
+ * reclaimed. The publishing call still moves every item inside Redis (one LRANGE and one RPUSH
+ * per 4,000): about 2 s for 1,000,000 small items on a loaded machine.
  */
 import { FloxideError } from "../../sdk/index.ts";
 import type { Claim, WorkItem } from "../types.ts";
