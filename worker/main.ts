@@ -49,6 +49,7 @@ export async function startWorker(config: WorkerConfig, log: Pino): Promise<Runn
       inFlight: () => pool.inFlight,
       draining: () => pool.status === "draining",
       depth: () => store.depth(),
+      storeUnusable: () => pool.storeProblem !== null,
     },
     registry,
   );
@@ -60,6 +61,7 @@ export async function startWorker(config: WorkerConfig, log: Pino): Promise<Runn
       stallAfterMs: Math.max(60_000, config.blockMs * 4, config.leaseMs),
       draining: () => running.status !== "running",
       pingStore: () => backend.ping(),
+      storeProblem: () => running.storeProblem,
       pingTimeoutMs: 2000,
     },
   });

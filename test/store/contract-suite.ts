@@ -222,6 +222,28 @@ export function describeStoreContract(name: string, factory: BackendFactory): vo
       assert.equal((await store.listErrors({ runId }))[0]?.action, "reclaim");
     });
 
+    test("a lease swept after its run was cancelled leaves the item cancelled, not running", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store);
+      // Its worker dies mid-step: the lease is never renewed nor committed.
+      const dead = await claimOne(store, { leaseMs: 30 });
+      assert.equal((await store.listItems(runId))[0]?.status, "running");
+      await store.cancelRun(runId, "by request");
+      await waitFor(
+        async () => {
+          await store.reclaimExpired();
+          return (await store.depth()).inFlight === 0;
+        },
+        { intervalMs: 10, message: "the sweep to drop the lease" },
+      );
+      const items = await store.listItems(runId);
+      assert.deepEqual(
+        items.map((state) => [state.itemId, state.status]),
+        [[dead.item.id, "cancelled"]],
+      );
+      assert.equal((await store.getRun(runId))?.status, "cancelled");
+    });
+
     test("a commit asked to claim next leases the follow-up it enqueued, in the same operation", async () => {
       const store = backend.forWorkflow(uniqueWorkflow());
       const runId = await startRun(store);

@@ -3,6 +3,7 @@ export * from "./route.ts";
 export * from "./context-cache.ts";
 export * from "./step.ts";
 export * from "./lease-keeper.ts";
+export * from "./store-health.ts";
 export * from "./worker.ts";
 export * from "./pool.ts";
 export * from "./orchestrator.ts";

@@ -1,6 +1,7 @@
 import type { Logger } from "../sdk/index.ts";
 import type { Claim, WorkflowStore } from "../store/index.ts";
 import { StepAbort } from "./step.ts";
+import type { StoreHealth } from "./store-health.ts";
 import { StepStop } from "./step-stop.ts";
 
 interface Held {
@@ -31,6 +32,8 @@ export class LeaseKeeper {
   onReclaim: (result: { requeued: number; deadLettered: number }) => void = () => undefined;
   /** Called after each renewal attempt, so long steps count as progress for /healthz. */
   onRenew: () => void = () => undefined;
+  /** Told of each renewal's and sweep's store outcome. */
+  health: StoreHealth | undefined;
 
   constructor(store: WorkflowStore, options: LeaseKeeperOptions, log: Logger) {
     if (options.heartbeatMs * 3 > options.leaseMs) {
@@ -97,9 +100,11 @@ export class LeaseKeeper {
             : new StepAbort("run-finished", "the run was cancelled or finished");
         entry.stop.abort(reason);
       });
+      this.health?.succeeded("lease renewal");
     } catch (error) {
       // Leases survive one missed renewal by design (heartbeat <= lease / 3): log and try again.
-      this.log.warn({ err: error }, "lease renewal failed");
+      if (this.health?.failed("lease renewal", error) !== true)
+        this.log.warn({ err: error }, "lease renewal failed");
     } finally {
       this.renewing = false;
       this.onRenew();
@@ -109,12 +114,14 @@ export class LeaseKeeper {
   async reclaim(): Promise<void> {
     try {
       const result = await this.store.reclaimExpired();
+      this.health?.succeeded("lease sweep");
       if (result.requeued + result.deadLettered > 0) {
         this.log.info(result, "reclaimed expired leases");
         this.onReclaim(result);
       }
     } catch (error) {
-      this.log.warn({ err: error }, "reclaiming expired leases failed");
+      if (this.health?.failed("lease sweep", error) !== true)
+        this.log.warn({ err: error }, "reclaiming expired leases failed");
     }
   }
 }

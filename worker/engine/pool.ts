@@ -4,6 +4,7 @@ import { eraseTypes, type Logger, type WorkflowDef } from "../sdk/index.ts";
 import type { WorkflowStore } from "../store/index.ts";
 import { ContextCache } from "./context-cache.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
+import { StoreHealth } from "./store-health.ts";
 import { CompiledWorkflow, StepAbort } from "./step.ts";
 import { DistributedWorker, type StepReport } from "./worker.ts";
 
@@ -17,8 +18,9 @@ export interface WorkerPoolOptions<S = unknown, E = unknown> {
   readonly blockMs?: number;
   readonly reclaimEveryMs?: number;
   /**
-   * Period of the liveness report (default 10 s; the record lives 3 periods). A change of
-   * status (idle, busy, draining) is reported within a second, whatever the period.
+   * Period of the liveness report (default 2 s; the record lives 3 periods, so a killed worker
+   * stops being counted within 6 s by the Redis clock; one 3-command call per period). A change
+   * of status (idle, busy, draining) is reported within a second, whatever the period.
    */
   readonly livenessEveryMs?: number;
   /** Prefix of the loop ids; defaults to a random id per pool (never reused across pods). */
@@ -49,6 +51,7 @@ export class WorkerPool<S = unknown, E = unknown> {
   private state: "new" | "running" | "draining" | "stopped" = "new";
   private readonly log: Logger;
   private lastProgressAt = Date.now();
+  private readonly health: StoreHealth;
 
   constructor(options: WorkerPoolOptions<S, E>) {
     this.options = options;
@@ -69,6 +72,8 @@ export class WorkerPool<S = unknown, E = unknown> {
       this.log,
     );
     if (options.onReclaim !== undefined) this.keeper.onReclaim = options.onReclaim;
+    this.health = new StoreHealth(this.log);
+    this.keeper.health = this.health;
     const progress = (): void => {
       this.lastProgressAt = Date.now();
     };
@@ -89,6 +94,7 @@ export class WorkerPool<S = unknown, E = unknown> {
           leaseMs,
           blockMs: options.blockMs ?? 5000,
           onIteration: progress,
+          health: this.health,
           ...(options.onStep === undefined ? {} : { onStep: options.onStep }),
           ...(options.random === undefined ? {} : { random: options.random }),
         }),
@@ -98,6 +104,11 @@ export class WorkerPool<S = unknown, E = unknown> {
   /** Milliseconds since a claim loop last finished an iteration or the leases were renewed. */
   sinceProgressMs(): number {
     return Date.now() - this.lastProgressAt;
+  }
+
+  /** Why the store answers but cannot be used (a corrupt key, named), or null. */
+  get storeProblem(): string | null {
+    return this.health.problem;
   }
 
   get inFlight(): number {
@@ -113,7 +124,7 @@ export class WorkerPool<S = unknown, E = unknown> {
     this.state = "running";
     this.lastProgressAt = Date.now();
     this.keeper.start();
-    const everyMs = this.options.livenessEveryMs ?? 10_000;
+    const everyMs = this.options.livenessEveryMs ?? 2_000;
     const checkMs = Math.min(1000, everyMs);
     let sinceReport = 0;
     // Checked locally every second: Redis hears of a status change at once and of an unchanged
@@ -141,8 +152,9 @@ export class WorkerPool<S = unknown, E = unknown> {
         ttlMs,
       );
       this.reportedStatus = status;
+      this.health.succeeded("liveness");
     } catch (error) {
-      this.log.warn({ err: error }, "liveness heartbeat failed");
+      if (!this.health.failed("liveness", error)) this.log.warn({ err: error }, "liveness heartbeat failed");
     }
   }
 

@@ -12,6 +12,7 @@ import {
   type WorkflowDef,
 } from "../sdk/index.ts";
 import {
+  MAX_FAN_OUT,
   unstorableReason,
   type Claim,
   type FanFrame,
@@ -130,6 +131,7 @@ export async function runStep(deps: StepDeps, claim: Claim, stop: StepStop): Pro
         durationMs: elapsed(),
       };
     }
+    checkFanOut(item.node, transition);
     const makeItem = (target: string, input: unknown, frames: readonly FanFrame[], id?: string): WorkItem =>
       deps.workflow.newItem(item.runId, target, input, frames, id);
     const routed = routeTransition(def, item, transition, makeItem);
@@ -230,6 +232,18 @@ async function runNode(
 
 const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
   typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
+
+/** Refuses a fan-out over MAX_FAN_OUT values (final: the same values come back on a retry). */
+function checkFanOut(node: string, transition: Transition): void {
+  if (transition.kind !== "nextAll" || transition.outputs.length <= MAX_FAN_OUT) return;
+  const count = (n: number): string => n.toLocaleString("en-US");
+  throw new FloxideError(
+    "InvalidOutput",
+    `node '${node}' fanned out to ${count(transition.outputs.length)} values, over the limit of ` +
+      `${count(MAX_FAN_OUT)} per nextAll (MAX_FAN_OUT): fan out to batches that each fan out again`,
+    { node, count: transition.outputs.length, limit: MAX_FAN_OUT },
+  );
+}
 
 /**
  * Refuses a step whose outputs or events the store cannot hold (a final error, no retry): a

@@ -3,6 +3,7 @@ import type { Logger } from "../sdk/index.ts";
 import type { Claim, CommitResult, StepOutcome, WorkflowStore } from "../store/index.ts";
 import type { ContextCache } from "./context-cache.ts";
 import type { LeaseKeeper } from "./lease-keeper.ts";
+import type { StoreHealth } from "./store-health.ts";
 import { runStep, StepAbort, type CompiledWorkflow } from "./step.ts";
 
 /** After a store error the loop waits 100 ms, doubling per failure in a row, at most 5 s. */
@@ -30,6 +31,8 @@ export interface WorkerDeps {
   /** Called after every loop iteration, successful or not: the loop is not stuck. */
   readonly onIteration?: () => void;
   readonly random?: () => number;
+  /** Told of every loop iteration's store outcome (a corrupt key makes the store unusable). */
+  readonly health?: StoreHealth;
 }
 
 /**
@@ -114,12 +117,15 @@ export class DistributedWorker {
       try {
         await this.runOnce(stop);
         failures = 0;
+        this.deps.health?.succeeded("claim loop");
         this.deps.onIteration?.();
       } catch (error) {
         failures += 1;
         this.deps.onIteration?.();
         const delay = backoffDelayMs(LOOP_BACKOFF, failures);
-        this.deps.log.error({ err: error, worker: this.id, retryInMs: delay }, "worker loop error");
+        // A corrupt key fails every call until fixed: StoreHealth logs it once, not per retry.
+        if (this.deps.health?.failed("claim loop", error) !== true)
+          this.deps.log.error({ err: error, worker: this.id, retryInMs: delay }, "worker loop error");
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, delay);
           stop.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });

@@ -8,9 +8,14 @@ export interface HealthSources {
   /** Resolves when the store answers; rejects with the reason otherwise. */
   readonly pingStore: () => Promise<void>;
   readonly pingTimeoutMs: number;
+  /** Why the store answers but cannot be used (a corrupt key, named), or null. */
+  readonly storeProblem?: () => string | null;
 }
 
-/** /healthz: the process and its claim loops are alive. /readyz: the store answers and we are not draining. */
+/**
+ * /healthz: the process and its claim loops are alive. /readyz: not draining, and the store
+ * answers and can be used (no key it needs is corrupt).
+ */
 export async function healthPlugin(app: FastifyInstance, sources: HealthSources): Promise<void> {
   app.get("/healthz", async (_request, reply) => {
     const since = sources.sinceProgressMs();
@@ -24,6 +29,8 @@ export async function healthPlugin(app: FastifyInstance, sources: HealthSources)
 
   app.get("/readyz", async (_request, reply) => {
     if (sources.draining()) return reply.code(503).send({ status: "draining" });
+    const problem = sources.storeProblem?.() ?? null;
+    if (problem !== null) return reply.code(503).send({ status: "store-unusable", reason: problem });
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([

@@ -35,6 +35,8 @@ export interface WorkerMetricsSources {
   readonly inFlight: () => number;
   readonly draining: () => boolean;
   readonly depth: () => Promise<QueueDepth>;
+  /** The store answers but a key it needs is corrupt (the worker's /readyz says which). */
+  readonly storeUnusable?: () => boolean;
 }
 
 /** The worker's Prometheus series, on a registry owned by the process's composition root. */
@@ -98,6 +100,15 @@ export class WorkerMetrics {
       registers,
       collect() {
         this.set({ workflow: sources.workflow }, sources.draining() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "floxide_store_unusable",
+      help: "1 while the store answers but refuses this worker's calls for a corrupt key (see /readyz).",
+      labelNames: ["workflow"],
+      registers,
+      collect() {
+        this.set({ workflow: sources.workflow }, sources.storeUnusable?.() === true ? 1 : 0);
       },
     });
     new Gauge({

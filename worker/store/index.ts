@@ -1,6 +1,6 @@
 export * from "./types.ts";
 export * from "./contract.ts";
-export { MAX_JSON_DEPTH, unstorableReason } from "./storable.ts";
+export { MAX_FAN_OUT, MAX_JSON_DEPTH, unstorableReason } from "./storable.ts";
 export { MemoryBackend, MemoryWorkflowStore } from "./memory/backend.ts";
 export * from "./redis/index.ts";
 export { decodeLivenessEntries, readWorkerLiveness, type LivenessReading } from "./liveness-reader.ts";

@@ -80,3 +80,11 @@ export function unstorableReason(value: unknown, path = "value"): string | null 
     return `${path} cannot be read: ${error instanceof Error ? error.message : "a getter threw"}`;
   }
 }
+
+/**
+ * The most values one `nextAll` may fan out to. A larger fan-out is refused with InvalidOutput
+ * naming this limit (never retried: it cannot succeed). Follow-ups above a few thousand are
+ * staged in chunks under the step's lease and published by its commit (worker/store/redis/
+ * stage.ts), so this bounds the memory of one step, not the size of a Redis call.
+ */
+export const MAX_FAN_OUT = 1_000_000;

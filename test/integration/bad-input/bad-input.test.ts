@@ -11,7 +11,7 @@ import { describe, test } from "node:test";
 import { Redis } from "ioredis";
 import type { Orchestrator } from "../../../worker/engine/index.ts";
 import { FloxideError } from "../../../worker/sdk/index.ts";
-import type { WorkItem } from "../../../worker/store/index.ts";
+import { WorkflowKeys, type WorkItem } from "../../../worker/store/index.ts";
 import { startRedis } from "../../support/redis.ts";
 import { waitFor } from "../../support/wait.ts";
 import { bedWithRedis, type WorkerBed } from "../../support/worker-bed.ts";
@@ -166,6 +166,39 @@ describe("bad input", () => {
     await stillWorks(orchestrator, worker, { count: 2, stepMs: 1 });
   });
 
+  test("a malformed item whose run can be identified: the dead letter names the run and the run fails", async () => {
+    const runId = randomUUID();
+    const { store, orchestrator, worker } = await setup(STEPS, async (store, keys) => {
+      const input = { count: 1, stepMs: 1 };
+      const startItem: WorkItem = {
+        ...{ id: randomUUID(), runId, workflow: "steps", version: "1", node: "fan", input },
+        ...{ attempt: 1, maxAttempts: 3, frames: [], enqueuedAt: Date.now() },
+      };
+      await store.createRun({ runId, idempotencyKey: null, input, version: "1", startItem });
+      const admin = new Redis(redis().url);
+      try {
+        // The run's only item, its head cut off after the run id: no worker can run it.
+        await admin.lset(keys.key("ready"), 0, `{"attempt":1,"maxAttempts":3,"id":"x","runId":"${runId}"}`);
+      } finally {
+        admin.disconnect();
+      }
+    });
+    const info = await orchestrator.wait(runId, { timeoutMs: 30_000, pollMs: 50 });
+    assert.equal(info.status, "failed");
+    assert.equal(info.error?.code, "InvalidItem");
+    assert.match(info.error?.message ?? "", /malformed work item in the ready list/);
+    const letters = await store.deadLetters();
+    assert.deepEqual(
+      letters.map((letter) => letter.item.runId),
+      [runId],
+    );
+    assert.deepEqual(
+      (await store.listErrors()).map((record) => record.runId),
+      [runId],
+    );
+    await stillWorks(orchestrator, worker, { count: 2, stepMs: 1 });
+  });
+
   test("a run input over the payload limit is refused before anything is stored", async () => {
     const { store, orchestrator, worker } = await setup(STEPS);
     const before = (await store.readMetrics()).runsStarted;
@@ -227,6 +260,41 @@ describe("bad input", () => {
       noExport.stderr,
       /must export a workflow \(made with workflow\(\)\) as its default export; found waitFor/,
     );
+  });
+
+  test("a workflow key of the wrong type: /readyz 503 naming it, logged once, gauge 1; fixed: ready and serving", async () => {
+    const { orchestrator, keyPrefix, worker } = await setup(STEPS);
+    const leases = new WorkflowKeys("steps", keyPrefix).key("leases");
+    const admin = new Redis(redis().url);
+    const metric = async (): Promise<string | undefined> =>
+      /^floxide_store_unusable\{workflow="steps"\} (\d+)$/m.exec(
+        await (await fetch(`http://127.0.0.1:${worker.port}/metrics`)).text(),
+      )?.[1];
+    try {
+      assert.equal(await metric(), "0");
+      await admin.set(leases, "garbage");
+      const { runId } = await orchestrator.start({ count: 2, stepMs: 1 });
+      assert.match(
+        await notReadyReason(worker),
+        new RegExp(`key ${leases.replace(/[{}]/g, "\\$&")} is a string`),
+      );
+      assert.equal(await metric(), "1");
+      // The claim loops keep retrying with backoff (many refused calls): logged once, below.
+      await admin.del(leases);
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${worker.port}/readyz`)).status === 200, {
+        timeoutMs: 15_000,
+        message: "/readyz back to 200",
+      });
+      assert.equal(await metric(), "0");
+      const done = await orchestrator.wait(runId, { timeoutMs: 30_000, pollMs: 50 });
+      assert.equal(done.status, "completed", JSON.stringify(done.error));
+      const unusable = worker.logs.filter((line) => String(line.msg).startsWith("store unusable"));
+      assert.equal(unusable.length, 1, JSON.stringify(unusable));
+      assert.ok(worker.logs.some((line) => line.msg === "store usable again"));
+      assert.equal(worker.logs.filter((line) => line.msg === "worker loop error").length, 0);
+    } finally {
+      admin.disconnect();
+    }
   });
 
   test("Redis that wants a password the worker does not send: alive, not ready, NOAUTH on /readyz", async (t) => {

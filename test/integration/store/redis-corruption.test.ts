@@ -17,6 +17,7 @@ import {
   type RedisBackend,
   type WorkflowStore,
 } from "../../../worker/store/index.ts";
+import { STAGE_ABOVE } from "../../../worker/store/redis/stage.ts";
 import { item, success } from "../../store/contract-suite.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
 import { waitFor } from "../../support/wait.ts";
@@ -49,6 +50,9 @@ interface Scene {
   readonly runC: string;
   readonly leased: Claim;
   readonly expired: Claim;
+  /** Leased items of two more runs, committed as a retry and a dead-lettered failure. */
+  readonly toRetry: Claim;
+  readonly toFail: Claim;
 }
 
 async function claimOne(store: WorkflowStore, leaseMs = LEASE.leaseMs): Promise<Claim> {
@@ -105,7 +109,12 @@ async function scene(): Promise<Scene> {
     return Number(seconds) * 1000 + Number(micros) / 1000 > expired.deadline + 5;
   });
   await store.heartbeat({ workerId: "w1", status: "busy", inFlight: 1, at: Date.now() }, 60_000);
-  return { store, keys, runA, runB, runC, leased, expired };
+  // Two more runs whose start items are leased, to be committed as a retry and a failure.
+  await createRun(store, randomUUID());
+  const toRetry = await claimOne(store);
+  await createRun(store, randomUUID());
+  const toFail = await claimOne(store);
+  return { store, keys, runA, runB, runC, leased, expired, toRetry, toFail };
 }
 
 /**
@@ -242,7 +251,7 @@ function operations(s: Scene): [string, () => Promise<unknown>][] {
     ["extendLeases", () => store.extendLeases([s.leased], 60_000)],
     ["saveCheckpoint", () => store.saveCheckpoint(s.runA, { seq: 2, state: { n: 2 } })],
     [
-      "commit (events, a follow-up, a join arrival)",
+      "commit (events, a follow-up, a join arrival), claiming the next item",
       () =>
         store.commit(
           s.leased,
@@ -257,11 +266,46 @@ function operations(s: Scene): [string, () => Promise<unknown>][] {
               },
             ],
           }),
+          // Claims the next item in the same call, after the commit's writes.
+          { workerId: "w1", leaseMs: 60_000 },
         ),
+    ],
+    [
+      "commit (a retry)",
+      () =>
+        store.commit(s.toRetry, {
+          kind: "retry",
+          error: { code: "Error", message: "again" },
+          delayMs: 3_600_000,
+          durationMs: 1,
+        }),
+    ],
+    [
+      "commit (a failure, dead-lettered)",
+      () =>
+        store.commit(s.toFail, {
+          kind: "fail",
+          error: { code: "Error", message: "no" },
+          deadLetter: true,
+          durationMs: 1,
+        }),
     ],
     ["reclaimExpired", () => store.reclaimExpired()],
     ["createRun", () => createRun(store, randomUUID())],
     ["claim", async () => (claimed = await store.claim(LEASE))],
+    [
+      "commit (a fan-out large enough to be staged)",
+      async () => {
+        const fan = await store.claim(LEASE);
+        if (fan === null) return;
+        // Paused: the fan-out is parked, not queued in front of the run the test serves last.
+        await store.pauseRun(fan.item.runId);
+        const followUps = Array.from({ length: STAGE_ABOVE + 1 }, (_, i) =>
+          item(store, fan.item.runId, "work", i),
+        );
+        await store.commit(fan, success({ followUps }));
+      },
+    ],
     ["release", () => (claimed === null ? Promise.resolve(0) : store.release([claimed]))],
     ["pauseRun A", () => store.pauseRun(s.runA)],
     ["resumeRun A", () => store.resumeRun(s.runA)],

@@ -58,6 +58,29 @@ describe("floxide worker processes on Redis", () => {
     assert.equal(metrics.runsCompleted, 200);
   });
 
+  test("`queue stats` stops counting a SIGKILLed worker within seconds (its liveness expires by the Redis clock)", async () => {
+    const { keyPrefix, worker } = await setup(STEPS);
+    const stats = (): { workers: number } => {
+      const result = spawnSync(
+        process.execPath,
+        ["cli/main.ts", "queue", "stats", "steps", "--json", "--redis", redis.url, "--key-prefix", keyPrefix],
+        { encoding: "utf8", timeout: 20_000 },
+      );
+      assert.equal(result.status, 0, result.stderr);
+      return JSON.parse(result.stdout) as { workers: number };
+    };
+    const victim = await worker();
+    await waitFor(() => stats().workers === 1, { timeoutMs: 15_000, message: "the worker to be counted" });
+    victim.signal("SIGKILL");
+    await victim.exited;
+    const killedAt = Date.now();
+    await waitFor(() => stats().workers === 0, {
+      timeoutMs: 12_000,
+      message: "the dead worker to be dropped",
+    });
+    assert.ok(Date.now() - killedAt < 12_000);
+  });
+
   test("a SIGKILLed worker's leased items are re-delivered and no commit is applied twice", async () => {
     const { store, orchestrator, worker } = await setup(STEPS);
     const victim = await worker(["--concurrency", "4", "--lease-ms", "1000"]);

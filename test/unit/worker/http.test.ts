@@ -6,7 +6,9 @@ import { flakyWorkflow } from "../../../examples/flaky.ts";
 import { startEngine } from "../../support/engine.ts";
 
 describe("worker HTTP endpoints", () => {
-  function server(overrides: { since?: number; draining?: boolean; ping?: () => Promise<void> } = {}) {
+  function server(
+    overrides: { since?: number; draining?: boolean; ping?: () => Promise<void>; problem?: string } = {},
+  ) {
     const metrics = new WorkerMetrics({
       workflow: "wf",
       inFlight: () => 2,
@@ -21,6 +23,7 @@ describe("worker HTTP endpoints", () => {
         draining: () => overrides.draining ?? false,
         pingStore: overrides.ping ?? (async () => undefined),
         pingTimeoutMs: 200,
+        storeProblem: () => overrides.problem ?? null,
       },
     });
   }
@@ -47,6 +50,16 @@ describe("worker HTTP endpoints", () => {
     assert.match(response.body, /ECONNREFUSED/);
     const hung = await server({ ping: () => new Promise(() => undefined) });
     assert.match((await hung.inject({ url: "/readyz" })).body, /no answer within 200 ms/);
+  });
+
+  test("/readyz is 503 naming the key while the store answers but a key it needs is corrupt", async () => {
+    const corrupt = await server({ problem: "key {floxide:wf}:leases is a string, not a zset" });
+    const response = await corrupt.inject({ url: "/readyz" });
+    assert.equal(response.statusCode, 503);
+    assert.deepEqual(response.json(), {
+      status: "store-unusable",
+      reason: "key {floxide:wf}:leases is a string, not a zset",
+    });
   });
 
   test("nothing but health and metrics is served", async () => {

@@ -205,7 +205,12 @@ export class MemoryWorkflowStore implements WorkflowStore {
       const { item } = lease.claim;
       const run = this.runs.get(item.runId);
       this.counters.leaseReclaims += 1;
-      if (run === undefined || isTerminal(run.info.status)) continue;
+      if (run === undefined) continue;
+      // Its worker died mid-step after the run finished: the item ends with the run.
+      if (isTerminal(run.info.status)) {
+        this.setItem(run, item, "cancelled");
+        continue;
+      }
       const error: ErrorInfo = {
         code: "LeaseLost",
         message: `lease of worker ${lease.claim.workerId} expired on attempt ${item.attempt}`,

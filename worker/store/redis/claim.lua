@@ -2,7 +2,8 @@
 --
 -- KEYS (see includes/base.lua):
 --@keys ready leases lease-items delayed wake dead errors metrics
---@read-first leases delayed
+--@read-first leases delayed ready
+-- (ready: its RPUSH of due retries or its LPOP is the first write on every path that writes)
 -- ARGV[3] workflow name  ARGV[4] lease ms  ARGV[5..] pairs: lease token (fresh UUID), worker id;
 --   one pair per item wanted (the caller's free concurrency)
 -- Returns {'items', '', token, itemJson, deadline, runEventSeq, ...} (one quadruple per claimed

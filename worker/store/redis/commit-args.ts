@@ -10,7 +10,7 @@ import { encodeError, encodeEvent, encodeItem, encodeItemHead, encodeOutput, toJ
 type Arg = string | number;
 
 /** An item enqueued for another run or workflow would be orphaned or dead-lettered later. */
-function checkBelongs(workflow: string, runId: string, item: WorkItem): void {
+export function checkBelongs(workflow: string, runId: string, item: WorkItem): void {
   if (item.runId !== runId || item.workflow !== workflow) {
     throw new FloxideError(
       "InvalidItem",
@@ -20,17 +20,16 @@ function checkBelongs(workflow: string, runId: string, item: WorkItem): void {
   }
 }
 
-function followUpArgs(workflow: string, runId: string, items: readonly WorkItem[]): Arg[] {
-  const args: Arg[] = [items.length];
+/** Appends follow-ups to `args` (4 each, commit.lua); in place: a spread of a long list grows the stack. */
+function pushFollowUps(args: Arg[], workflow: string, runId: string, items: readonly WorkItem[]): void {
   for (const item of items) {
     checkBelongs(workflow, runId, item);
     args.push(encodeItem(item), item.id, item.node, item.attempt);
   }
-  return args;
 }
 
-function arrivalArgs(workflow: string, runId: string, arrivals: readonly JoinArrival[]): Arg[] {
-  const args: Arg[] = [arrivals.length];
+function pushArrivals(args: Arg[], workflow: string, runId: string, arrivals: readonly JoinArrival[]): void {
+  args.push(arrivals.length);
   for (const { frame, value, joinItem } of arrivals) {
     checkBelongs(workflow, runId, joinItem);
     // The join fires once `count` distinct indexes arrived; that is all branches only in range.
@@ -44,14 +43,14 @@ function arrivalArgs(workflow: string, runId: string, arrivals: readonly JoinArr
     args.push(frame.id, frame.index, frame.count, valueJson);
     args.push(joinItem.node, joinItem.id, joinItem.attempt, encodeItemHead(joinItem));
   }
-  return args;
 }
 
 /**
  * One commit's entry in a commit batch (commit.lua): its argument count, then its arguments.
- * Throws (and sends nothing) for an outcome the function could not apply.
+ * Throws (and sends nothing) for an outcome the function could not apply. `staged`: the
+ * success's follow-ups were staged under the lease (stage.ts); only their count is sent.
  */
-export function commitArgs(workflow: string, claim: Claim, outcome: StepOutcome): Arg[] {
+export function commitArgs(workflow: string, claim: Claim, outcome: StepOutcome, staged = false): Arg[] {
   if (!Number.isFinite(outcome.durationMs) || outcome.durationMs < 0) {
     throw new FloxideError("InvalidInput", `step duration ${outcome.durationMs} is not a duration`);
   }
@@ -70,12 +69,17 @@ export function commitArgs(workflow: string, claim: Claim, outcome: StepOutcome)
   if (outcome.kind === "success") {
     args.push(outcome.events.length);
     for (const event of outcome.events) args.push(encodeEvent(event));
-    args.push(...followUpArgs(workflow, runId, outcome.followUps));
-    args.push(...arrivalArgs(workflow, runId, outcome.arrivals));
+    if (staged) args.push(-outcome.followUps.length);
+    else {
+      args.push(outcome.followUps.length);
+      pushFollowUps(args, workflow, runId, outcome.followUps);
+    }
+    pushArrivals(args, workflow, runId, outcome.arrivals);
     args.push(outcome.outputs.length);
     for (const output of outcome.outputs) args.push(encodeOutput(output));
   } else if (outcome.kind === "fallback") {
-    args.push(...followUpArgs(workflow, runId, outcome.followUps));
+    args.push(outcome.followUps.length);
+    pushFollowUps(args, workflow, runId, outcome.followUps);
   }
   args[0] = args.length - 1;
   return args;

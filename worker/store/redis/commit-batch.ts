@@ -108,7 +108,15 @@ export class CommitBatcher {
       const status = String(reply[2 * index]);
       const run = String(reply[2 * index + 1]);
       if (status === "error") {
-        pending.reject(new FloxideError("StoreUnavailable", `redis function 'commit' refused: ${run}`));
+        // `CORRUPT key ...`: a key this commit would write is of the wrong type (StoreHealth).
+        const corrupt = /^CORRUPT (.*)$/.exec(run)?.[1];
+        pending.reject(
+          new FloxideError(
+            "StoreUnavailable",
+            `redis function 'commit' refused: ${run}`,
+            corrupt === undefined ? { script: "commit" } : { script: "commit", corrupt },
+          ),
+        );
         return;
       }
       const token = pending.entry.next?.token;

@@ -4,13 +4,16 @@
 -- KEYS (see includes/base.lua):
 --@keys ready leases lease-items delayed wake dead errors metrics expiring
 --@read-first lease-items
+--@checked-late delayed dead errors expiring
+-- (checked by each entry that may write them, before its first write: most commits write none)
 -- ARGV[3] workflow name  ARGV[4] n: commits in the batch
 -- then n commits, each: its argument count (what follows, for this commit), lease token, run id, kind (success | retry | fallback | fail),
 --   duration µs (an integer), error JSON ('' for success), retry delay ms, dead-letter '1'|'0' (fail),
 --   hold '1'|'0' (success), then counted lists, each `k` followed by its entries (success:
 --   events, follow-ups, arrivals, outputs; fallback: follow-ups; retry and fail: none):
 --     events:     event JSON (the log index is the sequence number: seq = position + 1)
---     follow-ups: 4 args each: item JSON, id, node, attempt
+--     follow-ups: 4 args each: item JSON, id, node, attempt; a count of -n means the step
+--                 staged its n follow-ups under its lease token (stage.lua) and sends none here
 --     arrivals:   8 args each: frame id, index, count, value JSON, join node, join item id,
 --                 join item attempt, join item JSON up to `"input":`
 --     outputs:    RunOutput JSON
@@ -26,6 +29,8 @@
 -- checked before its first write (lease, run, the retry's encoding). A token whose lease was
 -- reclaimed or released is unknown here: that step gets 'lease-lost' and writes nothing; the
 -- other steps of the batch commit. A run that finished meanwhile takes nothing but the ack.
+-- Staged follow-ups are published here with the rest of the step (their list is checked whole
+-- before the first write) and their staging list dropped with the lease, whatever the outcome.
 
 local WORKFLOW = ARGV[3]
 local cursor = 5
@@ -38,7 +43,20 @@ end
 -- The run hash fields a commit reads up front: FINISH_FIELDS (runs.lua), then `outputs`.
 local COMMIT_FIELDS = { 'status', 'held', 'idempotencyKey', 'openJoins', 'aux', 'eventSeq', 'pending', 'outputs' }
 
-local function success(head, raw, run_id, run, old, duration_s, hold)
+-- Publishes the n follow-ups staged under `token` (stage.lua), CHUNK at a time: one LRANGE and
+-- one RPUSH each, nothing per item. They get no `queued` record (that would be an HSET field
+-- each, most of the cost): a staged item's record appears when it is first claimed, and the
+-- run's `pending` counts it from now. A paused run parks them.
+local function publish_staged(token, run_id, status, n)
+  local key = staged_key(token)
+  local list = status == 'paused' and rkey('parked', run_id) or K.ready
+  for first = 0, n - 1, CHUNK do
+    redis.call('RPUSH', list, unpack(redis.call('LRANGE', key, first, math.min(first + CHUNK, n) - 1)))
+  end
+  if status == 'paused' then mark_aux(run_id) else wake() end
+end
+
+local function success(token, head, raw, run_id, run, old, duration_s, hold)
   local run_key = rkey('run', run_id)
   local status = run[1]
   local held, open_joins = tonumber(run[2]), tonumber(run[4])
@@ -53,7 +71,10 @@ local function success(head, raw, run_id, run, old, duration_s, hold)
     fields[#fields + 1], fields[#fields + 2] = 'eventSeq', event_seq
   end
   n = tonumber(take())
-  if n > 0 then
+  if n < 0 then
+    pending = pending - n
+    publish_staged(token, run_id, status, -n)
+  elseif n > 0 then
     pending = pending + n
     local ready = {}
     for _ = 1, n do
@@ -126,7 +147,7 @@ end
 -- Every lease of the batch is read in one HMGET up front and dropped in one ZREM and one HDEL
 -- at the end; a token met twice in one batch counts as gone the second time.
 local N = tonumber(ARGV[4])
-local TOKENS, LEASES, DROPPED, GONE = {}, {}, {}, {}
+local TOKENS, LEASES, DROPPED, GONE, STAGED = {}, {}, {}, {}, {}
 do
   local at = 5
   for i = 1, N do
@@ -142,12 +163,14 @@ do
   end
 end
 
--- The counts of a success's lists (events, follow-ups, arrivals), read ahead of `take`.
+-- The counts of a success's lists (events, follow-ups, arrivals), read ahead of `take`; the
+-- follow-ups' count as sent (negative: staged), the others as listed here.
 local function success_counts()
   local events = tonumber(ARGV[cursor])
   local follow_ups = tonumber(ARGV[cursor + 1 + events])
-  local arrivals = tonumber(ARGV[cursor + 2 + events + 4 * follow_ups])
-  return events, follow_ups, arrivals, cursor + 3 + events + 4 * follow_ups
+  local listed = math.max(follow_ups, 0)
+  local arrivals = tonumber(ARGV[cursor + 2 + events + 4 * listed])
+  return events, follow_ups, arrivals, cursor + 3 + events + 4 * listed
 end
 
 -- The run's keys besides its hash that this commit may write (their types are checked first).
@@ -158,12 +181,26 @@ local function keys_written(kind, hold, status)
     if events > 0 then kinds[#kinds + 1] = 'events' end
     if arrivals > 0 then kinds[#kinds + 1], kinds[#kinds + 2] = 'joins', 'open-joins' end
     if hold then kinds[#kinds + 1] = 'held' end
-    if status == 'paused' and follow_ups + arrivals > 0 then kinds[#kinds + 1] = 'parked' end
+    if status == 'paused' and (follow_ups ~= 0 or arrivals > 0) then kinds[#kinds + 1] = 'parked' end
   else
     kinds[#kinds + 1] = 'run-errors'
     if status == 'paused' then kinds[#kinds + 1] = 'parked' end
   end
   return kinds
+end
+
+-- Why this commit cannot write the workflow keys its outcome may write (those not checked
+-- upfront: `--@checked-late`), or nil. A success may finish its run (expiring) when nothing else
+-- stays pending; a retry waits in `delayed`; failures record errors, dead-letter and finish.
+local function late_keys_problem(kind, hold, run, dead_letter_it)
+  if kind == 'success' then
+    local _, follow_ups = success_counts()
+    if hold or tonumber(run[7]) - 1 + math.abs(follow_ups) > 0 then return nil end
+    return key_problem('expiring')
+  end
+  local problem = key_problem('errors')
+  if kind == 'retry' then return problem or key_problem('delayed') end
+  return problem or (dead_letter_it and key_problem('dead')) or key_problem('expiring')
 end
 
 -- Why an open join slot this success arrives at cannot be trusted (arrive() reads it after the
@@ -198,10 +235,16 @@ local function apply_one(i)
   local duration_us = tonumber(duration_s)
   local delay_ms, dead_letter_it, hold = tonumber(take()), take() == '1', take() == '1'
   -- Reads and checks first.
+  if kind == 'success' then
+    local _, follow_ups = success_counts()
+    if follow_ups < 0 then STAGED[#STAGED + 1] = token end
+  end
   if GONE[token] then return 'lease-lost', '' end
   local value = LEASES[i]
   local head, raw = split_lease(value)
   if not head and value then
+    local aside = aside_problem()
+    if aside then return 'error', 'CORRUPT ' .. aside end
     -- A lease record no worker could commit: set aside, never silently lost.
     drop_later(token)
     local nl = string.find(value, '\n', 1, true)
@@ -224,7 +267,21 @@ local function apply_one(i)
     problem = run_keys_problem(run_id, keys_written(kind, hold, run[1]))
     if not problem and kind == 'success' then problem = arrivals_problem(run_id) end
   end
+  if not problem and STAGED[#STAGED] == token and run[1] and not TERMINAL[run[1]] then
+    local _, follow_ups = success_counts()
+    local key = staged_key(token)
+    problem = type_problem(key, 'staged')
+    local staged = not problem and redis.call('LLEN', key)
+    if staged and staged ~= -follow_ups then
+      -- Expired or cut short: nothing is written, the step is retried after its lease expires.
+      return 'error', 'follow-ups staged under lease ' .. token .. ': ' .. int(staged) .. ' of ' .. int(-follow_ups)
+    end
+  end
+  local late = not problem and run[1] and not TERMINAL[run[1]] and late_keys_problem(kind, hold, run, dead_letter_it)
+  if late then return 'error', 'CORRUPT ' .. late end
   if problem then
+    local aside = aside_problem()
+    if aside then return 'error', 'CORRUPT ' .. aside end
     -- This run's data cannot be trusted: the step is set aside, the rest of the batch commits.
     drop_later(token)
     set_aside(raw, run_id, problem)
@@ -240,7 +297,7 @@ local function apply_one(i)
   end
   LIVE[run_id] = true
   node_metric(head.node, 'durationUsTotal', duration_us)
-  if kind == 'success' then return 'committed', success(head, raw, run_id, run, run[9], duration_s, hold) end
+  if kind == 'success' then return 'committed', success(token, head, raw, run_id, run, run[9], duration_s, hold) end
 
   if kind == 'retry' then
     -- The retry waits in Redis, not in this worker's memory: it survives the worker.
@@ -287,6 +344,7 @@ if #DROPPED > 0 then
   redis.call('ZREM', K.leases, unpack(DROPPED))
   redis.call('HDEL', K.lease_items, unpack(DROPPED))
 end
+for _, token in ipairs(STAGED) do redis.call('UNLINK', staged_key(token)) end
 local lease_ms = tonumber(take())
 local tokens, workers = {}, {}
 while cursor <= #ARGV do
@@ -299,6 +357,6 @@ if #tokens == 0 then
 end
 local at = #reply + 1
 reply[at], reply[at + 1] = '', ''
-local kind, due = claim_batch(WORKFLOW, lease_ms, tokens, workers, reply)
+local kind, due = claim_batch(WORKFLOW, lease_ms, tokens, workers, reply, true)
 reply[at], reply[at + 1] = kind, due or ''
 return reply

@@ -2,7 +2,8 @@
 --
 -- KEYS (see includes/base.lua):
 --@keys ready wake runs expiring metrics
---@read-first expiring
+--@read-first expiring metrics ready
+-- (metrics: read first by prefetch_metrics; ready: its RPUSH is the first write)
 -- ARGV[3] workflow name  ARGV[4] run id  ARGV[5] '1' if an idempotency key follows
 -- ARGV[6] idempotency key  ARGV[7] input JSON  ARGV[8] workflow version
 -- ARGV[9] first item JSON  ARGV[10] its id  ARGV[11] its node  ARGV[12] its attempt
@@ -24,6 +25,9 @@ end
 local run_key = rkey('run', RUN_ID)
 if redis.call('EXISTS', run_key) == 1 then return { RUN_ID, 0 } end
 local gone = redis.call('ZRANGEBYSCORE', K.expiring, '-inf', NOW, 'LIMIT', 0, 100)
+prefetch_metrics({ 'runsStarted' })
+-- Writes; the first goes to `ready`, so a `ready` of the wrong type fails before any write.
+redis.call('RPUSH', K.ready, ITEM)
 
 if #gone > 0 then
   redis.call('ZREM', K.runs, unpack(gone))
@@ -41,6 +45,5 @@ else
 end
 redis.call('ZADD', K.runs, NOW, RUN_ID)
 metric('runsStarted')
-redis.call('RPUSH', K.ready, ITEM)
 wake()
 return { RUN_ID, 1 }

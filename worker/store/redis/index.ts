@@ -15,3 +15,4 @@ export {
 } from "./connection.ts";
 export { readQueueDepth, readQueueDepths, type QueueDepthOptions } from "./depth.ts";
 export { DEFAULT_PREFIX, LAYOUT_VERSION, WorkflowKeys } from "./keys.ts";
+export { corruptionOf } from "./scripts.ts";

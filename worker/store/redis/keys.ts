@@ -19,6 +19,8 @@
  *   {p:w}:worker-expiry  ZSET   workerId -> expiresAt (to forget dead workers cheaply)
  *   {p:w}:reclaim-guard  STRING set NX PX by the worker that sweeps expired leases
  *   {p:w}:idem:<key>     STRING idempotency key -> runId
+ *   {p:w}:staged:<token> LIST   item JSON of a large fan-out staged under lease <token> (stage.lua),
+ *                               published and dropped by its commit, dropped with the lease
  *   {p:w}:<kind>:<runId> per run:
  *     run        HASH  the run's fields (status, input, createdAt, startedAt, finishedAt, error,
  *                      idempotencyKey, pending, held, openJoins, eventSeq, outputs, aux), its
@@ -34,7 +36,9 @@
  * Every function VALIDATES BEFORE IT WRITES: it reads and checks everything first and writes
  * last, and nothing that can fail runs after its first write (Redis does not roll back). In a
  * batch this holds per entry. See includes/base.lua. Concretely: begin() checks the type of every
- * key the function receives; a run's hash is read with pcall and its counters and status checked
+ * key the function receives but those whose first command (a read, or the first write) fails
+ * with WRONGTYPE before anything is written (`--@read-first`) and those an entry checks itself
+ * before its first write, only on the paths that write them (`--@checked-late`); a run's hash is read with pcall and its counters and status checked
  * (read_run), and the type of each run key the call will write is checked (run_keys_problem)
  * before the first write; metric counters are read before they are incremented; long lists are
  * written in chunks. ONE CORRUPT ENTRY IS REPORTED AND SET ASIDE: a workflow key of the wrong

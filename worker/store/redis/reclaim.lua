@@ -9,7 +9,8 @@
 --
 -- Invariants: any worker may run this (there is no reaper process). A lease is reclaimed only
 -- once its deadline (Redis clock) has passed; the item is re-enqueued with attempt + 1, or,
--- on its last attempt, dead-lettered with a LeaseLost error, which fails its run. The expired
+-- on its last attempt, dead-lettered with a LeaseLost error, which fails its run; an item of a
+-- run that finished meanwhile is recorded `cancelled`. The expired
 -- lease is gone afterwards, so its worker's late commit gets 'lease-lost'. The SET NX PX guard
 -- keeps many idle workers from all sweeping at the same moment; the cheap peek before it keeps
 -- the guard from delaying the sweep when leases have just expired. A lease that cannot be read,
@@ -50,7 +51,11 @@ for _, token in ipairs(expired) do
   elseif meta then
     local run_id = meta.runId
     local status = run[1]
-    if status and not TERMINAL[status] then
+    if status and TERMINAL[status] then
+      -- Its worker died mid-step after the run finished: the item ends with the run, as a
+      -- commit would have ended it (never `running` forever).
+      set_item(run_id, meta.id, meta.node, meta.attempt, 'cancelled')
+    elseif status then
       local err = error_json('LeaseLost', 'lease of worker ' .. worker_id .. ' expired on attempt '
         .. int(meta.attempt), meta.node)
       local next_raw = bump_attempt(raw, meta.attempt)

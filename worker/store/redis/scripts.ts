@@ -36,6 +36,7 @@ export const SCRIPT_NAMES = [
   "heartbeat",
   "list-workers",
   "read-runs",
+  "stage",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
@@ -83,9 +84,14 @@ export function loadLibrary(): FunctionLibrary {
     // `--@flags no-writes`: a read, allowed on replicas and when Redis is out of memory.
     const flags = words(/^--@flags(.*)$/m.exec(source)?.[1]);
     // The keys begin() checks the type of (one TYPE each): every key but those the function
-    // reads before its first write on every path (`--@read-first`: the read fails with WRONGTYPE
-    // before anything is written) and none for a function that writes nothing.
-    const readFirst = words(/^--@read-first(.*)$/m.exec(source)?.[1]);
+    // reads, or writes first, before any other write on every path (`--@read-first`: the
+    // command fails with WRONGTYPE before anything is written), those it checks itself only on
+    // the paths that write them (`--@checked-late`, key_problem() in base.lua), and none for a
+    // function that writes nothing.
+    const readFirst = [
+      ...words(/^--@read-first(.*)$/m.exec(source)?.[1]),
+      ...words(/^--@checked-late(.*)$/m.exec(source)?.[1]),
+    ];
     const names = keysOf(name, source);
     for (const key of readFirst) {
       if (!(names as readonly string[]).includes(key))
@@ -239,6 +245,16 @@ async function wrongTypes(client: RedisClient, name: ScriptName, keys: readonly 
   return found.length > 0 ? ` (CORRUPT ${found.join("; ")})` : "";
 }
 
+/**
+ * The corrupt key a store error names (`key <name> is a string, not a zset`), or null: the store
+ * answers but cannot be used until that key is fixed (worker/engine/store-health.ts).
+ */
+export function corruptionOf(error: unknown): string | null {
+  if (!(error instanceof FloxideError)) return null;
+  const corrupt = error.details.corrupt;
+  return typeof corrupt === "string" ? corrupt : null;
+}
+
 /** Runs one function. Any failure is a StoreUnavailable error naming it (InvalidConfig for < 7.0). */
 export async function runScript(
   client: RedisClient,
@@ -249,21 +265,27 @@ export async function runScript(
   const fn = `${loadLibrary().name}_${luaName(name)}`;
   try {
     await ensureLibrary(client);
+    // One array, appended to: a spread of a long argument list grows the stack.
+    const fcall: (string | number)[] = [fn, keys.length];
+    for (const key of keys) fcall.push(key);
+    for (const arg of args) fcall.push(arg);
     try {
-      return await client.call("FCALL", fn, keys.length, ...keys, ...args);
+      return await client.call("FCALL", fcall);
     } catch (error) {
       if (!isMissing(error)) throw error;
       // Restarted, flushed or failed over since the load: load again, once.
       await ensureLibrary(client, true);
-      return await client.call("FCALL", fn, keys.length, ...keys, ...args);
+      return await client.call("FCALL", fcall);
     }
   } catch (error) {
     if (error instanceof FloxideError) throw error;
     const wrong = /WRONGTYPE/.test(message(error)) ? await wrongTypes(client, name, keys) : "";
+    const text = `redis function '${name}' failed: ${message(error)}${wrong}`;
+    const corrupt = /CORRUPT (key \S+[^;)]*)/.exec(text)?.[1];
     throw new FloxideError(
       "StoreUnavailable",
-      `redis function '${name}' failed: ${message(error)}${wrong}`,
-      { script: name },
+      text,
+      corrupt === undefined ? { script: name } : { script: name, corrupt },
       { cause: error },
     );
   }

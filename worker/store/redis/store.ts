@@ -42,6 +42,7 @@ import type { RedisClient } from "./connection.ts";
 import { execPipeline, readQueueDepth } from "./depth.ts";
 import { LAYOUT_VERSION, type WorkflowKeys } from "./keys.ts";
 import { keysFor, runScript, type ScriptName } from "./scripts.ts";
+import { needsStaging, stageFollowUps } from "./stage.ts";
 
 export interface RedisStoreConfig {
   readonly client: RedisClient;
@@ -248,10 +249,17 @@ export class RedisWorkflowStore implements WorkflowStore {
 
   /**
    * Commits go to Redis in batches: every commit of this process asked for in the same tick
-   * is one call (commit-batch.ts), each fenced by its own lease.
+   * is one call (commit-batch.ts), each fenced by its own lease. A large fan-out is staged
+   * first, under the same lease (stage.ts), and published by that one call.
    */
   async commit(claim: Claim, outcome: StepOutcome, claimNext?: ClaimNext): Promise<CommitResult> {
-    const args = commitArgs(this.workflow, claim, outcome);
+    const staged = outcome.kind === "success" && needsStaging(outcome.followUps);
+    const args = commitArgs(this.workflow, claim, outcome, staged);
+    if (staged) {
+      const send = (stageArgs: (string | number)[]): Promise<unknown> => this.script("stage", stageArgs);
+      if ((await stageFollowUps(send, this.workflow, claim, outcome.followUps)) === "lease-lost")
+        return { status: "lease-lost" };
+    }
     const next =
       claimNext === undefined
         ? undefined
@@ -308,7 +316,8 @@ export class RedisWorkflowStore implements WorkflowStore {
       const ids = await this.client.zrevrange(index, offset, offset + page - 1);
       if (ids.length === 0) break;
       const infos = await this.readRuns(ids);
-      runs.push(...infos.filter((info) => options.status === undefined || info.status === options.status));
+      for (const info of infos)
+        if (options.status === undefined || info.status === options.status) runs.push(info);
       if (ids.length < page) break;
     }
     return runs.slice(0, limit);

@@ -35,6 +35,10 @@ local M = {}
 local M_FIELDS = {}
 -- Whether this call enqueued work: end_call() rings the doorbell once.
 local WAKE = false
+-- Metric values read before the function's first write (prefetch_metrics), or nil.
+local M_OLD
+-- Workflow keys whose type this call checked: name -> the problem, or false.
+local CHECKED = {}
 
 -- The type each key must have (absent is fine: the first write creates it). Checked before a
 -- function's first write: a write to a key of another type fails, and Redis never rolls back.
@@ -43,7 +47,7 @@ local KEY_TYPES = {
   dead = 'list', errors = 'list', metrics = 'hash', runs = 'zset', expiring = 'zset', workers = 'hash',
   reclaim_guard = 'string', worker_expiry = 'zset',
   run = 'hash', events = 'list', parked = 'list', held = 'hash', joins = 'hash', ['open-joins'] = 'set',
-  checkpoint = 'hash', ['run-errors'] = 'list',
+  checkpoint = 'hash', ['run-errors'] = 'list', staged = 'list',
 }
 
 -- Why `key` cannot hold a `kind` key, or nil.
@@ -54,9 +58,10 @@ local function type_problem(key, kind)
 end
 
 -- Checks the type of the keys at positions `checked` (scripts.ts: every key the function
--- receives but those it reads before its first write, `--@read-first`, whose read fails with
--- WRONGTYPE before anything is written); returns the first problem (the function then refuses
--- before any write) or nil.
+-- receives but those it reads, or writes first, before any other write on every path
+-- (`--@read-first`: a wrong type fails that command before anything is written), and those it
+-- checks itself with key_problem() only on the paths that write them (`--@checked-late`));
+-- returns the first problem (the function then refuses before any write) or nil.
 local function begin(names, keys, args, checked)
   K = {}
   for i = 1, #names do K[names[i]] = keys[i] end
@@ -71,11 +76,35 @@ local function begin(names, keys, args, checked)
   M = {}
   M_FIELDS = {}
   WAKE = false
+  M_OLD = nil
+  CHECKED = {}
   for _, i in ipairs(checked) do
     local problem = type_problem(keys[i], names[i])
+    CHECKED[names[i]] = problem or false
     if problem then return problem end
   end
   return nil
+end
+
+-- Why workflow key `name` (as K names it) cannot be written, or nil; one TYPE per key and call,
+-- none for a key begin() checked or the function does not receive. For `--@checked-late` keys,
+-- called in an entry's checks before its first write, on the paths that write the key.
+local function key_problem(name)
+  local known = CHECKED[name]
+  if known == nil then
+    if not K[name] then return nil end
+    known = type_problem(K[name], name) or false
+    CHECKED[name] = known
+  end
+  return known or nil
+end
+
+-- Reads the metric counters `fields` before the function's first write: the read checks the
+-- metrics hash's type (`--@read-first metrics`) and end_call() writes without reading again.
+local function prefetch_metrics(fields)
+  local old = redis.call('HMGET', K.metrics, unpack(fields))
+  M_OLD = {}
+  for i, field in ipairs(fields) do M_OLD[field] = old[i] or false end
 end
 
 local function metric(field, by)
@@ -112,7 +141,15 @@ end
 -- this call's increment and counted in `corruptEntries`: one bad counter never blocks a commit.
 local function end_call()
   if #M_FIELDS > 0 then
-    local old = redis.call('HMGET', K.metrics, unpack(M_FIELDS))
+    local old = M_OLD and {}
+    for i, field in ipairs(old and M_FIELDS or {}) do
+      if M_OLD[field] == nil then
+        old = nil
+        break
+      end
+      old[i] = M_OLD[field]
+    end
+    old = old or redis.call('HMGET', K.metrics, unpack(M_FIELDS))
     local reset = 0
     for i, field in ipairs(M_FIELDS) do
       local value = old[i]
@@ -156,6 +193,11 @@ end
 
 local function rkey(kind, run_id)
   return BASE .. ':' .. kind .. ':' .. run_id
+end
+
+-- The follow-ups a step staged under its lease token (stage.lua), published by its commit.
+local function staged_key(token)
+  return BASE .. ':staged:' .. token
 end
 
 local function wake()

@@ -12,15 +12,23 @@
 local MAX_SKIPPED = 100
 
 -- An entry we cannot parse keeps its bytes (as the input of a placeholder item) for inspection.
+-- When its bytes still name its run, the dead letter names it and the run fails (it would
+-- otherwise wait for the item forever); the run's error list is not written (its type is not
+-- checked here), the workflow's is.
 local function dead_letter_malformed(workflow, raw, problem)
   local id = 'invalid-' .. string.sub(redis.sha1hex(raw), 1, 16)
+  local run_id = run_of(raw) or ''
   local excerpt = string.sub(raw, 1, 200)
   local err = error_json('InvalidItem', 'malformed work item in the ready list (' .. problem .. '): ' .. excerpt)
-  local item = '{"attempt":1,"maxAttempts":1,"id":' .. jstr(id) .. ',"runId":"","workflow":' .. jstr(workflow)
-    .. ',"version":"","node":"","enqueuedAt":' .. NOW_S .. ',"frames":[],"input":' .. jstr(raw) .. '}'
+  local item = '{"attempt":1,"maxAttempts":1,"id":' .. jstr(id) .. ',"runId":' .. jstr(run_id) .. ',"workflow":'
+    .. jstr(workflow) .. ',"version":"","node":"","enqueuedAt":' .. NOW_S .. ',"frames":[],"input":' .. jstr(raw) .. '}'
   redis.call('RPUSH', K.dead, '{"at":' .. NOW_S .. ',"error":' .. err .. ',"item":' .. item .. '}')
   metric('deadLettered')
-  record_error('', id, '', 1, err, 'dead')
+  local record = '{"runId":' .. jstr(run_id) .. ',"itemId":' .. jstr(id) .. ',"node":"","attempt":1,"action":"dead","at":'
+    .. NOW_S .. ',"error":' .. err .. '}'
+  redis.call('RPUSH', K.errors, record)
+  redis.call('LTRIM', K.errors, -MAX_ERRORS, -1)
+  fail_run_of_entry(run_id, err)
 end
 
 -- The run's last event sequence for a claim. `eventSeq` in the run hash says whether the run has
@@ -36,7 +44,19 @@ end
 -- (the run's last event sequence, so a worker with a current cache reads nothing). Returns
 -- 'items' (at least one claimed) | 'empty', msUntilNextRetryDue or -1 | 'again' (many dead
 -- entries were skipped: call again without blocking).
-local function claim_batch(workflow, lease_ms, tokens, workers, out)
+--
+-- `late`: called after the caller's writes (commit's claim of the next items), with `ready`,
+-- `leases`, `lease-items`, `wake` and `metrics` checked and the rest not: the first read of
+-- `delayed` is a pcall (a wrong type claims nothing), and an entry to set aside whose dead-letter
+-- keys are of the wrong type goes back to the head of `ready` with the rest of its batch (the
+-- worker's next claim reports the key).
+local function put_back(raws, from)
+  local back = {}
+  for j = #raws, from, -1 do back[#back + 1] = raws[j] end
+  redis.call('LPUSH', K.ready, unpack(back))
+end
+
+local function claim_batch(workflow, lease_ms, tokens, workers, out, late)
   local deadline = string.format('%.0f', NOW + lease_ms)
   -- A token that holds a lease already is a claim re-sent after a lost reply (ioredis re-sends
   -- unfulfilled commands when it reconnects after a Redis restart): it gets the lease the first
@@ -57,7 +77,8 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out)
   end
   if #free == 0 then return 'items' end
 
-  local due = redis.call('ZRANGEBYSCORE', K.delayed, '-inf', NOW, 'LIMIT', 0, 1000)
+  local due = (late and redis.pcall or redis.call)('ZRANGEBYSCORE', K.delayed, '-inf', NOW, 'LIMIT', 0, 1000)
+  if due['err'] then return 'empty', -1 end
   if #due > 0 then
     redis.call('RPUSH', K.ready, unpack(due))
     redis.call('ZREM', K.delayed, unpack(due))
@@ -75,27 +96,32 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out)
     end
     -- Fewer than asked: the list is empty now.
     if #raws < wanted then exhausted = true end
-    for _, raw in ipairs(raws) do
+    for at, raw in ipairs(raws) do
       local item, problem = parse_item(raw, workflow)
-      if not item then
+      local run = item and runs[item.runId]
+      if item and not run then
+        local read_problem
+        run, read_problem = read_run(item.runId, { 'status', 'eventSeq' })
+        if not read_problem and tonumber(run[2] or 0) > 0 then
+          read_problem = run_keys_problem(item.runId, { 'events' })
+        end
+        if not read_problem and run[1] == 'paused' then read_problem = run_keys_problem(item.runId, { 'parked' }) end
+        run = read_problem and { 'corrupt', read_problem } or run
+        runs[item.runId] = run
+      end
+      if (not item or run[1] == 'corrupt') and aside_problem() then
+        put_back(raws, at)
+        exhausted = true
+        break
+      elseif not item then
         skipped = skipped + 1
         dead_letter_malformed(workflow, raw, problem)
       else
         local run_id = item.runId
-        local run = runs[run_id]
-        local problem = nil
-        if not run then
-          run, problem = read_run(run_id, { 'status', 'eventSeq' })
-          if not problem and tonumber(run[2] or 0) > 0 then
-            problem = run_keys_problem(run_id, { 'events' })
-          end
-          if not problem and run[1] == 'paused' then problem = run_keys_problem(run_id, { 'parked' }) end
-          runs[run_id] = problem and { 'corrupt', problem } or run
-        end
         local status = run[1]
         if status == 'corrupt' then
           skipped = skipped + 1
-          set_aside(raw, run_id, problem or run[2])
+          set_aside(raw, run_id, run[2])
         elseif not status then
           skipped = skipped + 1 -- the run expired or never existed: nothing to record the item on
         elseif TERMINAL[status] then

@@ -82,9 +82,11 @@ local function read_lease(token)
   return split_lease(redis.call('HGET', K.lease_items, token))
 end
 
+-- Drops a lease and whatever its holder staged (a worker that died mid-staging leaves nothing).
 local function drop_lease(token)
   redis.call('ZREM', K.leases, token)
   redis.call('HDEL', K.lease_items, token)
+  redis.call('UNLINK', staged_key(token))
 end
 
 -- Item records (ItemState) live in the run's hash, field `i:<item id>`, as

@@ -53,6 +53,27 @@ local function run_of(raw)
   return string.match(raw or '', '"runId":"([^"\\]+)"')
 end
 
+-- Why this call cannot set an entry aside (its dead-letter, error or expiry key is of the wrong
+-- type), or nil. No command where begin() checked them.
+local function aside_problem()
+  return key_problem('dead') or key_problem('errors') or key_problem('expiring')
+end
+
+-- Fails the run of an entry set aside (`run_id` '' when unknown), when its hash can still take a
+-- status: never raises (the hash's type is checked), so it may follow other writes.
+local function fail_run_of_entry(run_id, err)
+  if run_id == '' then return end
+  local key = rkey('run', run_id)
+  if redis.call('TYPE', key)['ok'] ~= 'hash' then return end
+  local status = redis.call('HGET', key, 'status')
+  if status and not TERMINAL[status] then
+    redis.call('HSET', key, 'status', 'failed', 'finishedAt', int(NOW), 'error', err)
+    redis.call('PEXPIRE', key, RETENTION_MS)
+    if K.expiring then redis.call('ZADD', K.expiring, NOW + RETENTION_MS, run_id) end
+    metric('runsFailed')
+  end
+end
+
 -- Sets one corrupt entry aside: dead-letters its bytes with a CorruptEntry error that names the
 -- problem and its run (when known), counts it, and fails that run when its hash can still take a
 -- status. Writes only workflow keys begin() checked, and the run's hash only when it is a hash.
@@ -72,18 +93,7 @@ local function set_aside(raw, run_id, problem, hash_ok)
   redis.call('LTRIM', K.errors, -MAX_ERRORS, -1)
   metric('deadLettered')
   metric('corruptEntries')
-  if run_id ~= '' and hash_ok ~= false then
-    local key = rkey('run', run_id)
-    if redis.call('TYPE', key)['ok'] == 'hash' then
-      local status = redis.call('HGET', key, 'status')
-      if status and not TERMINAL[status] then
-        redis.call('HSET', key, 'status', 'failed', 'finishedAt', int(NOW), 'error', err)
-        redis.call('PEXPIRE', key, RETENTION_MS)
-        if K.expiring then redis.call('ZADD', K.expiring, NOW + RETENTION_MS, run_id) end
-        metric('runsFailed')
-      end
-    end
-  end
+  if hash_ok ~= false then fail_run_of_entry(run_id, err) end
 end
 
 -- The fields RunInfo needs; `outputs` (their count) is the 13th.
