@@ -188,12 +188,20 @@ describe("on a one-node cluster (kubelet, containerd, kube-proxy)", { skip }, ()
   );
   after(() => cluster?.stop(), { timeout: 120_000 });
 
-  test("the worker image is under 200 MB as pulled, and both images come from the Dockerfiles", () => {
+  test("the worker image's size, and both images come from the Dockerfiles", (t) => {
     const { worker, operator } = cluster.images;
-    assert.ok(
-      worker.size.compressed < 200_000_000,
-      `worker image ${worker.size.compressed} bytes compressed`,
+    const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
+    t.diagnostic(
+      `worker: ${mb(worker.size.uncompressed)} unpacked, ${mb(worker.size.compressed)} compressed; ` +
+        `base ${worker.base?.name}: ${mb(worker.base?.size.uncompressed ?? 0)} unpacked`,
     );
+    assert.ok(worker.base, "the worker image starts with the layers of its FROM image");
+    // What a pull transfers: under 200 MB.
+    assert.ok(worker.size.compressed < 200_000_000, `worker image ${mb(worker.size.compressed)} compressed`);
+    // Unpacked, the Node base alone is over 200 MB (docs/kubernetes-tests.md, "Image size"): what
+    // the Dockerfile adds on top of it is what it controls, production dependencies and dist/.
+    const own = worker.size.uncompressed - worker.base.size.uncompressed;
+    assert.ok(own < 40_000_000, `the worker's own layers are ${mb(own)} unpacked (budget 40 MB)`);
     for (const image of [worker, operator]) {
       const config = JSON.parse(readFileSync(join(image.layout.dir, "index.json"), "utf8")) as {
         manifests: { annotations?: Record<string, string> }[];

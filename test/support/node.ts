@@ -29,6 +29,7 @@ import {
   recordHostState,
   sweepNode,
 } from "./node-host.ts";
+import { lockNode } from "./node-lock.ts";
 import { spawnLogged, terminate, type ManagedProcess } from "./processes.ts";
 import { waitFor } from "./wait.ts";
 
@@ -232,10 +233,11 @@ async function freePort(): Promise<number> {
 
 let exitHookInstalled = false;
 /** An interrupted run (SIGINT/SIGTERM, or an exit without stop()) still puts the host back. */
-function sweepOnExit(kubeProxy: string): () => void {
+function sweepOnExit(kubeProxy: string, releaseLock: () => void): () => void {
   const onExit = (): void => {
     try {
       sweepNode(kubeProxy);
+      releaseLock();
     } catch (error) {
       process.stderr.write(`test node: cleanup on exit failed: ${(error as Error).message}\n`);
     }
@@ -275,11 +277,18 @@ export async function startTestNode(options: StartNodeOptions): Promise<TestNode
   const log = options.log ?? (() => undefined);
   const started = Date.now();
   const step = (what: string): void => log(`${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  const left = sweepNode(binaries.kubeProxy);
-  if (left.length > 0) log(`removed what an earlier run left: ${left.join("; ")}`);
-  await mkdir(NODE_ROOT, { recursive: true });
-  recordHostState();
-  const releaseExitHook = sweepOnExit(binaries.kubeProxy);
+  // Before the sweep: it kills whatever runs under NODE_ROOT, another run's node included.
+  const lock = await lockNode({ env, log });
+  try {
+    const left = sweepNode(binaries.kubeProxy);
+    if (left.length > 0) log(`removed what an earlier run left: ${left.join("; ")}`);
+    await mkdir(NODE_ROOT, { recursive: true });
+    recordHostState();
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  const releaseExitHook = sweepOnExit(binaries.kubeProxy, lock.release);
   const processes: NodeProcesses = { list: [], crashed: new AbortController() };
   let controlPlane: ControlPlane | undefined;
   let dns: ClusterDns | undefined;
@@ -289,6 +298,7 @@ export async function startTestNode(options: StartNodeOptions): Promise<TestNode
     await controlPlane?.stop();
     sweepNode(binaries.kubeProxy);
     releaseExitHook();
+    lock.release();
   };
   const wait = { timeoutMs: options.timeoutMs ?? 60_000, signal: processes.crashed.signal };
   const ctr = async (...args: string[]): Promise<string> =>
