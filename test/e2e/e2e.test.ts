@@ -6,16 +6,17 @@
 // `bash test/k8s/assets.sh` and `bash scripts/provision.sh` install them).
 import { after, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 import { isTerminal, type RunInfo, type WorkflowStore } from "../../worker/store/index.ts";
 import { parseExposition, queriesOf, selectorsOf, dashboardFiles } from "../support/dashboards.ts";
 import { startE2eCluster, WORKFLOWS_IMAGE, type E2eCluster } from "../support/e2e-cluster.ts";
 import { REPO_ROOT } from "../support/images.ts";
-import { currentSysctls, nodeLeftovers } from "../support/node-host.ts";
+import { currentSysctls, nodeLeftovers, nodeOwnedPaths } from "../support/node-host.ts";
+import { NODE_LOCK } from "../support/node-lock.ts";
 import { whyNodeCannotStart } from "../support/node.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -562,34 +563,99 @@ describe("on a one-node cluster (kubelet, containerd, kube-proxy)", { skip }, ()
   });
 });
 
+/** A child process on this Node with this process's loader flags (tsx, or none). */
+function child(args: string[]): { process: ChildProcess; output: () => string; exited: Promise<unknown> } {
+  const flags = process.execArgv.filter((flag) => !flag.startsWith("--test"));
+  const started = spawn(process.execPath, [...flags, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  started.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  started.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  return { process: started, output: () => output, exited: once(started, "exit") };
+}
+
+/** A child that starts a node and a pod (interrupted-node.ts), once it says "ready". */
+async function childWithNode(): Promise<ReturnType<typeof child>> {
+  const started = child([join(REPO_ROOT, "test", "e2e", "interrupted-node.ts")]);
+  const died = new AbortController();
+  void started.exited.then(() => died.abort(new Error(`the child exited early:\n${started.output()}`)));
+  await waitFor(() => started.output().includes("ready"), {
+    timeoutMs: 150_000,
+    intervalMs: 200,
+    signal: died.signal,
+    message: "the child's node and pod",
+  });
+  return started;
+}
+
+/** The kinds of leftovers (process, mount, cgroup, link, ...) in nodeLeftovers() lines. */
+const kinds = (leftovers: string[]): string[] =>
+  [...new Set(leftovers.map((line) => line.split(" ")[0] ?? ""))].sort();
+
+// Cleanup when things go wrong: these start their own node in a child process, after the
+// suite's node is gone (the node lock serializes them).
+const localSkip =
+  skip ??
+  (process.env.FLOXIDE_USE_EXISTING_CLUSTER === "1"
+    ? "FLOXIDE_USE_EXISTING_CLUSTER=1: no local node whose cleanup to check"
+    : undefined);
+
+test("nothing of the node is left after the suite stops it", { skip: localSkip }, () => {
+  assert.deepEqual(nodeLeftovers(sysctlsBefore), []);
+});
+
 test(
-  "an interrupted run (SIGTERM) leaves nothing of its node behind",
-  { skip, timeout: 180_000 },
+  "a test file whose test fails still takes its node down",
+  { skip: localSkip, timeout: 240_000 },
   async () => {
-    // The same loader flags as this process (tsx, or none on a Node that strips types itself).
-    const flags = process.execArgv.filter((flag) => !flag.startsWith("--test"));
-    const child = spawn(process.execPath, [...flags, join(REPO_ROOT, "test", "e2e", "interrupted-node.ts")], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const exited = once(child, "exit");
-    const died = new AbortController();
-    void exited.then(() => died.abort(new Error(`the child exited early:\n${output}`)));
-    await waitFor(() => output.includes("ready"), {
-      timeoutMs: 150_000,
-      intervalMs: 200,
-      signal: died.signal,
-      message: "the child's node and pod",
-    });
-    assert.notDeepEqual(nodeLeftovers(sysctlsBefore), [], "the child's node is up");
-    child.kill("SIGTERM");
-    await exited;
+    const run = child(["--test", "--test-reporter=tap", join(REPO_ROOT, "test", "e2e", "failing-node.ts")]);
+    await run.exited;
+    assert.equal(run.process.exitCode, 1, `the failing test fails the file:\n${run.output()}`);
+    assert.match(run.output(), /deliberate failure with a pod running/);
     assert.deepEqual(nodeLeftovers(sysctlsBefore), []);
   },
 );
 
-test("nothing of the node is left after it stops", { skip }, () => {
-  assert.deepEqual(nodeLeftovers(sysctlsBefore), []);
-});
+test(
+  "an interrupted run (SIGTERM) leaves nothing of its node behind",
+  { skip: localSkip, timeout: 180_000 },
+  async () => {
+    const run = await childWithNode();
+    assert.notDeepEqual(nodeLeftovers(sysctlsBefore), [], "the child's node is up");
+    const owned = nodeOwnedPaths();
+    run.process.kill("SIGTERM");
+    await run.exited;
+    assert.deepEqual(nodeLeftovers(sysctlsBefore, owned), []);
+  },
+);
+
+test(
+  "a run killed with SIGKILL: the cleanup command removes what its node left",
+  { skip: localSkip, timeout: 240_000 },
+  async () => {
+    const run = await childWithNode();
+    run.process.kill("SIGKILL");
+    await run.exited;
+    // No hook ran: the node's servers, the pod, its mounts, cgroups and the bridge are still there.
+    const left = nodeLeftovers(sysctlsBefore);
+    assert.deepEqual(
+      ["cgroup", "link", "mount", "path", "process"].filter((kind) => !kinds(left).includes(kind)),
+      [],
+      `what a killed run leaves: ${left.join("\n")}`,
+    );
+    assert.ok(existsSync(NODE_LOCK), "its lock is left too");
+    // Its control plane runs from a folder outside the node's root; the sweep removes the record.
+    const owned = nodeOwnedPaths();
+    assert.equal(owned.length, 1, "the node recorded its control plane's folder");
+    assert.ok(
+      left.some((line) => line.startsWith("process ") && line.includes(owned[0] ?? "?")),
+      `its control plane survives the kill: ${left.join("\n")}`,
+    );
+    const sweep = child([join(REPO_ROOT, "test", "support", "node-sweep.ts")]);
+    await sweep.exited;
+    assert.equal(sweep.process.exitCode, 0, sweep.output());
+    assert.match(sweep.output(), new RegExp(`took over the node lock .*pid ${run.process.pid}`));
+    assert.match(sweep.output(), /removed:\n/);
+    assert.deepEqual(nodeLeftovers(sysctlsBefore, owned), []);
+    assert.equal(existsSync(NODE_LOCK), false, "the lock is released");
+  },
+);

@@ -9,7 +9,7 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { stringify as toYaml } from "yaml";
@@ -27,6 +27,7 @@ import {
   NODE_ROOT,
   POD_CIDR,
   recordHostState,
+  recordOwnedPath,
   sweepNode,
 } from "./node-host.ts";
 import { lockNode } from "./node-lock.ts";
@@ -311,6 +312,8 @@ export async function startTestNode(options: StartNodeOptions): Promise<TestNode
     createBridge();
     createCgroupRoot();
     controlPlane = await startControlPlane({ env, address: BRIDGE_ADDRESS });
+    // Its servers run from a temporary folder outside NODE_ROOT: a sweep after SIGKILL finds them by it.
+    recordOwnedPath(dirname(controlPlane.kubeconfigPath));
     step("control plane ready");
     const kubeconfig = join(NODE_ROOT, "admin.kubeconfig");
     await writeFile(kubeconfig, toYaml(JSON.parse(controlPlane.kubeConfig.exportConfig())), { mode: 0o600 });
