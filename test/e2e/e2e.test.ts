@@ -187,7 +187,22 @@ describe("on a one-node cluster (kubelet, containerd, kube-proxy)", { skip }, ()
     },
     { timeout: 30 * 60_000 },
   );
-  after(() => cluster?.stop(), { timeout: 120_000 });
+  after(
+    async () => {
+      // On an existing cluster nothing is thrown away with the node: remove what the suite made.
+      if (cluster && !cluster.node.local) {
+        await cluster
+          .bash(
+            "helm uninstall floxide -n floxide-system --wait --ignore-not-found; " +
+              `kubectl delete namespace ${NS} floxide-system --ignore-not-found --wait=true --timeout=120s`,
+            180_000,
+          )
+          .catch((error: unknown) => process.stdout.write(`# e2e: cleanup: ${(error as Error).message}\n`));
+      }
+      await cluster?.stop();
+    },
+    { timeout: 240_000 },
+  );
 
   test("the worker image's size, and both images come from the Dockerfiles", (t) => {
     const { worker, operator } = cluster.images;
@@ -538,17 +553,19 @@ describe("on a one-node cluster (kubelet, containerd, kube-proxy)", { skip }, ()
       );
       const budgets = (JSON.parse(pdb) as { items: unknown[] }).items;
       assert.equal(budgets.length, 1, "one PodDisruptionBudget for the workers");
+      // The node the workers run on (this suite's node, or a one-node kind/k3d cluster's).
+      const nodeName = before[0]?.spec?.nodeName ?? "?";
       let drain = "";
       try {
         await cluster.bash(
-          "kubectl drain floxide-node --pod-selector=floxide.dev/workflow-deployment=pdb --ignore-daemonsets --delete-emptydir-data --timeout=20s",
+          `kubectl drain ${nodeName} --pod-selector=floxide.dev/workflow-deployment=pdb --ignore-daemonsets --delete-emptydir-data --timeout=20s`,
           60_000,
         );
         assert.fail("kubectl drain should stop at the disruption budget");
       } catch (error) {
         drain = (error as Error).message;
       } finally {
-        await cluster.kubectl("uncordon", "floxide-node");
+        await cluster.kubectl("uncordon", nodeName);
       }
       assert.match(drain, /disruption budget/, drain);
       const after = (await workerPods(NS, "pdb")).map((pod) => pod.metadata?.name ?? "");

@@ -8,7 +8,9 @@
 // Facts and pitfalls: docs/kubernetes-tests.md, "Real pods".
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { isIP } from "node:net";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { CoreV1Api } from "@kubernetes/client-node";
@@ -50,7 +52,7 @@ export interface TestNode {
   controlPlane: ControlPlane;
   /** Where pods reach the host: the bridge address (the API server, test Redis servers). */
   hostAddress: string;
-  /** False on kind/k3d (FLOXIDE_USE_EXISTING_CLUSTER=1): images must be loaded there by the user. */
+  /** False on kind/k3d (FLOXIDE_USE_EXISTING_CLUSTER=1): images are loaded with $FLOXIDE_LOAD_IMAGE. */
   local: boolean;
   /** `ctr` against the node's containerd, in the k8s.io namespace. */
   ctr(...args: string[]): Promise<string>;
@@ -420,20 +422,73 @@ function tailsOf(processes: readonly ManagedProcess[], lines: number): string {
   );
 }
 
+/** Names what FLOXIDE_USE_EXISTING_CLUSTER=1 needs besides KUBECONFIG (docs/kubernetes-tests.md). */
+export const HOST_ADDRESS_ENV = "FLOXIDE_HOST_ADDRESS";
+export const LOAD_IMAGE_ENV = "FLOXIDE_LOAD_IMAGE";
+
 async function existingClusterNode(env: NodeJS.ProcessEnv): Promise<TestNode> {
-  const controlPlane = await startControlPlane({ env });
-  const refuse = async (): Promise<never> => {
-    throw new Error(
-      "FLOXIDE_USE_EXISTING_CLUSTER=1: load the images into the cluster yourself (kind load / k3d image import)",
+  const hostAddress = env[HOST_ADDRESS_ENV] ?? "";
+  if (isIP(hostAddress) === 0) {
+    throw new NodeCannotStart(
+      `FLOXIDE_USE_EXISTING_CLUSTER=1 needs ${HOST_ADDRESS_ENV}: an IP address of this machine that the ` +
+        `cluster's pods reach (the suite's Redis binds it); got ${JSON.stringify(hostAddress)}. For kind: ` +
+        `docker network inspect kind -f '{{(index .IPAM.Config 0).Gateway}}'`,
     );
-  };
+  }
+  const loadCommand = env[LOAD_IMAGE_ENV] ?? "";
+  if (loadCommand.trim() === "") {
+    throw new NodeCannotStart(
+      `FLOXIDE_USE_EXISTING_CLUSTER=1 needs ${LOAD_IMAGE_ENV}: the command that loads an image archive ` +
+        `(an OCI tarball, {} in the command) into the cluster, e.g. 'kind load image-archive {} --name floxide' ` +
+        `or 'k3d image import {} -c floxide'`,
+    );
+  }
+  const controlPlane = await startControlPlane({ env });
   return {
     controlPlane,
-    hostAddress: env.FLOXIDE_HOST_ADDRESS ?? "host.docker.internal",
+    hostAddress,
     local: false,
-    ctr: refuse,
-    importImage: async () => undefined,
+    ctr: async () => {
+      throw new Error("FLOXIDE_USE_EXISTING_CLUSTER=1: no local containerd (use the cluster's own tools)");
+    },
+    importImage: (layout) => loadIntoCluster(loadCommand, layout),
     logTails: () => "(an existing cluster: see its own logs)",
     stop: () => controlPlane.stop(),
   };
+}
+
+/**
+ * Writes the layout as an OCI archive naming the image in full (io.containerd.image.name, which
+ * `ctr images import`, `kind load image-archive` and `k3d image import` read) and runs the
+ * user's load command on it.
+ */
+async function loadIntoCluster(command: string, layout: OciLayout): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), "floxide-image-"));
+  try {
+    const index = JSON.parse(await readFile(join(layout.dir, "index.json"), "utf8")) as {
+      manifests: { digest: string; annotations?: Record<string, string> }[];
+    };
+    const manifests = index.manifests
+      .filter((manifest) => manifest.digest === layout.digest)
+      .map((manifest) => ({
+        ...manifest,
+        annotations: { ...manifest.annotations, "io.containerd.image.name": layout.name },
+      }));
+    const tree = join(work, "layout");
+    await mkdir(tree);
+    await writeFile(join(tree, "index.json"), JSON.stringify({ ...index, manifests }));
+    await copyFile(join(layout.dir, "oci-layout"), join(tree, "oci-layout"));
+    await symlink(join(layout.dir, "blobs"), join(tree, "blobs"));
+    const archive = join(work, "image.tar");
+    // -h: the blobs through the link.
+    await run("tar", ["-C", tree, "-chf", archive, "."]);
+    const shell = command.includes("{}") ? command.replaceAll("{}", '"$1"') : `${command} "$1"`;
+    await run("bash", ["-euo", "pipefail", "-c", shell, "load-image", archive], { maxBuffer: 16 << 20 });
+  } catch (error) {
+    throw new Error(`${LOAD_IMAGE_ENV} could not load ${layout.name}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }
