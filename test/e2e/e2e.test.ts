@@ -583,7 +583,9 @@ describe("on a one-node cluster (kubelet, containerd, kube-proxy)", { skip }, ()
 /** A child process on this Node with this process's loader flags (tsx, or none). */
 function child(args: string[]): { process: ChildProcess; output: () => string; exited: Promise<unknown> } {
   const flags = process.execArgv.filter((flag) => !flag.startsWith("--test"));
-  const started = spawn(process.execPath, [...flags, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  // Without this process's test-runner context: a child `node --test` would skip its files.
+  const { NODE_TEST_CONTEXT: _context, ...env } = process.env;
+  const started = spawn(process.execPath, [...flags, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
   let output = "";
   started.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   started.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));

@@ -85,6 +85,17 @@ test("the lock of a process killed with SIGKILL is taken over", async () => {
   lock.release();
 });
 
+test("a lock of a dead process is taken over at once, even with no time to wait", async () => {
+  const path = lockPath();
+  const killed = holder(path, 10_000);
+  await said(killed, "locked\n");
+  killed.child.kill("SIGKILL");
+  await killed.exited;
+  const lock = await lockNode({ path, timeoutMs: 0 });
+  assert.equal(JSON.parse(readFileSync(path, "utf8")).pid, process.pid);
+  lock.release();
+});
+
 test("a lock naming a live pid with another start time (a recycled pid) is taken over", async () => {
   const path = lockPath();
   writeFileSync(path, JSON.stringify({ pid: process.pid, startTime: "1", command: "gone", since: "then" }));

@@ -18,8 +18,10 @@ export const POD_CIDR = "10.244.0.0/24";
 export const CGROUP_ROOT = "floxide-node";
 export const CNI_NETWORK = "floxide-node";
 export const CONTAINERD_SOCKET = join(NODE_ROOT, "containerd.sock");
+/** The cache scripts/provision.sh fills (FLOXIDE_CACHE): images and BuildKit's layers live there too. */
+export const CACHE_DIR = process.env.FLOXIDE_CACHE || join(homedir(), ".cache", "floxide-k8s");
 /** BuildKit's cache (layers of earlier builds), kept between runs like Docker's; its mounts are not. */
-export const BUILDKIT_ROOT = join(homedir(), ".cache", "floxide-k8s", "buildkit");
+export const BUILDKIT_ROOT = join(CACHE_DIR, "buildkit");
 const SNAPSHOT = join(NODE_ROOT, "host-before.json");
 /** Folders outside NODE_ROOT the node's processes run from (its control plane's temporary folder). */
 const OWNED_PATHS = join(NODE_ROOT, "owned-paths.json");

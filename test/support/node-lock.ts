@@ -107,10 +107,17 @@ export async function lockNode(options: LockOptions = {}): Promise<NodeLock> {
     const again = readOwner(path);
     if (again && alive(again)) return false;
     rmSync(path, { force: true });
+    try {
+      writeFileSync(path, mine, { flag: "wx" });
+    } catch (error) {
+      // Another run took it first: wait for that one like any other holder.
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw error;
+    }
     log(
       `took over the node lock ${path}: ${owner ? `its owner (${describe(owner)}) is gone` : "unreadable"}`,
     );
-    return false;
+    return true;
   };
   try {
     await waitFor(tryTake, {
