@@ -291,13 +291,23 @@ describe("on a one-node cluster (kubelet, containerd, kube-proxy)", { skip }, ()
           "floxide",
           `redis://${redisService.spec?.clusterIP}:6379`,
         );
+        let seen: RunInfo[] = [];
         const runs = await waitFor(
           async () => {
-            const all = await store.listRuns({ limit: 100 });
-            return all.length === 20 && all.every((run) => run.status === "completed") ? all : undefined;
+            seen = await store.listRuns({ limit: 100 });
+            return seen.length === 20 && seen.every((run) => run.status === "completed") ? seen : undefined;
           },
           { timeoutMs: 240_000, intervalMs: 1000, message: "the README's 20 video runs to complete" },
-        );
+        ).catch(async (error: unknown) => {
+          // What was reached: the runs by status, the workers, the replicas the watch showed.
+          const statuses = seen.map((run) => run.status).join(" ");
+          const workers = (await store.listWorkers().catch(() => [])).map((worker) => worker.workerId);
+          t.diagnostic(
+            `runs (${seen.length}): ${statuses}\nworkers: ${workers.join(", ")}\nwatch:\n${watched}`,
+          );
+          t.diagnostic(await cluster.kubectl("get", "pods", "-A", "-o", "wide").catch(String));
+          throw error;
+        });
         assert.equal(runs.length, 20);
         const workers = await store.listWorkers();
         assert.ok(
