@@ -175,6 +175,17 @@ export function readmeInstallCommands(readme: string): string[] {
   return commands;
 }
 
+/** On an existing cluster nothing is thrown away with a node: the chart and the namespaces go. */
+async function removeSuiteObjects(): Promise<void> {
+  await cluster
+    .bash(
+      "helm uninstall floxide -n floxide-system --wait --ignore-not-found; " +
+        `kubectl delete namespace ${NS} floxide-system --ignore-not-found --wait=true --timeout=120s`,
+      180_000,
+    )
+    .catch((error: unknown) => process.stdout.write(`# e2e: cleanup: ${(error as Error).message}\n`));
+}
+
 describe("on a one-node cluster (kubelet, containerd, kube-proxy)", { skip }, () => {
   before(
     async () => {
@@ -183,22 +194,15 @@ describe("on a one-node cluster (kubelet, containerd, kube-proxy)", { skip }, ()
       process.stdout.write(
         `# e2e: cluster and images ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
       );
+      // An existing cluster may hold what an earlier, killed run made.
+      if (!cluster.node.local) await removeSuiteObjects();
       await core().createNamespace({ body: { metadata: { name: NS } } });
     },
     { timeout: 30 * 60_000 },
   );
   after(
     async () => {
-      // On an existing cluster nothing is thrown away with the node: remove what the suite made.
-      if (cluster && !cluster.node.local) {
-        await cluster
-          .bash(
-            "helm uninstall floxide -n floxide-system --wait --ignore-not-found; " +
-              `kubectl delete namespace ${NS} floxide-system --ignore-not-found --wait=true --timeout=120s`,
-            180_000,
-          )
-          .catch((error: unknown) => process.stdout.write(`# e2e: cleanup: ${(error as Error).message}\n`));
-      }
+      if (cluster && !cluster.node.local) await removeSuiteObjects();
       await cluster?.stop();
     },
     { timeout: 240_000 },
