@@ -9,12 +9,12 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
+import { CACHE_DIR } from "./node-host.ts";
 
 const exec = promisify(execFile);
-export const IMAGE_CACHE = join(homedir(), ".cache", "floxide-k8s", "images");
+export const IMAGE_CACHE = join(CACHE_DIR, "images");
 const DEBIAN_SUITE = "bookworm";
 const DEBIAN_MIRROR = "http://deb.debian.org/debian";
 /** Beyond minbase: what the Node binary loads (Node 26 links libatomic). */

@@ -67,17 +67,16 @@ export async function startE2eCluster(log: (line: string) => void): Promise<E2eC
       );
       return { worker, operator, workflows, redis: await redisImage(await chartRedisImage()) };
     });
-    if (node.local) {
-      for (const layout of [
-        images.worker.layout,
-        images.operator.layout,
-        images.workflows.layout,
-        images.redis,
-      ]) {
-        await node.importImage(layout);
-      }
-      log("images imported into the node's containerd");
+    // Into this node's containerd, or into an existing cluster with the user's $FLOXIDE_LOAD_IMAGE.
+    for (const layout of [
+      images.worker.layout,
+      images.operator.layout,
+      images.workflows.layout,
+      images.redis,
+    ]) {
+      await node.importImage(layout);
     }
+    log(node.local ? "images imported into the node's containerd" : "images loaded into the cluster");
     // Bound to the bridge as well: worker pods and the operator pod connect to it by address.
     // Protected mode off: it refuses every client not on loopback when there is no password.
     redis = await startRedis({ args: ["--bind", "127.0.0.1", node.hostAddress, "--protected-mode", "no"] });

@@ -34,7 +34,10 @@ const BUILDKIT_SOCKET = join(BUILDKIT_STATE, "buildkitd.sock");
 
 export interface BuiltImage {
   layout: OciLayout;
+  /** The whole image: compressed (what a pull transfers) and unpacked (what `docker images` shows). */
   size: ImageSize;
+  /** The base image the final stage starts FROM, and the size of its layers within `size`. */
+  base: { name: string; size: ImageSize } | undefined;
   /** True when the layout came from the cache (nothing was built). */
   cached: boolean;
 }
@@ -278,8 +281,40 @@ async function buildOne(
   }
   const layout: OciLayout = { name, dir, tag, digest: manifestDigest(dir) };
   const size = await layoutSize(dir, layout.digest);
-  log(`${name}: ${megabytes(size.compressed)} compressed (pulled), ${megabytes(size.uncompressed)} unpacked`);
-  return { layout, size, cached };
+  const base = await finalBase(layout, bases);
+  const own = base && {
+    compressed: size.compressed - base.size.compressed,
+    uncompressed: size.uncompressed - base.size.uncompressed,
+  };
+  log(
+    `${name}: ${megabytes(size.uncompressed)} unpacked (as \`docker images\` shows), ` +
+      `${megabytes(size.compressed)} compressed (what a pull transfers)` +
+      (base && own
+        ? `; the base ${base.name} is ${megabytes(base.size.uncompressed)} / ${megabytes(base.size.compressed)} of it, ` +
+          `this image's own layers ${megabytes(own.uncompressed)} / ${megabytes(own.compressed)}`
+        : ""),
+  );
+  return { layout, size, base, cached };
+}
+
+function layerDigests(layout: Pick<OciLayout, "dir" | "digest">): string[] {
+  const manifest = JSON.parse(
+    readFileSync(join(layout.dir, "blobs", ...layout.digest.split(":")), "utf8"),
+  ) as { layers: { digest: string }[] };
+  return manifest.layers.map((layer) => layer.digest);
+}
+
+/** The base whose layers the image starts with (its final stage's FROM), with its size. */
+async function finalBase(
+  image: OciLayout,
+  bases: readonly OciLayout[],
+): Promise<{ name: string; size: ImageSize } | undefined> {
+  const layers = layerDigests(image);
+  const base = bases.find((candidate) => {
+    const prefix = layerDigests(candidate);
+    return prefix.length > 0 && prefix.every((digest, index) => layers[index] === digest);
+  });
+  return base && { name: base.name, size: await layoutSize(base.dir, base.digest) };
 }
 
 /**

@@ -18,9 +18,13 @@ export const POD_CIDR = "10.244.0.0/24";
 export const CGROUP_ROOT = "floxide-node";
 export const CNI_NETWORK = "floxide-node";
 export const CONTAINERD_SOCKET = join(NODE_ROOT, "containerd.sock");
+/** The cache scripts/provision.sh fills (FLOXIDE_CACHE): images and BuildKit's layers live there too. */
+export const CACHE_DIR = process.env.FLOXIDE_CACHE || join(homedir(), ".cache", "floxide-k8s");
 /** BuildKit's cache (layers of earlier builds), kept between runs like Docker's; its mounts are not. */
-export const BUILDKIT_ROOT = join(homedir(), ".cache", "floxide-k8s", "buildkit");
+export const BUILDKIT_ROOT = join(CACHE_DIR, "buildkit");
 const SNAPSHOT = join(NODE_ROOT, "host-before.json");
+/** Folders outside NODE_ROOT the node's processes run from (its control plane's temporary folder). */
+const OWNED_PATHS = join(NODE_ROOT, "owned-paths.json");
 
 /**
  * The sysctls the node changes: the kubelet sets the vm/kernel ones at start
@@ -71,6 +75,23 @@ export function recordHostState(): void {
   writeFileSync(SNAPSHOT, JSON.stringify(snapshot));
 }
 
+/**
+ * Records a folder outside NODE_ROOT whose processes belong to the node (its control plane runs
+ * from a temporary folder of its own): a sweep after a SIGKILL kills them and removes the folder.
+ */
+export function recordOwnedPath(path: string): void {
+  writeFileSync(OWNED_PATHS, JSON.stringify([...nodeOwnedPaths(), path]));
+}
+
+export function nodeOwnedPaths(): string[] {
+  try {
+    const paths = JSON.parse(readFileSync(OWNED_PATHS, "utf8")) as unknown;
+    return Array.isArray(paths) ? paths.filter((path): path is string => typeof path === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
 function readSnapshot(): HostSnapshot | undefined {
   try {
     return JSON.parse(readFileSync(SNAPSHOT, "utf8")) as HostSnapshot;
@@ -95,11 +116,21 @@ function cmdline(pid: string): string {
 
 const allPids = (): string[] => readdirSync("/proc").filter((name) => /^\d+$/.test(name));
 
-/** Processes of the node: every command line naming NODE_ROOT (servers, shims), and pods' processes. */
-export function nodeProcesses(): { pid: number; command: string }[] {
+/**
+ * Processes of the node: every command line naming NODE_ROOT (servers, shims) or a folder it
+ * owns (its control plane), and pods' processes.
+ */
+export function nodeProcesses(
+  owned: readonly string[] = nodeOwnedPaths(),
+): { pid: number; command: string }[] {
   const inCgroups = new Set(cgroupPids());
+  const roots = [NODE_ROOT, ...owned];
   return allPids()
-    .filter((pid) => Number(pid) !== process.pid && (cmdline(pid).includes(NODE_ROOT) || inCgroups.has(pid)))
+    .filter(
+      (pid) =>
+        Number(pid) !== process.pid &&
+        (roots.some((root) => cmdline(pid).includes(root)) || inCgroups.has(pid)),
+    )
     .map((pid) => ({ pid: Number(pid), command: cmdline(pid).slice(0, 200) }))
     .filter((entry) => entry.command !== "");
 }
@@ -117,10 +148,10 @@ function shimSocket(command: string): string | undefined {
 
 const pause = (ms: number): void => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms) as never;
 
-function killNodeProcesses(): string[] {
+function killNodeProcesses(owned: readonly string[]): string[] {
   const killed: string[] = [];
   for (let round = 0; round < 100; round++) {
-    const processes = nodeProcesses();
+    const processes = nodeProcesses(owned);
     if (processes.length === 0) return killed;
     for (const { pid, command } of processes) {
       const socket = shimSocket(command);
@@ -134,7 +165,7 @@ function killNodeProcesses(): string[] {
     }
     pause(100);
   }
-  throw new Error(`node processes survive SIGKILL: ${JSON.stringify(nodeProcesses())}`);
+  throw new Error(`node processes survive SIGKILL: ${JSON.stringify(nodeProcesses(owned))}`);
 }
 
 // ---- mounts
@@ -360,15 +391,18 @@ function removeHostPaths(snapshot: HostSnapshot | undefined): string[] {
  */
 export function sweepNode(kubeProxy?: string): string[] {
   const snapshot = readSnapshot();
+  const owned = nodeOwnedPaths();
   const removed = [
-    ...killNodeProcesses(),
+    ...killNodeProcesses(owned),
     ...unmountAll(),
     ...removeCgroups(),
     ...removeIptablesRules(kubeProxy),
     ...removeLinks(),
     ...restoreSysctls(snapshot),
     ...removeHostPaths(snapshot),
+    ...owned.filter((path) => existsSync(path)).map((path) => `path ${path}`),
   ];
+  for (const path of owned) rmSync(path, { recursive: true, force: true });
   if (existsSync(NODE_ROOT)) {
     // Mounts are gone; a lazily detached one no longer pins its folder.
     rmSync(NODE_ROOT, { recursive: true, force: true });
@@ -376,11 +410,17 @@ export function sweepNode(kubeProxy?: string): string[] {
   return removed;
 }
 
-/** What of the node is still on the host: empty after a clean teardown. */
-export function nodeLeftovers(sysctlsBefore: Record<string, string | undefined>): string[] {
+/**
+ * What of the node is still on the host: empty after a clean teardown. `owned`: the folders the
+ * node recorded (nodeOwnedPaths(), read before a sweep removes the record).
+ */
+export function nodeLeftovers(
+  sysctlsBefore: Record<string, string | undefined>,
+  owned: readonly string[] = nodeOwnedPaths(),
+): string[] {
   const now = currentSysctls();
   return [
-    ...nodeProcesses().map((entry) => `process ${entry.pid}: ${entry.command}`),
+    ...nodeProcesses(owned).map((entry) => `process ${entry.pid}: ${entry.command}`),
     ...nodeMounts().map((point) => `mount ${point}`),
     ...nodeCgroups().map((dir) => `cgroup ${dir}`),
     ...nodeLinks().map((link) => `link ${link}`),
@@ -388,6 +428,6 @@ export function nodeLeftovers(sysctlsBefore: Record<string, string | undefined>)
     ...Object.entries(sysctlsBefore)
       .filter(([key, value]) => now[key] !== value)
       .map(([key, value]) => `sysctl ${key} = ${now[key]} (was ${value})`),
-    ...(existsSync(NODE_ROOT) ? [`path ${NODE_ROOT}`] : []),
+    ...[NODE_ROOT, ...owned].filter((path) => existsSync(path)).map((path) => `path ${path}`),
   ];
 }

@@ -8,8 +8,10 @@
 // Facts and pitfalls: docs/kubernetes-tests.md, "Real pods".
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { isIP } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { stringify as toYaml } from "yaml";
@@ -27,8 +29,10 @@ import {
   NODE_ROOT,
   POD_CIDR,
   recordHostState,
+  recordOwnedPath,
   sweepNode,
 } from "./node-host.ts";
+import { lockNode } from "./node-lock.ts";
 import { spawnLogged, terminate, type ManagedProcess } from "./processes.ts";
 import { waitFor } from "./wait.ts";
 
@@ -48,7 +52,7 @@ export interface TestNode {
   controlPlane: ControlPlane;
   /** Where pods reach the host: the bridge address (the API server, test Redis servers). */
   hostAddress: string;
-  /** False on kind/k3d (FLOXIDE_USE_EXISTING_CLUSTER=1): images must be loaded there by the user. */
+  /** False on kind/k3d (FLOXIDE_USE_EXISTING_CLUSTER=1): images are loaded with $FLOXIDE_LOAD_IMAGE. */
   local: boolean;
   /** `ctr` against the node's containerd, in the k8s.io namespace. */
   ctr(...args: string[]): Promise<string>;
@@ -232,10 +236,11 @@ async function freePort(): Promise<number> {
 
 let exitHookInstalled = false;
 /** An interrupted run (SIGINT/SIGTERM, or an exit without stop()) still puts the host back. */
-function sweepOnExit(kubeProxy: string): () => void {
+function sweepOnExit(kubeProxy: string, releaseLock: () => void): () => void {
   const onExit = (): void => {
     try {
       sweepNode(kubeProxy);
+      releaseLock();
     } catch (error) {
       process.stderr.write(`test node: cleanup on exit failed: ${(error as Error).message}\n`);
     }
@@ -275,11 +280,18 @@ export async function startTestNode(options: StartNodeOptions): Promise<TestNode
   const log = options.log ?? (() => undefined);
   const started = Date.now();
   const step = (what: string): void => log(`${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  const left = sweepNode(binaries.kubeProxy);
-  if (left.length > 0) log(`removed what an earlier run left: ${left.join("; ")}`);
-  await mkdir(NODE_ROOT, { recursive: true });
-  recordHostState();
-  const releaseExitHook = sweepOnExit(binaries.kubeProxy);
+  // Before the sweep: it kills whatever runs under NODE_ROOT, another run's node included.
+  const lock = await lockNode({ env, log });
+  try {
+    const left = sweepNode(binaries.kubeProxy);
+    if (left.length > 0) log(`removed what an earlier run left: ${left.join("; ")}`);
+    await mkdir(NODE_ROOT, { recursive: true });
+    recordHostState();
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  const releaseExitHook = sweepOnExit(binaries.kubeProxy, lock.release);
   const processes: NodeProcesses = { list: [], crashed: new AbortController() };
   let controlPlane: ControlPlane | undefined;
   let dns: ClusterDns | undefined;
@@ -289,6 +301,7 @@ export async function startTestNode(options: StartNodeOptions): Promise<TestNode
     await controlPlane?.stop();
     sweepNode(binaries.kubeProxy);
     releaseExitHook();
+    lock.release();
   };
   const wait = { timeoutMs: options.timeoutMs ?? 60_000, signal: processes.crashed.signal };
   const ctr = async (...args: string[]): Promise<string> =>
@@ -301,6 +314,8 @@ export async function startTestNode(options: StartNodeOptions): Promise<TestNode
     createBridge();
     createCgroupRoot();
     controlPlane = await startControlPlane({ env, address: BRIDGE_ADDRESS });
+    // Its servers run from a temporary folder outside NODE_ROOT: a sweep after SIGKILL finds them by it.
+    recordOwnedPath(dirname(controlPlane.kubeconfigPath));
     step("control plane ready");
     const kubeconfig = join(NODE_ROOT, "admin.kubeconfig");
     await writeFile(kubeconfig, toYaml(JSON.parse(controlPlane.kubeConfig.exportConfig())), { mode: 0o600 });
@@ -407,20 +422,73 @@ function tailsOf(processes: readonly ManagedProcess[], lines: number): string {
   );
 }
 
+/** Names what FLOXIDE_USE_EXISTING_CLUSTER=1 needs besides KUBECONFIG (docs/kubernetes-tests.md). */
+export const HOST_ADDRESS_ENV = "FLOXIDE_HOST_ADDRESS";
+export const LOAD_IMAGE_ENV = "FLOXIDE_LOAD_IMAGE";
+
 async function existingClusterNode(env: NodeJS.ProcessEnv): Promise<TestNode> {
-  const controlPlane = await startControlPlane({ env });
-  const refuse = async (): Promise<never> => {
-    throw new Error(
-      "FLOXIDE_USE_EXISTING_CLUSTER=1: load the images into the cluster yourself (kind load / k3d image import)",
+  const hostAddress = env[HOST_ADDRESS_ENV] ?? "";
+  if (isIP(hostAddress) === 0) {
+    throw new NodeCannotStart(
+      `FLOXIDE_USE_EXISTING_CLUSTER=1 needs ${HOST_ADDRESS_ENV}: an IP address of this machine that the ` +
+        `cluster's pods reach (the suite's Redis binds it); got ${JSON.stringify(hostAddress)}. For kind: ` +
+        `docker network inspect kind -f '{{(index .IPAM.Config 0).Gateway}}'`,
     );
-  };
+  }
+  const loadCommand = env[LOAD_IMAGE_ENV] ?? "";
+  if (loadCommand.trim() === "") {
+    throw new NodeCannotStart(
+      `FLOXIDE_USE_EXISTING_CLUSTER=1 needs ${LOAD_IMAGE_ENV}: the command that loads an image archive ` +
+        `(an OCI tarball, {} in the command) into the cluster, e.g. 'kind load image-archive {} --name floxide' ` +
+        `or 'k3d image import {} -c floxide'`,
+    );
+  }
+  const controlPlane = await startControlPlane({ env });
   return {
     controlPlane,
-    hostAddress: env.FLOXIDE_HOST_ADDRESS ?? "host.docker.internal",
+    hostAddress,
     local: false,
-    ctr: refuse,
-    importImage: async () => undefined,
+    ctr: async () => {
+      throw new Error("FLOXIDE_USE_EXISTING_CLUSTER=1: no local containerd (use the cluster's own tools)");
+    },
+    importImage: (layout) => loadIntoCluster(loadCommand, layout),
     logTails: () => "(an existing cluster: see its own logs)",
     stop: () => controlPlane.stop(),
   };
+}
+
+/**
+ * Writes the layout as an OCI archive naming the image in full (io.containerd.image.name, which
+ * `ctr images import`, `kind load image-archive` and `k3d image import` read) and runs the
+ * user's load command on it.
+ */
+async function loadIntoCluster(command: string, layout: OciLayout): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), "floxide-image-"));
+  try {
+    const index = JSON.parse(await readFile(join(layout.dir, "index.json"), "utf8")) as {
+      manifests: { digest: string; annotations?: Record<string, string> }[];
+    };
+    const manifests = index.manifests
+      .filter((manifest) => manifest.digest === layout.digest)
+      .map((manifest) => ({
+        ...manifest,
+        annotations: { ...manifest.annotations, "io.containerd.image.name": layout.name },
+      }));
+    const tree = join(work, "layout");
+    await mkdir(tree);
+    await writeFile(join(tree, "index.json"), JSON.stringify({ ...index, manifests }));
+    await copyFile(join(layout.dir, "oci-layout"), join(tree, "oci-layout"));
+    await symlink(join(layout.dir, "blobs"), join(tree, "blobs"));
+    const archive = join(work, "image.tar");
+    // -h: the blobs through the link.
+    await run("tar", ["-C", tree, "-chf", archive, "."]);
+    const shell = command.includes("{}") ? command.replaceAll("{}", '"$1"') : `${command} "$1"`;
+    await run("bash", ["-euo", "pipefail", "-c", shell, "load-image", archive], { maxBuffer: 16 << 20 });
+  } catch (error) {
+    throw new Error(`${LOAD_IMAGE_ENV} could not load ${layout.name}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }
