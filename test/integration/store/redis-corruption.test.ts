@@ -232,6 +232,11 @@ const corruptions: Corruption[] = [
     apply: (s) => admin.zadd(s.keys.key("delayed"), 0, "garbage"),
   },
   {
+    name: "idempotency key of the wrong type",
+    key: (s) => `${s.keys.base}:idem:idem-${s.runA}`,
+    apply: (s) => makeWrongType(`${s.keys.base}:idem:idem-${s.runA}`, "hash"),
+  },
+  {
     name: "a garbage entry in the workers registry",
     key: (s) => s.keys.key("workers"),
     apply: (s) => admin.hset(s.keys.key("workers"), "w9", "garbage"),
@@ -292,6 +297,7 @@ function operations(s: Scene): [string, () => Promise<unknown>][] {
     ],
     ["reclaimExpired", () => store.reclaimExpired()],
     ["createRun", () => createRun(store, randomUUID())],
+    ["createRun again with run A's idempotency key", () => createRun(store, s.runA)],
     ["claim", async () => (claimed = await store.claim(LEASE))],
     [
       "commit (a fan-out large enough to be staged)",

@@ -19,7 +19,11 @@ local INPUT, VERSION = ARGV[7], ARGV[8]
 local ITEM, ITEM_ID, ITEM_NODE, ITEM_ATTEMPT = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local idem_key = BASE .. ':idem:' .. IDEM
 if HAS_IDEM then
-  local existing = redis.call('GET', idem_key)
+  -- pcall: a wrong type is refused naming the key, at no cost to a well-formed call.
+  local existing = redis.pcall('GET', idem_key)
+  if type(existing) == 'table' and existing.err then
+    return redis.error_reply('CORRUPT ' .. (type_problem(idem_key, 'idem') or existing.err))
+  end
   if existing and redis.call('EXISTS', rkey('run', existing)) == 1 then return { existing, 0 } end
 end
 local run_key = rkey('run', RUN_ID)

@@ -47,7 +47,7 @@ local KEY_TYPES = {
   dead = 'list', errors = 'list', metrics = 'hash', runs = 'zset', expiring = 'zset', workers = 'hash',
   reclaim_guard = 'string', worker_expiry = 'zset',
   run = 'hash', events = 'list', parked = 'list', held = 'hash', joins = 'hash', ['open-joins'] = 'set',
-  checkpoint = 'hash', ['run-errors'] = 'list', staged = 'list',
+  checkpoint = 'hash', ['run-errors'] = 'list', staged = 'list', idem = 'string',
 }
 
 -- Why `key` cannot hold a `kind` key, or nil.
