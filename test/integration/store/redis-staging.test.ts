@@ -78,6 +78,28 @@ describe("staged fan-out", () => {
     await admin.del(keys.key("ready"));
   });
 
+  test("a staging list of the wrong type: a later chunk is refused naming it, nothing written", async () => {
+    const { runId, claim } = await startRun();
+    const raws = fanOut(runId, 4).map(encodeItem);
+    const ready = (await store.depth()).ready;
+    assert.equal(await stage(claim, raws.slice(0, 2), true), 2);
+    const staged = `${keys.base}:staged:${claim.token}`;
+    await admin.del(staged);
+    await admin.set(staged, "garbage");
+    await assert.rejects(stage(claim, raws.slice(2), false), (error: Error) =>
+      error.message.includes(`CORRUPT key ${staged} is a string, not a list`),
+    );
+    assert.equal(await admin.get(staged), "garbage", "nothing written");
+    assert.equal((await store.depth()).ready, ready);
+    // The step's own retry stages from a first chunk, which replaces the bad key.
+    const result = await store.commit(claim, success({ followUps: fanOut(runId, STAGE_ABOVE + 1) }));
+    assert.equal(result.status, "committed");
+    assert.equal(await admin.exists(staged), 0);
+    assert.equal((await store.depth()).ready, ready + STAGE_ABOVE + 1);
+    await store.cancelRun(runId, "done");
+    await admin.del(keys.key("ready"));
+  });
+
   test("a worker that dies mid-staging leaves nothing visible; the sweep drops what it staged", async () => {
     const { runId, claim } = await startRun(50);
     const raws = fanOut(runId, 10).map(encodeItem);
