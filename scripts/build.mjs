@@ -9,6 +9,10 @@ import { join } from "node:path";
 const ROOTS = ["common", "contract", "worker", "cli", "operator", "examples"];
 const ASSET = /\.lua$/;
 
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  console.log("usage: node scripts/build.mjs   (npm run build: compiles to dist/, copies the .lua files)");
+  process.exit(0);
+}
 rmSync("dist", { recursive: true, force: true });
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
 const compiled = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { stdio: "inherit" });

@@ -5,6 +5,11 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  console.log("usage: node scripts/run-tests.mjs [path...]   (default: test/; e2e files run alone, last)");
+  console.log("env: FLOXIDE_TEST_CONCURRENCY (default 2) test files at once");
+  process.exit(0);
+}
 const roots = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["test"];
 const files = [];
 const walk = (dir) => {

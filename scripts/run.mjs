@@ -5,6 +5,11 @@
 import { spawn } from "node:child_process";
 import { atLeast, FLOOR, provision, REFERENCE } from "./node-runtime.mjs";
 
+if (process.argv[2] === undefined || process.argv[2] === "--help" || process.argv[2] === "-h") {
+  console.log("usage: node scripts/run.mjs <entry.ts | node flags...> [args...]");
+  console.log("runs the entry on this Node when it is at least " + FLOOR + ", else on Node " + REFERENCE);
+  process.exit(process.argv[2] === undefined ? 2 : 0);
+}
 let node = process.execPath;
 let env = process.env;
 if (!atLeast(process.version, FLOOR)) {
