@@ -36,6 +36,7 @@ export const SCRIPT_NAMES = [
   "heartbeat",
   "list-workers",
   "read-runs",
+  "redrive",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
