@@ -57,9 +57,14 @@ export function loadAssets(): ConsoleAssets {
     });
     imports[specifier] = `/assets/vendor/${entry.file}`;
   }
-  const importMap = JSON.stringify({ imports });
-  const hash = createHash("sha256").update(importMap).digest("base64");
-  const html = readFileSync(join(WEB, "index.html"), "utf8").replace("__IMPORT_MAP__", importMap);
+  const html = readFileSync(join(WEB, "index.html"), "utf8").replace(
+    "__IMPORT_MAP__",
+    JSON.stringify({ imports }),
+  );
+  // The hash covers the script's text exactly as served, whitespace included.
+  const inline = /<script type="importmap">([\s\S]*?)<\/script>/.exec(html)?.[1];
+  if (inline === undefined) throw new Error("console/web/index.html has no import map");
+  const hash = createHash("sha256").update(inline).digest("base64");
   const csp = [
     "default-src 'none'",
     `script-src 'self' 'sha256-${hash}'`,
@@ -83,6 +88,7 @@ export async function assetsPlugin(app: FastifyInstance, assets: ConsoleAssets):
       .header("cache-control", "no-store")
       .send(assets.html);
   app.get("/", page);
+  app.get("/favicon.ico", async (_request, reply) => reply.code(204).send());
   app.get("/assets/*", async (request, reply) => {
     const file = assets.files.get((request.params as { "*": string })["*"]);
     if (file === undefined) return reply.code(404).send({ error: "no such asset", code: "NotFound" });

@@ -231,7 +231,7 @@ export function RunPage({ workflow, runId, config }) {
                   .map(([s, c]) => `${c} ${s}`)
                   .join(", ")}
               </td>
-              <td class="num">${n.attempts}</td>
+              <td class="num" data-field="attempts">${n.attempts}</td>
               <td class="num">${fmtDuration(n.durationMs)}</td>
               <td>
                 ${n.leases.map((l) => `on ${l.workerId}, lease age ${fmtDuration(l.ageMs)}, until ${fmtTime(l.deadline)}`).join("; ")}
@@ -420,8 +420,8 @@ export function WorkersPage({ workflow }) {
                         ${w.items.map(
                           (i) =>
                             html`<div>
-                              <a href=${hrefOf("w", workflow, "run", i.item.runId)}>${i.item.node}</a> attempt
-                              ${i.item.attempt}, lease age
+                              <a href=${hrefOf("w", workflow, "run", i.item.runId)}>${i.item.node}</a>
+                              (${i.leaseWorkerId}) attempt ${i.item.attempt}, lease age
                               ${i.claimedAt === null ? "—" : fmtDuration(data.now - i.claimedAt)}, expires in
                               ${fmtDuration(i.deadline - data.now)}
                             </div>`,

@@ -57,8 +57,8 @@ export async function withPage<T>(
     mkdirSync(SCREENSHOTS, { recursive: true });
     const file = join(SCREENSHOTS, `${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 80)}.png`);
     await page.screenshot({ path: file, fullPage: true }).catch(() => undefined);
-    throw Object.assign(error as Error, {
-      message: `${(error as Error).message}\n(screenshot: ${file})\n${problems.join("\n")}`,
+    throw new Error(`${(error as Error).message}\n(screenshot: ${file})\n${problems.join("\n")}`, {
+      cause: error,
     });
   } finally {
     await context.close();

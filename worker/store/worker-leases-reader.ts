@@ -14,6 +14,8 @@ import type { WorkerLiveness, WorkItem } from "./types.ts";
 
 export interface InFlightItem {
   readonly item: WorkItem;
+  /** The id the lease was taken under: a worker pool claims as `<pool id>/<slot>`. */
+  readonly leaseWorkerId: string;
   readonly deadline: number;
   /** When the lease was taken (the item record's last update), null if the record is gone. */
   readonly claimedAt: number | null;
@@ -78,13 +80,27 @@ export async function readWorkersWithLeases(
           ),
           `item records of '${workflow}'`,
         );
+  const live = new Set(liveness.workers.map((worker) => worker.workerId));
+  // A pool's slots claim as `<pool id>/<slot>` (engine/pool.ts): file them under the pool.
+  const holderOf = (leaseWorkerId: string): string => {
+    const slash = leaseWorkerId.lastIndexOf("/");
+    return slash > 0 && live.has(leaseWorkerId.slice(0, slash))
+      ? leaseWorkerId.slice(0, slash)
+      : leaseWorkerId;
+  };
   const byWorker = new Map<string, InFlightItem[]>();
   leases.forEach(({ workerId, item, deadline }, index) => {
     const record = records[index];
     const claimedAt = typeof record === "string" ? Number(record.split("\t")[2]) : NaN;
-    const list = byWorker.get(workerId) ?? [];
-    list.push({ item, deadline, claimedAt: Number.isFinite(claimedAt) ? claimedAt : null });
-    byWorker.set(workerId, list);
+    const holder = holderOf(workerId);
+    const list = byWorker.get(holder) ?? [];
+    list.push({
+      item,
+      leaseWorkerId: workerId,
+      deadline,
+      claimedAt: Number.isFinite(claimedAt) ? claimedAt : null,
+    });
+    byWorker.set(holder, list);
   });
   const ids = new Set([...liveness.workers.map((worker) => worker.workerId), ...byWorker.keys()]);
   const workers = [...ids].sort().map((workerId) => ({
