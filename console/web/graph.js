@@ -3,7 +3,7 @@
 import { html } from "./html.js";
 import { fmtDuration } from "./format.js";
 
-const W = 170;
+const W = 200;
 const H = 58;
 const GAP_X = 60;
 const GAP_Y = 26;
