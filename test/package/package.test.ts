@@ -142,6 +142,44 @@ test("floxide dev runs a project's module on the memory backend through the inst
   }
 });
 
+test("the installed floxide ui serves its page and vendored modules from the package, with no node_modules of its own", async (t) => {
+  const redis: RedisServer = await startRedis();
+  t.after(() => redis.stop());
+  const child = spawn(floxide, ["ui", "--redis", redis.url, "--port", "0"], {
+    cwd: project,
+    env: packageEnv(),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const exited = once(child, "exit");
+  try {
+    const url = await waitFor(() => /floxide console on (\S+)/.exec(stdout)?.[1], {
+      timeoutMs: 30_000,
+      message: `the console to start\n${stdout}\n${stderr}`,
+    });
+    const page = await (await fetch(url)).text();
+    const imports = (
+      JSON.parse(/<script type="importmap">([\s\S]*?)<\/script>/.exec(page)?.[1] ?? "{}") as {
+        imports: Record<string, string>;
+      }
+    ).imports;
+    assert.deepEqual(Object.keys(imports).sort(), ["htm", "preact", "preact/hooks"]);
+    for (const path of [...Object.values(imports), "/assets/app.js"]) {
+      const asset = await fetch(new URL(path, url));
+      assert.equal(asset.status, 200, path);
+      assert.match(asset.headers.get("content-type") ?? "", /javascript/);
+    }
+    child.kill("SIGTERM");
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 0, stderr);
+  } finally {
+    child.kill("SIGKILL");
+  }
+});
+
 test("docs/install.md's image layout: floxide worker runs a .ts module from /app with no package.json", async (t) => {
   const root = join(packed.scratch, "image");
   const { opt, app } = await imageLayout(root, packed.tarball);
