@@ -1,20 +1,13 @@
 /**
  * The Workflows page's history: backlog samples of the last minutes and steps/s, derived from
  * successive readings of each workflow's counters (steps = completed + failed + retried + held
- * over its nodes). Pure bookkeeping; the views feed it what they read.
+ * over its nodes: cli/local's stepsOf). Pure bookkeeping; the views feed it what they read.
  */
-import type { QueueDepth, WorkflowMetrics } from "../../worker/store/index.ts";
+import type { QueueDepth } from "../../worker/store/index.ts";
 
 export interface Sample extends QueueDepth {
   readonly at: number;
   readonly stepsPerSecond: number | null;
-}
-
-export function stepsOf(metrics: WorkflowMetrics): number {
-  let steps = 0;
-  for (const node of Object.values(metrics.nodes))
-    steps += node.completed + node.failed + node.retried + node.held;
-  return steps;
 }
 
 export class WorkflowSampler {

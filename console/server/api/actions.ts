@@ -6,9 +6,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ConsoleContext } from "../context.ts";
 import { httpError } from "../errors.ts";
-
-const WORKFLOW = { type: "string", minLength: 1, maxLength: 200, pattern: "^[^{}\\s]+$" } as const;
-const ID = { type: "string", minLength: 1, maxLength: 500 } as const;
+import { ID, workflowObject } from "../schemas.ts";
 
 export async function actionsPlugin(app: FastifyInstance, { ctx }: { ctx: ConsoleContext }): Promise<void> {
   const shown = (workflow: string): boolean => ctx.workflows === null || ctx.workflows.includes(workflow);
@@ -25,12 +23,7 @@ export async function actionsPlugin(app: FastifyInstance, { ctx }: { ctx: Consol
           properties: { action: { type: "string", enum: ["cancel", "pause", "resume"] } },
           required: ["action"],
         },
-        body: {
-          type: "object",
-          required: ["workflow", "runId"],
-          additionalProperties: false,
-          properties: { workflow: WORKFLOW, runId: ID, reason: { type: "string", maxLength: 500 } },
-        },
+        body: workflowObject({ runId: ID, reason: { type: "string", maxLength: 500 } }, ["runId"]),
       },
     },
     async (request, reply) => {
@@ -67,12 +60,7 @@ export async function actionsPlugin(app: FastifyInstance, { ctx }: { ctx: Consol
           properties: { action: { type: "string", enum: ["redrive", "discard"] } },
           required: ["action"],
         },
-        body: {
-          type: "object",
-          required: ["workflow", "itemId"],
-          additionalProperties: false,
-          properties: { workflow: WORKFLOW, itemId: ID },
-        },
+        body: workflowObject({ itemId: ID }, ["itemId"]),
       },
     },
     async (request, reply) => {

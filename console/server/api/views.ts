@@ -17,10 +17,11 @@ import {
 import type { ConsoleContext } from "../context.ts";
 import { httpError } from "../errors.ts";
 import { nodeViews } from "../node-states.ts";
-import { stepsOf, WorkflowSampler } from "../sampler.ts";
+import { WorkflowSampler } from "../sampler.ts";
+import { stepsOf } from "../../../cli/local/local-cluster.ts";
+import { ID, workflowObject } from "../schemas.ts";
 import { ViewCache } from "../view-cache.ts";
 
-const WORKFLOW = { type: "string", minLength: 1, maxLength: 200, pattern: "^[^{}\\s]+$" } as const;
 const STATUS = {
   type: "string",
   enum: ["queued", "running", "paused", "completed", "failed", "cancelled"],
@@ -88,20 +89,14 @@ function views(ctx: ConsoleContext): Record<string, View> {
       },
     },
     runs: {
-      schema: {
-        type: "object",
-        required: ["workflow"],
-        additionalProperties: false,
-        properties: {
-          workflow: WORKFLOW,
-          status: STATUS,
-          from: { type: "integer", minimum: 0 },
-          to: { type: "integer", minimum: 0 },
-          q: { type: "string", minLength: 1, maxLength: 500 },
-          cursor: { type: "string", minLength: 3, maxLength: 600 },
-          limit: { type: "integer", minimum: 1, maximum: 500 },
-        },
-      },
+      schema: workflowObject({
+        status: STATUS,
+        from: { type: "integer", minimum: 0 },
+        to: { type: "integer", minimum: 0 },
+        q: { type: "string", minLength: 1, maxLength: 500 },
+        cursor: { type: "string", minLength: 3, maxLength: 600 },
+        limit: { type: "integer", minimum: 1, maximum: 500 },
+      }),
       read: async (query) => {
         const workflow = await checkShown(query.workflow as string);
         if (query.q !== undefined) {
@@ -123,12 +118,7 @@ function views(ctx: ConsoleContext): Record<string, View> {
       },
     },
     run: {
-      schema: {
-        type: "object",
-        required: ["workflow", "runId"],
-        additionalProperties: false,
-        properties: { workflow: WORKFLOW, runId: { type: "string", minLength: 1, maxLength: 500 } },
-      },
+      schema: workflowObject({ runId: ID }, ["runId"]),
       read: async (query) => {
         const workflow = await checkShown(query.workflow as string);
         const detail = await readRunDetail(ctx.redis, workflow, query.runId as string, {
@@ -144,16 +134,10 @@ function views(ctx: ConsoleContext): Record<string, View> {
       },
     },
     dead: {
-      schema: {
-        type: "object",
-        required: ["workflow"],
-        additionalProperties: false,
-        properties: {
-          workflow: WORKFLOW,
-          offset: { type: "integer", minimum: 0 },
-          limit: { type: "integer", minimum: 1, maximum: 500 },
-        },
-      },
+      schema: workflowObject({
+        offset: { type: "integer", minimum: 0 },
+        limit: { type: "integer", minimum: 1, maximum: 500 },
+      }),
       read: async (query) =>
         readDeadLetters(
           ctx.redis,
@@ -163,12 +147,7 @@ function views(ctx: ConsoleContext): Record<string, View> {
         ),
     },
     workers: {
-      schema: {
-        type: "object",
-        required: ["workflow"],
-        additionalProperties: false,
-        properties: { workflow: WORKFLOW },
-      },
+      schema: workflowObject(),
       read: async (query) =>
         readWorkersWithLeases(ctx.redis, await checkShown(query.workflow as string), ctx.prefix),
     },
