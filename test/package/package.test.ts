@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { imageLayout, installInto, packageEnv, packPackage, type PackedPackage } from "../support/package.ts";
@@ -27,6 +27,19 @@ after(() => packed?.remove());
 
 const cli = (args: readonly string[], cwd: string) =>
   spawnSync(floxide, args, { cwd, encoding: "utf8", env: packageEnv(), timeout: 60_000 });
+
+/** The installed `floxide` as a child process of the project, its output collected. */
+function startFloxide(args: readonly string[]) {
+  const child = spawn(floxide, [...args], {
+    cwd: project,
+    env: packageEnv(),
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const out = { stdout: "", stderr: "" };
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out.stdout += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (out.stderr += chunk));
+  return { child, out, exited: once(child, "exit") };
+}
 
 /** A one-node workflow module in each syntax a user may write it in. */
 const ESM_TS = `import { next, node, workflow, type WorkflowDef } from "floxide-k8s/worker/sdk";
@@ -114,51 +127,34 @@ test("a module that cannot load says which format was tried and how to fix it", 
 test("floxide dev runs a project's module on the memory backend through the installed package", async () => {
   const module = join(project, "workflows", "dev-greeter.ts");
   writeFileSync(module, ESM_TS);
-  const child = spawn(floxide, ["dev", "--workflow", module, "--backend", "memory"], {
-    cwd: project,
-    env: packageEnv(),
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const exited = once(child, "exit");
+  const { child, out, exited } = startFloxide(["dev", "--workflow", module, "--backend", "memory"]);
   try {
-    await waitFor(() => /type a JSON input and Enter/.test(stdout), {
+    await waitFor(() => /type a JSON input and Enter/.test(out.stdout), {
       timeoutMs: 30_000,
-      message: `the dev loop to start\n${stdout}\n${stderr}`,
+      message: `the dev loop to start\n${out.stdout}\n${out.stderr}`,
     });
     child.stdin.write('{"name":"ada"}\n');
-    await waitFor(() => /run \S+ completed in \d+ ms: \["hello ada"\]/.test(stdout), {
+    await waitFor(() => /run \S+ completed in \d+ ms: \["hello ada"\]/.test(out.stdout), {
       timeoutMs: 30_000,
-      message: `the run to complete\n${stdout}\n${stderr}`,
+      message: `the run to complete\n${out.stdout}\n${out.stderr}`,
     });
     child.kill("SIGINT");
     const [code] = (await exited) as [number | null];
-    assert.equal(code, 0, stderr);
+    assert.equal(code, 0, out.stderr);
   } finally {
     child.kill("SIGKILL");
   }
 });
 
-test("the installed floxide ui serves its page and vendored modules from the package, with no node_modules of its own", async (t) => {
+test("the installed floxide ui serves its page and the Preact and htm modules from dist/ (they are not installed)", async (t) => {
   const redis: RedisServer = await startRedis();
   t.after(() => redis.stop());
-  const child = spawn(floxide, ["ui", "--redis", redis.url, "--port", "0"], {
-    cwd: project,
-    env: packageEnv(),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const exited = once(child, "exit");
+  assert.equal(existsSync(join(project, "node_modules", "preact")), false, "Preact is a dev dependency");
+  const { child, out, exited } = startFloxide(["ui", "--redis", redis.url, "--port", "0"]);
   try {
-    const url = await waitFor(() => /floxide console on (\S+)/.exec(stdout)?.[1], {
+    const url = await waitFor(() => /floxide console on (\S+)/.exec(out.stdout)?.[1], {
       timeoutMs: 30_000,
-      message: `the console to start\n${stdout}\n${stderr}`,
+      message: `the console to start\n${out.stdout}\n${out.stderr}`,
     });
     const page = await (await fetch(url)).text();
     const imports = (
@@ -174,7 +170,7 @@ test("the installed floxide ui serves its page and vendored modules from the pac
     }
     child.kill("SIGTERM");
     const [code] = (await exited) as [number | null];
-    assert.equal(code, 0, stderr);
+    assert.equal(code, 0, out.stderr);
   } finally {
     child.kill("SIGKILL");
   }

@@ -45,6 +45,14 @@ async function settled(runId: string, status: string): Promise<void> {
   });
 }
 
+/** A long (`slow`) run whose `work` step a worker holds now. */
+async function workRunning(runId: string): Promise<void> {
+  await waitFor(
+    async () => (await store.listItems(runId)).some((i) => i.node === "work" && i.status === "running"),
+    { timeoutMs: 20_000, message: `work of ${runId} running` },
+  );
+}
+
 async function openRun(page: Page, runId: string): Promise<void> {
   await page.goto(`${ui.url}#/w/console-e2e/run/${encodeURIComponent(runId)}`);
   await page.locator("[data-run-status]").waitFor({ timeout: 15_000 });
@@ -211,13 +219,7 @@ describe("console in a real browser", () => {
   test("a long step shows its worker and lease age; Cancel on the page cancels the run in Redis", async (t) => {
     if (skip()) return t.skip(skip() as string);
     const runId = await start({ mode: "slow", text: "long" });
-    await waitFor(
-      async () => (await store.listItems(runId)).some((i) => i.node === "work" && i.status === "running"),
-      {
-        timeoutMs: 20_000,
-        message: "work running",
-      },
-    );
+    await workRunning(runId);
     await withPage(launched(), t.name, async (page) => {
       await openRun(page, runId);
       assert.equal((await drawnStates(page)).work, "running");
@@ -322,13 +324,7 @@ describe("console in a real browser", () => {
   test("the Workers page shows the worker and the item it holds with its lease age", async (t) => {
     if (skip()) return t.skip(skip() as string);
     const runId = await start({ mode: "slow", text: "held lease" });
-    await waitFor(
-      async () => (await store.listItems(runId)).some((i) => i.node === "work" && i.status === "running"),
-      {
-        timeoutMs: 20_000,
-        message: "work running",
-      },
-    );
+    await workRunning(runId);
     await withPage(launched(), t.name, async (page) => {
       await page.goto(`${ui.url}#/w/console-e2e/workers`);
       const row = page.locator("tr[data-worker]").filter({ hasText: "lease age" });
