@@ -11,7 +11,7 @@ import {
   type RawOptions,
 } from "../../contract/index.ts";
 import { loadWorkflowModule } from "../../worker/load-workflow.ts";
-import { FloxideError, graphOf } from "../../worker/sdk/index.ts";
+import { FloxideError, graphOf, type ContextSpec } from "../../worker/sdk/index.ts";
 import {
   createRedisBackend,
   createRedisClient,
@@ -48,6 +48,7 @@ const looksLikeModule = (value: string): boolean => /\.(m?[jt]s)$/.test(value) |
 async function workflowsOf(entries: readonly string[]) {
   const names: string[] = [];
   const graphs = new Map<string, WorkflowGraph>();
+  const contexts = new Map<string, ContextSpec<unknown, unknown>>();
   for (const entry of entries) {
     if (!looksLikeModule(entry)) {
       names.push(entry);
@@ -56,8 +57,9 @@ async function workflowsOf(entries: readonly string[]) {
     const def = await loadWorkflowModule(entry);
     names.push(def.name);
     graphs.set(def.name, graphOf(def));
+    contexts.set(def.name, def.context);
   }
-  return { names, graphs };
+  return { names, graphs, contexts };
 }
 
 async function connect(
@@ -91,7 +93,7 @@ async function connect(
 export async function startConsole(settings: ConsoleSettings): Promise<RunningConsole> {
   const problem = bindProblem(settings.host, settings.authToken);
   if (problem !== null) throw new InvalidConfigError([problem]);
-  const { names, graphs } = await workflowsOf(settings.workflows);
+  const { names, graphs, contexts } = await workflowsOf(settings.workflows);
   const { client, backend, prefix } = await connect(settings.redis, settings.env);
   const ctx: ConsoleContext = {
     redis: client,
@@ -99,6 +101,7 @@ export async function startConsole(settings: ConsoleSettings): Promise<RunningCo
     prefix,
     workflows: names.length === 0 ? null : names,
     graphs,
+    contexts,
     readOnly: settings.readOnly,
     authToken: settings.authToken === "" ? undefined : settings.authToken,
     liveIntervalMs: settings.liveIntervalMs ?? 1000,

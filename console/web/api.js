@@ -37,3 +37,22 @@ export async function act(path, body) {
   if (!response.ok) throw new Error(reply.error ?? response.statusText);
   return reply;
 }
+
+/** A view read once (again when `key` changes): for reads too costly to repeat every second. */
+export function useFetched(view, params, key = "") {
+  const url = `/api/${view}?${query(params)}`;
+  const id = `${url}#${key}`;
+  const [state, setState] = useState({ id: null, data: null, error: null });
+  useEffect(() => {
+    let current = true;
+    fetch(url).then(async (response) => {
+      const body = await response.json().catch(() => ({ error: response.statusText }));
+      if (current)
+        setState(response.ok ? { id, data: body, error: null } : { id, data: null, error: body.error });
+    });
+    return () => {
+      current = false;
+    };
+  }, [id]);
+  return state.id === id ? state : { id, data: null, error: null };
+}

@@ -1,7 +1,7 @@
 // The console's pages. Every value from the store is untrusted: it is rendered as text (htm
 // interpolation), JSON as text in <pre>, never as HTML.
 import { useState } from "preact/hooks";
-import { act, useLive } from "./api.js";
+import { act, useFetched, useLive } from "./api.js";
 import { RunGraph, Sparkline } from "./graph.js";
 import { fmtDuration, fmtJson, fmtRate, fmtTime, hrefOf } from "./format.js";
 import { html } from "./html.js";
@@ -180,6 +180,27 @@ function RunActions({ workflow, run, config }) {
   </div>`;
 }
 
+/** The state folded at the picked event (or now), when the console has the workflow's module. */
+function ContextState({ workflow, runId, atSeq, total, events, checkpoint }) {
+  const params = atSeq === null ? { workflow, runId } : { workflow, runId, seq: atSeq };
+  const { data, error } = useFetched("context", params, String(total));
+  if (data?.folded) {
+    return html`<p class="muted">State folded from events 1 to ${data.seq} by the workflow's reducer:</p>
+      <pre data-testid="context">${fmtJson(data.state)}</pre>`;
+  }
+  return html`<${Problem} error=${error} />
+    ${
+      checkpoint &&
+      html`<p class="muted">Checkpoint at event ${checkpoint.seq}:</p>
+        <pre>${fmtJson(checkpoint.state)}</pre>`
+    }
+    <p class="muted">
+      The context is its event log${atSeq === null ? "" : `, up to event ${atSeq}`} (start the console with
+      the module to see the folded state):
+    </p>
+    <pre data-testid="context">${fmtJson(events.map((e) => e.event))}</pre>`;
+}
+
 export function RunPage({ workflow, runId, config }) {
   const { data, error } = useLive("run", { workflow, runId });
   const [atSeq, setAtSeq] = useState(null);
@@ -248,13 +269,14 @@ export function RunPage({ workflow, runId, config }) {
         <h2>Outputs</h2>
         <pre data-testid="run-outputs">${fmtJson(run.outputs)}</pre>
         <h2>Context${atSeq === null ? "" : ` at event ${atSeq}`}</h2>
-        ${
-          data.checkpoint &&
-          html`<p class="muted">Checkpoint at event ${data.checkpoint.seq}:</p>
-            <pre>${fmtJson(data.checkpoint.state)}</pre>`
-        }
-        <p class="muted">The context is its event log${atSeq === null ? "" : `, up to event ${atSeq}`}:</p>
-        <pre data-testid="context">${fmtJson(shownEvents.map((e) => e.event))}</pre>
+        <${ContextState}
+          workflow=${workflow}
+          runId=${runId}
+          atSeq=${atSeq}
+          total=${data.eventsTotal}
+          events=${shownEvents}
+          checkpoint=${data.checkpoint}
+        />
       </section>
       <section>
         <h2>Timeline (${data.eventsTotal} events)</h2>

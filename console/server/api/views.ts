@@ -14,6 +14,7 @@ import {
   readWorkerLiveness,
   readWorkersWithLeases,
 } from "../../../worker/store/index.ts";
+import { foldEvents } from "../../../worker/sdk/index.ts";
 import type { ConsoleContext } from "../context.ts";
 import { httpError } from "../errors.ts";
 import { nodeViews } from "../node-states.ts";
@@ -131,6 +132,25 @@ function views(ctx: ConsoleContext): Record<string, View> {
         }
         const graph = ctx.graphs.get(workflow) ?? null;
         return { ...detail, graph, nodes: nodeViews(detail, graph?.nodes.map((node) => node.name) ?? []) };
+      },
+    },
+    context: {
+      // The state folded from the run's events 1..seq (all of them without seq): read on demand,
+      // O(seq) events, so the page asks for it when an event is picked, not every second.
+      schema: workflowObject({ runId: ID, seq: { type: "integer", minimum: 0 } }, ["runId"]),
+      read: async (query) => {
+        const workflow = await checkShown(query.workflow as string);
+        const spec = ctx.contexts.get(workflow);
+        if (spec === undefined) return { state: null, seq: null, folded: false };
+        const seq = query.seq as number | undefined;
+        const events = await ctx.backend
+          .forWorkflow(workflow)
+          .readEvents(query.runId as string, 0, seq ?? Infinity);
+        return {
+          state: foldEvents(spec, spec.initial(), events),
+          seq: events.at(-1)?.seq ?? 0,
+          folded: true,
+        };
       },
     },
     dead: {

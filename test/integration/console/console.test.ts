@@ -126,6 +126,12 @@ describe("console in a real browser", () => {
       );
       assert.match((await page.getByTestId("run-outputs").textContent()) ?? "", /"done": "plain"/);
       assert.equal(await page.locator("svg.graph line.edge").count(), 2, "the module's two edges are drawn");
+      // The context at event 1: folded by the module's reducer (the default one keeps the events).
+      await page.locator('ol.timeline li[data-seq="1"] button').click();
+      await page.getByText("State folded from events 1 to 1").waitFor();
+      assert.deepEqual(JSON.parse((await page.getByTestId("context").textContent()) ?? ""), [
+        events[0]?.event,
+      ]);
     });
   });
 
