@@ -277,11 +277,12 @@ describe("console in a real browser", () => {
     });
   });
 
-  test("markup in inputs, outputs, errors and events renders as text, never as HTML", async (t) => {
+  test("markup in inputs, outputs, errors, events and dead letters renders as text, never as HTML", async (t) => {
     if (skip()) return t.skip(skip() as string);
     const ok = await start({ mode: "ok", text: XSS });
     const retried = await start({ mode: "retry", text: XSS });
     const aborted = await start({ mode: "fail", text: XSS });
+    const dead = await start({ mode: "dead", text: XSS, healFile: join(scratch, "never-xss") });
     await Promise.all([settled(ok, "completed"), settled(retried, "completed"), settled(aborted, "failed")]);
     await withPage(launched(), t.name, async (page) => {
       for (const runId of [ok, retried, aborted]) {
@@ -297,6 +298,15 @@ describe("console in a real browser", () => {
       }
       const errors = await page.locator("ul.errors").textContent();
       assert.ok(errors?.includes(`aborted: ${XSS}`), "the abort error with its markup, as text");
+      // The dead letter's reason and raw entry.
+      await settled(dead, "failed");
+      await page.goto(`${ui.url}#/w/console-e2e/dead`);
+      const row = page.locator("tr[data-item]").filter({ hasText: `dead: ${XSS}` });
+      await row.waitFor({ timeout: 15_000 });
+      await row.getByRole("button", { name: "raw" }).click();
+      assert.match((await page.getByTestId("raw-entry").textContent()) ?? "", /<script>window\.__xss/);
+      assert.equal(await page.locator("main img").count(), 0);
+      assert.equal(await page.evaluate(() => (globalThis as { __xss?: number }).__xss), undefined);
       await page.goto(`${ui.url}#/w/console-e2e`);
       await page.locator(`tr[data-run="${aborted}"]`).waitFor();
       assert.equal(await page.evaluate(() => (globalThis as { __xss?: number }).__xss), undefined);
