@@ -6,11 +6,11 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { pino } from "pino";
 import type { StoreBackend } from "../../../worker/store/index.ts";
 import { openRedisBackend } from "../../../worker/store/open-redis.ts";
+import { deadLetterRun } from "../../support/dead-letter.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
 import { waitFor } from "../../support/wait.ts";
 
@@ -92,37 +92,7 @@ test("floxide ui --help lists every option with its variable", async () => {
 test("floxide queue redrive puts a dead letter back at attempt 1; --discard drops one", async () => {
   const store = backend.forWorkflow("cli-redrive");
   const dead: string[] = [];
-  for (let i = 0; i < 2; i += 1) {
-    const runId = randomUUID();
-    const itemId = randomUUID();
-    await store.createRun({
-      runId,
-      idempotencyKey: null,
-      input: null,
-      version: "1",
-      startItem: {
-        id: itemId,
-        runId,
-        workflow: "cli-redrive",
-        version: "1",
-        node: "a",
-        input: { n: i },
-        attempt: 1,
-        maxAttempts: 1,
-        frames: [],
-        enqueuedAt: Date.now(),
-      },
-    });
-    const claim = await store.claim({ workerId: "w", leaseMs: 10_000, blockMs: 0 });
-    assert.ok(claim);
-    await store.commit(claim, {
-      kind: "fail",
-      error: { code: "NodeFailed", message: "no" },
-      deadLetter: true,
-      durationMs: 1,
-    });
-    dead.push(itemId);
-  }
+  for (let i = 0; i < 2; i += 1) dead.push((await deadLetterRun(store, { n: i })).itemId);
   const redrive = floxide([
     "queue",
     "redrive",

@@ -4,7 +4,6 @@
  * workflow exactly as it was, and the dead letter stays to be discarded or retried.
  */
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import {
@@ -13,7 +12,7 @@ import {
   type RedisBackend,
   type WorkflowStore,
 } from "../../../worker/store/index.ts";
-import { item } from "../../store/contract-suite.ts";
+import { deadLetterRun } from "../../support/dead-letter.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
 
 let redis: RedisServer;
@@ -41,18 +40,8 @@ async function deadLetter(): Promise<{
 }> {
   const workflow = `redrive-${(counter += 1)}`;
   const store = backend.forWorkflow(workflow);
-  const runId = randomUUID();
-  const start = item(store, runId, "a");
-  await store.createRun({ runId, idempotencyKey: null, input: null, version: "1", startItem: start });
-  const claim = await store.claim({ workerId: "w", leaseMs: 60_000, blockMs: 0 });
-  assert.ok(claim);
-  await store.commit(claim, {
-    kind: "fail",
-    error: { code: "NodeFailed", message: "no" },
-    deadLetter: true,
-    durationMs: 1,
-  });
-  return { store, keys: new WorkflowKeys(workflow, "redrive"), runId, itemId: start.id };
+  const { runId, itemId } = await deadLetterRun(store);
+  return { store, keys: new WorkflowKeys(workflow, "redrive"), runId, itemId };
 }
 
 /** Every key of the workflow with its type and contents (TTLs included: a revival clears them). */
