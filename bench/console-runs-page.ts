@@ -10,7 +10,7 @@
  * would also queue a million items and take minutes before the clock starts.
  */
 import { Redis } from "ioredis";
-import { readRunsPage, findRun, WorkflowKeys } from "../worker/store/index.ts";
+import { findRun, LAYOUT_VERSION, readRunsPage, WorkflowKeys } from "../worker/store/index.ts";
 import { median } from "./stats.ts";
 
 export interface ConsoleRunsPageResult {
@@ -27,7 +27,7 @@ async function fill(redis: Redis, runs: number): Promise<void> {
   const keys = new WorkflowKeys(WORKFLOW);
   const base = Date.now() - runs;
   const batch = 10_000;
-  await redis.set(keys.key("layout"), "2");
+  await redis.set(keys.key("layout"), LAYOUT_VERSION);
   for (let first = 0; first < runs; first += batch) {
     const pipeline = redis.pipeline();
     const index: (string | number)[] = [];
