@@ -21,4 +21,24 @@ export default tseslint.config(
       globals: { process: "readonly", console: "readonly", setTimeout: "readonly", URL: "readonly" },
     },
   },
+  {
+    // The console's page runs in the browser.
+    files: ["console/web/**/*.js"],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          "document",
+          "location",
+          "window",
+          "fetch",
+          "EventSource",
+          "FormData",
+          "URLSearchParams",
+          "addEventListener",
+          "removeEventListener",
+          "confirm",
+        ].map((name) => [name, "readonly"]),
+      ),
+    },
+  },
 );

@@ -14,6 +14,7 @@ import type { BenchWorkflow, BullmqStyle } from "./workflows.ts";
 import { runCeiling, type CeilingResult, type CeilingShape } from "./ceiling.ts";
 import { runOperatorPoll, type OperatorPollResult } from "./operator-poll.ts";
 import { runOperatorReaction, type OperatorReactionResult } from "./operator-reaction.ts";
+import { runConsoleRunsPage, type ConsoleRunsPageResult } from "./console-runs-page.ts";
 
 const quick = process.argv.includes("--quick");
 const repeats = quick ? 1 : 3;
@@ -167,6 +168,14 @@ async function main(): Promise<void> {
         : `operator reaction (backlog appears -> scale patch 0 -> 1, pollIntervalSeconds ${scale.pollSeconds}): ` +
             `median ${fmt(scale.medianMs)} ms, min ${fmt(scale.minMs)} ms, max ${fmt(scale.maxMs)} ms over ${scale.samples}\n`,
     );
+    const runsPage: ConsoleRunsPageResult = await runConsoleRunsPage(redis.url, {
+      runs: quick ? 100_000 : 1_000_000,
+    });
+    process.stdout.write(
+      `console runs page with ${runsPage.runs} runs retained: first page ${fmt(runsPage.firstPageMs, 1)} ms (target < 300), ` +
+        `page 100 ${fmt(runsPage.page100Ms, 1)} ms, first page of 1% failed ${fmt(runsPage.failedFirstPageMs, 1)} ms, ` +
+        `by idempotency key ${fmt(runsPage.byKeyMs, 2)} ms\n`,
+    );
     const results = {
       startedAt,
       quick,
@@ -178,6 +187,7 @@ async function main(): Promise<void> {
       growth,
       poll,
       scale,
+      runsPage,
     };
     writeFileSync("bench/results.json", `${JSON.stringify(results, null, 2)}\n`);
     process.stdout.write("wrote bench/results.json\n");

@@ -163,6 +163,9 @@ export const QUEUE_DEAD_OPTIONS = {
   },
 } as const satisfies OptionTable;
 
+/** `queue redrive` takes no option of its own but the Redis ones; --discard is a switch. */
+export const QUEUE_REDRIVE_OPTIONS = {} as const satisfies OptionTable;
+
 export const GRAPH_OPTIONS = {
   format: {
     flag: "format",

@@ -3,14 +3,16 @@
  * the option tables), its help (usage, options, defaults, variables) and a lazily imported
  * action, so `--help` and completion load nothing heavy. Actions return the exit code.
  */
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { REDIS_OPTIONS, WORKER_OPTIONS, type OptionTable, type RawOptions } from "../contract/index.ts";
+import { READ_ONLY_SWITCH, UI_OPTIONS } from "../console/server/options.ts";
 import { OPERATOR_OPTIONS } from "../operator/config.ts";
 import {
   DEMO_OPTIONS,
   DEV_OPTIONS,
   GRAPH_OPTIONS,
   QUEUE_DEAD_OPTIONS,
+  QUEUE_REDRIVE_OPTIONS,
   RUN_LIST_OPTIONS,
   RUN_START_OPTIONS,
   RUN_TARGET_OPTIONS,
@@ -204,6 +206,29 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     { flags: QUEUE_DEAD_OPTIONS, redis: true, json: true },
     queueAction,
   );
+
+  leaf(
+    queue,
+    "redrive <workflow-name> <item-id>",
+    "put a dead-lettered item back with a fresh attempt count (reviving its failed run), or --discard it",
+    { flags: QUEUE_REDRIVE_OPTIONS, redis: true, json: true },
+    async () => (await import("./queue-redrive.ts")).redriveAction,
+  ).option("--discard", "drop the dead letter instead of redriving it");
+
+  leaf(
+    program,
+    "ui",
+    "serve the web console: workflows, runs, a run's graph and timeline, dead letters, workers",
+    { flags: UI_OPTIONS, redis: true },
+    async () => (await import("../console/server/main.ts")).uiAction,
+  )
+    .addOption(
+      new Option(`--${READ_ONLY_SWITCH.flag}`, READ_ONLY_SWITCH.description).env(READ_ONLY_SWITCH.env),
+    )
+    .addHelpText(
+      "after",
+      "\nListens on 127.0.0.1 unless --host says otherwise; any other address needs --auth-token.\nExit codes: 0 stopped by SIGINT/SIGTERM, 1 Redis unreachable, 2 invalid configuration (e.g. no token beyond loopback).",
+    );
 
   leaf(
     program,

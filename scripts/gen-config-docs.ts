@@ -11,6 +11,7 @@ import {
   WorkflowDeploymentSpecSchema,
   WorkflowDeploymentStatusSchema,
 } from "../operator/api/workflow-deployment.ts";
+import { READ_ONLY_SWITCH, UI_OPTIONS } from "../console/server/options.ts";
 import { OPERATOR_OPTIONS } from "../operator/config.ts";
 import { optionsReference, WORKER_OPTIONS } from "../contract/index.ts";
 
@@ -133,6 +134,13 @@ export function renderConfigurationReference(): string {
     "invalid values stop the operator at start with every problem listed (exit 2).",
     "",
     optionsReference(OPERATOR_OPTIONS).trimEnd(),
+    "",
+    "## Console (`floxide ui`)",
+    "",
+    "The worker's Redis options (`--redis`, `--key-prefix`, ...: see the worker above) and these.",
+    `\`--${READ_ONLY_SWITCH.flag}\` (\`${READ_ONLY_SWITCH.env}\`, any value): ${READ_ONLY_SWITCH.description}`,
+    "",
+    optionsReference(UI_OPTIONS).trimEnd(),
     "",
     `## WorkflowDeployment (\`${API_VERSION}\`, kind \`${KIND}\`, short name \`${SHORT_NAMES.join("`, `")}\`)`,
     "",

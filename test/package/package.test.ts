@@ -3,7 +3,7 @@
 // image's folder layout (docs/install.md) running a TypeScript module on a real Redis.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
@@ -169,6 +169,37 @@ test("floxide dev runs a project's module on the memory backend through the inst
     assert.equal(await dev.exited, 0, dev.stderr());
   } finally {
     dev.kill();
+  }
+});
+
+test("the installed floxide ui serves its page and the Preact and htm modules from dist/ (they are not installed)", async (t) => {
+  const redis: RedisServer = await startRedis();
+  t.after(() => redis.stop());
+  assert.equal(existsSync(join(project, "node_modules", "preact")), false, "Preact is a dev dependency");
+  const ui = startFloxide(["ui", "--redis", redis.url, "--port", "0"], {
+    bin: floxide,
+    cwd: project,
+    env: packageEnv(),
+  });
+  try {
+    await ui.seen(/floxide console on (\S+)/, "the console to start");
+    const url = /floxide console on (\S+)/.exec(ui.stdout())?.[1] ?? "";
+    const page = await (await fetch(url)).text();
+    const imports = (
+      JSON.parse(/<script type="importmap">([\s\S]*?)<\/script>/.exec(page)?.[1] ?? "{}") as {
+        imports: Record<string, string>;
+      }
+    ).imports;
+    assert.deepEqual(Object.keys(imports).sort(), ["htm", "preact", "preact/hooks"]);
+    for (const path of [...Object.values(imports), "/assets/app.js"]) {
+      const asset = await fetch(new URL(path, url));
+      assert.equal(asset.status, 200, path);
+      assert.match(asset.headers.get("content-type") ?? "", /javascript/);
+    }
+    ui.child.kill("SIGTERM");
+    assert.equal(await ui.exited, 0, ui.stderr());
+  } finally {
+    ui.kill();
   }
 });
 

@@ -677,5 +677,67 @@ export function describeStoreContract(name: string, factory: BackendFactory): vo
       );
       assert.deepEqual(await store.readEvents(runId, 4), []);
     });
+
+    /** A run whose only item was dead-lettered (a permanent failure): the run failed. */
+    async function deadRun(store: WorkflowStore, input: unknown = { n: 1 }) {
+      const runId = await startRun(store, input);
+      const claim = await claimOne(store);
+      const error = { code: "NodeFailed", message: "boom", node: "a" };
+      await store.commit(claim, { kind: "fail", error, deadLetter: true, durationMs: 1 });
+      assert.equal((await store.getRun(runId))?.status, "failed");
+      return { runId, itemId: claim.item.id };
+    }
+
+    test("redrive takes the dead letter out and re-delivers its item at attempt 1, reviving its run", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const { runId, itemId } = await deadRun(store, { keep: "me" });
+      assert.deepEqual(await store.redriveDeadLetter(itemId, "redrive"), { runId, runStatus: "running" });
+      assert.equal((await store.deadLetters()).length, 0);
+      const run = await store.getRun(runId);
+      assert.equal(run?.status, "running");
+      assert.equal(run?.error, null);
+      assert.equal(run?.finishedAt, null);
+      const claim = await claimOne(store);
+      assert.equal(claim.item.id, itemId);
+      assert.equal(claim.item.attempt, 1);
+      assert.deepEqual(claim.item.input, { keep: "me" });
+      assert.deepEqual(await store.commit(claim, success()), { status: "committed", run: "completed" });
+    });
+
+    test("discard drops the dead letter and leaves its run failed", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const { runId, itemId } = await deadRun(store);
+      assert.deepEqual(await store.redriveDeadLetter(itemId, "discard"), { runId: null, runStatus: null });
+      assert.deepEqual(await store.deadLetters(), []);
+      assert.equal((await store.getRun(runId))?.status, "failed");
+      assert.equal(await store.claim(LEASE), null);
+    });
+
+    test("redrive refuses an item with no dead letter, changing nothing", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      await assert.rejects(store.redriveDeadLetter("no-such-item", "redrive"), {
+        code: "DeadLetterNotFound",
+      });
+      const { itemId } = await deadRun(store);
+      await store.redriveDeadLetter(itemId, "redrive");
+      await assert.rejects(store.redriveDeadLetter(itemId, "discard"), { code: "DeadLetterNotFound" });
+      assert.equal((await store.depth()).ready, 1, "the item is queued once");
+    });
+
+    test("a revived run counts only its live items: a branch dropped while it was failed is not waited for", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const runId = await startRun(store);
+      const start = await claimOne(store);
+      await store.commit(start, success({ followUps: [item(store, runId, "b"), item(store, runId, "c")] }));
+      const b = await claimOne(store);
+      const c = await claimOne(store);
+      const error = { code: "NodeFailed", message: "boom", node: "b" };
+      await store.commit(b, { kind: "fail", error, deadLetter: true, durationMs: 1 });
+      assert.equal((await store.commit(c, success())).status, "run-finished");
+      assert.equal((await store.redriveDeadLetter(b.item.id, "redrive")).runStatus, "running");
+      const again = await claimOne(store);
+      assert.equal(again.item.id, b.item.id);
+      assert.deepEqual(await store.commit(again, success()), { status: "committed", run: "completed" });
+    });
   });
 }

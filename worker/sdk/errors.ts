@@ -17,7 +17,8 @@ export type ErrorCode =
   | "ReducerFailed"
   | "JoinIncomplete"
   | "NodeFailed"
-  | "PayloadTooLarge";
+  | "PayloadTooLarge"
+  | "DeadLetterNotFound";
 
 export class FloxideError extends Error {
   readonly code: ErrorCode;

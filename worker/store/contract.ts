@@ -72,6 +72,26 @@ export interface RunInfoStore {
   cancelRun(runId: string, reason: string): Promise<RunInfo>;
 }
 
+/** What to do with a dead letter: re-enqueue its item with a fresh attempt count, or drop it. */
+export type DeadLetterAction = "redrive" | "discard";
+
+export interface RedriveResult {
+  /** The run the item went back to (null for a discard). */
+  readonly runId: string | null;
+  /** The run's status afterwards: a failed run is revived (null for a discard). */
+  readonly runStatus: RunStatus | null;
+}
+
+export interface DeadLetterControl {
+  /**
+   * Takes the dead letter of item `itemId` out of the dead list. `redrive` enqueues the item
+   * again at attempt 1 and revives its run if the dead letter failed it; refused (nothing
+   * changes) with DeadLetterNotFound, RunNotFound (the run expired), RunFinished (completed or
+   * cancelled since) or InvalidItem (a set-aside entry no worker can run: discard it).
+   */
+  redriveDeadLetter(itemId: string, action: DeadLetterAction): Promise<RedriveResult>;
+}
+
 export interface ContextStore {
   /** Events with seq > afterSeq, in sequence order (at most `limit`). */
   readEvents(runId: string, afterSeq: number, limit?: number): Promise<EventRecord[]>;
@@ -109,6 +129,7 @@ export interface LivenessStore {
 export interface WorkflowStore
   extends
     WorkQueue,
+    DeadLetterControl,
     StepCommitter,
     RunInfoStore,
     ContextStore,

@@ -4,6 +4,8 @@ import type {
   BackendOptions,
   ClaimNext,
   ClaimOptions,
+  DeadLetterAction,
+  RedriveResult,
   CreateRunRequest,
   StoreBackend,
   WorkflowStore,
@@ -241,6 +243,58 @@ export class MemoryWorkflowStore implements WorkflowStore {
 
   async deadLetters(limit = 100): Promise<DeadLetter[]> {
     return copy(this.dead.slice(-limit));
+  }
+
+  async redriveDeadLetter(itemId: string, action: DeadLetterAction): Promise<RedriveResult> {
+    const index = this.dead.findLastIndex((letter) => letter.item.id === itemId);
+    const letter = this.dead[index];
+    if (letter === undefined)
+      throw new FloxideError(
+        "DeadLetterNotFound",
+        `no dead letter of item '${itemId}' in '${this.workflow}'`,
+        {
+          itemId,
+        },
+      );
+    if (action === "discard") {
+      this.dead.splice(index, 1);
+      return { runId: null, runStatus: null };
+    }
+    const { item } = letter;
+    if (item.workflow !== this.workflow)
+      throw new FloxideError("InvalidItem", `dead letter of '${itemId}' holds no runnable item: discard it`, {
+        itemId,
+      });
+    const run = this.runs.get(item.runId);
+    if (run === undefined)
+      throw new FloxideError(
+        "RunNotFound",
+        `run '${item.runId}' of dead letter '${itemId}' expired: discard it`,
+        {
+          itemId,
+          runId: item.runId,
+        },
+      );
+    const { status } = run.info;
+    if (status === "completed" || status === "cancelled")
+      throw new FloxideError("RunFinished", `run '${item.runId}' of dead letter '${itemId}' is ${status}`, {
+        itemId,
+        runId: item.runId,
+      });
+    this.dead.splice(index, 1);
+    if (status === "failed") {
+      // Revive (redrive.lua): items dropped while it was failed were never counted down.
+      const live = ["queued", "running", "retrying", "parked"];
+      run.info.pending = [...run.items.values()].filter(
+        (state) => state.itemId !== itemId && live.includes(state.status),
+      ).length;
+      run.info.status = run.info.startedAt === null ? "queued" : "running";
+      run.info.error = null;
+      run.info.finishedAt = null;
+      run.expiresAt = null;
+    }
+    this.push(run, { ...item, attempt: 1 });
+    return { runId: item.runId, runStatus: run.info.status };
   }
 
   // ---- commit --------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ export const SCRIPT_NAMES = [
   "list-workers",
   "read-runs",
   "stage",
+  "redrive",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];

@@ -5,7 +5,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { FloxideError, type EventRecord } from "../../sdk/index.ts";
-import type { ClaimNext, ClaimOptions, CreateRunRequest, WorkflowStore } from "../contract.ts";
+import type {
+  ClaimNext,
+  ClaimOptions,
+  CreateRunRequest,
+  DeadLetterAction,
+  RedriveResult,
+  WorkflowStore,
+} from "../contract.ts";
 import type {
   Checkpoint,
   Claim,
@@ -243,6 +250,43 @@ export class RedisWorkflowStore implements WorkflowStore {
   async deadLetters(limit = 100): Promise<DeadLetter[]> {
     if (limit <= 0) return [];
     return (await this.client.lrange(this.config.keys.key("dead"), -limit, -1)).map(decodeDeadLetter);
+  }
+
+  async redriveDeadLetter(itemId: string, action: DeadLetterAction): Promise<RedriveResult> {
+    const reply = replyArray("redrive", await this.script("redrive", [itemId, action, this.workflow]));
+    const [status, first, second] = reply.map(String);
+    if (status === "ok") {
+      return action === "discard"
+        ? { runId: null, runStatus: null }
+        : { runId: first as string, runStatus: second as RunStatus };
+    }
+    if (status === "NotFound")
+      throw new FloxideError(
+        "DeadLetterNotFound",
+        `no dead letter of item '${itemId}' in '${this.workflow}'`,
+        {
+          itemId,
+        },
+      );
+    if (status === "NotAnItem")
+      throw new FloxideError(
+        "InvalidItem",
+        `dead letter of '${itemId}' holds no runnable item (${first}): discard it`,
+        {
+          itemId,
+        },
+      );
+    if (status === "RunNotFound")
+      throw new FloxideError("RunNotFound", `run '${first}' of dead letter '${itemId}' expired: discard it`, {
+        itemId,
+        runId: first,
+      });
+    if (status === "RunFinished")
+      throw new FloxideError("RunFinished", `run '${first}' of dead letter '${itemId}' is ${second}`, {
+        itemId,
+        runId: first,
+      });
+    throw unexpected("redrive", reply);
   }
 
   // ---- commit ------------------------------------------------------------------------------------

@@ -1,0 +1,112 @@
+/**
+ * The workers of a workflow with what each holds: its liveness record (liveness-reader.ts's
+ * decoding, by the Redis clock) and its in-flight items, each with the age of its lease (since
+ * the claim, from the item's record) and its deadline. Read-only, two round trips: the liveness
+ * and lease keys in one MULTI, then one HGET per in-flight item (bounded by the workflow's total
+ * concurrency, not its history).
+ */
+import { decodeItem } from "./redis/codec.ts";
+import type { RedisClient } from "./redis/connection.ts";
+import { execPipeline } from "./redis/depth.ts";
+import { DEFAULT_PREFIX, WorkflowKeys } from "./redis/keys.ts";
+import { decodeLivenessEntries } from "./liveness-reader.ts";
+import type { WorkerLiveness, WorkItem } from "./types.ts";
+
+export interface InFlightItem {
+  readonly item: WorkItem;
+  /** The id the lease was taken under: a worker pool claims as `<pool id>/<slot>`. */
+  readonly leaseWorkerId: string;
+  readonly deadline: number;
+  /** When the lease was taken (the item record's last update), null if the record is gone. */
+  readonly claimedAt: number | null;
+}
+
+export interface WorkerView {
+  readonly workerId: string;
+  /** Null for a worker that holds leases but whose liveness expired (a dead worker's leases). */
+  readonly liveness: WorkerLiveness | null;
+  readonly items: readonly InFlightItem[];
+}
+
+export interface WorkersReading {
+  readonly now: number;
+  readonly workers: readonly WorkerView[];
+  readonly malformed: readonly string[];
+}
+
+export async function readWorkersWithLeases(
+  redis: RedisClient,
+  workflow: string,
+  prefix: string = DEFAULT_PREFIX,
+): Promise<WorkersReading> {
+  const keys = new WorkflowKeys(workflow, prefix);
+  const [time, workersHash, leaseItems, leaseFlat] = (await execPipeline(
+    redis
+      .multi()
+      .time()
+      .hgetall(keys.key("workers"))
+      .hgetall(keys.key("lease-items"))
+      .zrange(keys.key("leases"), "0", "-1", "WITHSCORES"),
+    `workers of '${workflow}'`,
+  )) as [[string, string], Record<string, string>, Record<string, string>, string[]];
+  const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+  const liveness = decodeLivenessEntries(Object.entries(workersHash).flat(), now);
+  const malformed = [...liveness.malformed];
+  const deadlines = new Map<string, number>();
+  for (let i = 0; i + 1 < leaseFlat.length; i += 2)
+    deadlines.set(leaseFlat[i] as string, Number(leaseFlat[i + 1]));
+
+  const leases: { workerId: string; item: WorkItem; deadline: number }[] = [];
+  for (const [token, value] of Object.entries(leaseItems)) {
+    const nl = value.indexOf("\n");
+    try {
+      if (nl < 0) throw new Error("no worker id");
+      leases.push({
+        workerId: value.slice(0, nl),
+        item: decodeItem(value.slice(nl + 1)),
+        deadline: deadlines.get(token) ?? 0,
+      });
+    } catch (error) {
+      malformed.push(`lease ${token}: ${(error as Error).message}`);
+    }
+  }
+  const records =
+    leases.length === 0
+      ? []
+      : await execPipeline(
+          leases.reduce(
+            (pipeline, { item }) => pipeline.hget(keys.run("run", item.runId), `i:${item.id}`),
+            redis.pipeline(),
+          ),
+          `item records of '${workflow}'`,
+        );
+  const live = new Set(liveness.workers.map((worker) => worker.workerId));
+  // A pool's slots claim as `<pool id>/<slot>` (engine/pool.ts): file them under the pool.
+  const holderOf = (leaseWorkerId: string): string => {
+    const slash = leaseWorkerId.lastIndexOf("/");
+    return slash > 0 && live.has(leaseWorkerId.slice(0, slash))
+      ? leaseWorkerId.slice(0, slash)
+      : leaseWorkerId;
+  };
+  const byWorker = new Map<string, InFlightItem[]>();
+  leases.forEach(({ workerId, item, deadline }, index) => {
+    const record = records[index];
+    const claimedAt = typeof record === "string" ? Number(record.split("\t")[2]) : NaN;
+    const holder = holderOf(workerId);
+    const list = byWorker.get(holder) ?? [];
+    list.push({
+      item,
+      leaseWorkerId: workerId,
+      deadline,
+      claimedAt: Number.isFinite(claimedAt) ? claimedAt : null,
+    });
+    byWorker.set(holder, list);
+  });
+  const ids = new Set([...liveness.workers.map((worker) => worker.workerId), ...byWorker.keys()]);
+  const workers = [...ids].sort().map((workerId) => ({
+    workerId,
+    liveness: liveness.workers.find((worker) => worker.workerId === workerId) ?? null,
+    items: byWorker.get(workerId) ?? [],
+  }));
+  return { now, workers, malformed };
+}
