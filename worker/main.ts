@@ -24,7 +24,7 @@ export async function startWorker(config: WorkerConfig, log: Pino): Promise<Runn
   const workerId = config.workerId ?? hostname();
   const wlog = log.child({ workflow: def.name, worker: workerId });
   const backend = await openRedisBackend(config, wlog);
-  const store = backend.forWorkflow(def.name);
+  const store = backend.forWorkflow(def.name, def.version);
   await backend.ping().catch((error: unknown) => {
     // Not fatal: the loops retry and /readyz reports it until Redis answers.
     wlog.warn({ err: error }, "Redis is not reachable yet");

@@ -13,5 +13,12 @@ export {
   type RedisTlsOptions,
   type ResolvedRedisConnection,
 } from "./connection.ts";
-export { readQueueDepth, readQueueDepths, type QueueDepthOptions } from "./depth.ts";
-export { DEFAULT_PREFIX, LAYOUT_VERSION, WorkflowKeys } from "./keys.ts";
+export {
+  readQueueDepth,
+  readQueueDepths,
+  readWorkflowVersions,
+  totalDepth,
+  type QueueDepthOptions,
+  type WorkflowVersionDepths,
+} from "./depth.ts";
+export { checkVersion, DEFAULT_PREFIX, LAYOUT_VERSION, WorkflowKeys } from "./keys.ts";

@@ -16,6 +16,7 @@ export const WorkerLivenessSchema = Type.Object({
   status: Type.Union([Type.Literal("idle"), Type.Literal("busy"), Type.Literal("draining")]),
   inFlight: Count,
   at: Type.Number(),
+  version: Type.Optional(Type.String()),
 });
 
 /** The read-only liveness script's reply: Redis' clock (ms) and the workers hash, flat. */
@@ -39,3 +40,6 @@ export function decodeReply<T extends TSchema>(schema: T, value: unknown, what: 
     { what },
   );
 }
+
+/** LLEN ready, ZCARD leases, ZCARD delayed of one workflow version. */
+export const VersionDepthReplySchema = Type.Tuple([Count, Count, Count]);

@@ -36,6 +36,8 @@ export const SCRIPT_NAMES = [
   "heartbeat",
   "list-workers",
   "read-runs",
+  "write-rollout",
+  "forget-version",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
@@ -214,6 +216,7 @@ const KEY_TYPES: Record<FunctionKey, string> = {
   workers: "hash",
   "reclaim-guard": "string",
   "worker-expiry": "zset",
+  versions: "hash",
   run: "hash",
 };
 

@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { FloxideError, type EventRecord } from "../../sdk/index.ts";
 import type { ClaimNext, ClaimOptions, CreateRunRequest, WorkflowStore } from "../contract.ts";
+import type { RolloutRequest } from "../versions.ts";
 import type {
   Checkpoint,
   Claim,
@@ -21,6 +22,7 @@ import type {
   WorkItem,
   WorkerLiveness,
   WorkflowMetrics,
+  WorkflowVersions,
 } from "../types.ts";
 import { BlockingClaimer, type ClaimAttempt, type ClaimRequest } from "./claimer.ts";
 import { commitArgs, createRunArgs } from "./commit-args.ts";
@@ -39,8 +41,9 @@ import {
   toJson,
 } from "./codec.ts";
 import type { RedisClient } from "./connection.ts";
-import { execPipeline, readQueueDepth } from "./depth.ts";
-import { LAYOUT_VERSION, type WorkflowKeys } from "./keys.ts";
+import { execPipeline, readWorkflowVersions, totalDepth } from "./depth.ts";
+import { checkVersion, LAYOUT_VERSION, type WorkflowKeys } from "./keys.ts";
+import { rolloutArgs } from "./rollout.ts";
 import { keysFor, runScript, type ScriptName } from "./scripts.ts";
 
 export interface RedisStoreConfig {
@@ -77,6 +80,7 @@ const strings = (value: unknown): string[] => (Array.isArray(value) ? value.map(
 
 export class RedisWorkflowStore implements WorkflowStore {
   readonly workflow: string;
+  readonly version: string;
   private readonly config: RedisStoreConfig;
   private readonly claimer: BlockingClaimer;
   private readonly batcher: CommitBatcher;
@@ -86,6 +90,7 @@ export class RedisWorkflowStore implements WorkflowStore {
   constructor(config: RedisStoreConfig) {
     this.config = config;
     this.workflow = config.keys.workflow;
+    this.version = config.keys.version;
     this.batcher = new CommitBatcher(this.workflow, (args) => this.script("commit", args));
     this.claimer = new BlockingClaimer({
       attempt: (requests) => this.attemptClaim(requests),
@@ -235,8 +240,30 @@ export class RedisWorkflowStore implements WorkflowStore {
     return { requeued: Number(reply[0]), deadLettered: Number(reply[1]) };
   }
 
-  depth(): Promise<QueueDepth> {
-    return readQueueDepth(this.client, this.workflow, { prefix: this.config.keys.prefix });
+  async depth(): Promise<QueueDepth> {
+    return totalDepth(await this.readVersionDepths());
+  }
+
+  private async readVersionDepths(): Promise<WorkflowVersions & { readonly dead: number }> {
+    const found = await readWorkflowVersions(this.client, [this.workflow], {
+      prefix: this.config.keys.prefix,
+    });
+    return found.get(this.workflow) as WorkflowVersions & { readonly dead: number };
+  }
+
+  // ---- versions ----------------------------------------------------------------------------------
+
+  async readVersions(): Promise<WorkflowVersions> {
+    const { rollout, versions } = await this.readVersionDepths();
+    return { rollout, versions };
+  }
+
+  async writeRollout(request: RolloutRequest): Promise<void> {
+    await this.script("write-rollout", rolloutArgs(request));
+  }
+
+  async forgetVersion(version: string): Promise<boolean> {
+    return Number(await this.script("forget-version", [checkVersion(version)])) === 1;
   }
 
   async deadLetters(limit = 100): Promise<DeadLetter[]> {
@@ -273,6 +300,14 @@ export class RedisWorkflowStore implements WorkflowStore {
   // ---- runs --------------------------------------------------------------------------------------
 
   async createRun(request: CreateRunRequest): Promise<{ runId: string; created: boolean }> {
+    checkVersion(request.version);
+    if (request.startItem.version !== request.version) {
+      throw new FloxideError(
+        "InvalidInput",
+        `run ${request.runId}: its first item is of version '${request.startItem.version}', the run of '${request.version}'`,
+        { runId: request.runId },
+      );
+    }
     const reply = replyArray(
       "create-run",
       await this.script("create-run", createRunArgs(this.workflow, request)),
@@ -382,7 +417,8 @@ export class RedisWorkflowStore implements WorkflowStore {
 
   async heartbeat(liveness: WorkerLiveness, ttlMs: number): Promise<void> {
     const { workerId, status, inFlight, at } = liveness;
-    await this.script("heartbeat", [workerId, ttlMs, JSON.stringify({ workerId, status, inFlight, at })]);
+    const record = JSON.stringify({ workerId, status, inFlight, at, version: this.version });
+    await this.script("heartbeat", [workerId, ttlMs, record]);
   }
 
   async listWorkers(): Promise<WorkerLiveness[]> {
