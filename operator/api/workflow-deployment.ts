@@ -214,6 +214,12 @@ export const WorkflowDeploymentSpecSchema = withRules(
         minLength: 1,
         maxLength: 1024,
       }),
+      version: Type.Optional(
+        text(
+          "The `version` the workflow module declares (FLOXIDE_WORKFLOW_VERSION): a worker whose module declares another refuses to start. Runs are pinned to the version they started on; changing it starts a worker Deployment for the new version and drains the old one.",
+          { pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", minLength: 1, maxLength: 40 },
+        ),
+      ),
       args: Type.Optional(
         Type.Array(text("An argument."), {
           description: "Extra arguments after `floxide worker`.",

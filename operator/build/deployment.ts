@@ -39,6 +39,7 @@ export function workerEnv(wfd: WorkflowDeployment): V1EnvVar[] {
   const { redis } = spec;
   const env: V1EnvVar[] = optionEnv(WORKER_OPTIONS, {
     workflow: spec.module,
+    workflowVersion: spec.version,
     redisUrl: redis.url,
     redisUsername: redis.username,
     redisTlsCaFile: redis.tls?.caSecretRef ? `${REDIS_CA_DIR}/${redis.tls.caSecretRef.key}` : undefined,
