@@ -21,4 +21,5 @@ export {
   type QueueDepthOptions,
   type WorkflowVersionDepths,
 } from "./depth.ts";
+export { forgetVersionWith, versionField, writeRolloutWith } from "./rollout.ts";
 export { checkVersion, DEFAULT_PREFIX, LAYOUT_VERSION, WorkflowKeys } from "./keys.ts";

@@ -6,7 +6,9 @@
 import { FloxideError } from "../../sdk/index.ts";
 import type { Rollout } from "../types.ts";
 import { checkRolloutRequest, type RolloutRequest } from "../versions.ts";
-import { checkVersion } from "./keys.ts";
+import type { RedisClient } from "./connection.ts";
+import { checkVersion, WorkflowKeys } from "./keys.ts";
+import { keysFor, runScript } from "./scripts.ts";
 
 const corrupt = (key: string, what: string): FloxideError =>
   new FloxideError(
@@ -15,6 +17,9 @@ const corrupt = (key: string, what: string): FloxideError =>
     { key },
   );
 
+/** The field of `versions` that registers a version (create-run.lua and write-rollout.lua write it). */
+export const versionField = (version: string): string => `v:${version}`;
+
 /** The rollout and the registered versions (with when each was first used) of a `versions` hash. */
 export function decodeVersionsHash(
   key: string,
@@ -22,7 +27,7 @@ export function decodeVersionsHash(
 ): { rollout: Rollout; since: Map<string, number> } {
   const since = new Map<string, number>();
   for (const [field, value] of Object.entries(hash)) {
-    if (!field.startsWith("v:")) continue;
+    if (!field.startsWith(versionField(""))) continue;
     const at = Number(value);
     if (!Number.isFinite(at)) throw corrupt(key, `field ${field} is not a time`);
     since.set(field.slice(2), at);
@@ -48,4 +53,37 @@ export function rolloutArgs(request: RolloutRequest): (string | number)[] {
   checkVersion(current);
   if (ramp !== null) checkVersion(ramp.version);
   return [current, ramp?.version ?? "", ramp?.percent ?? 0, ramp?.periodMs ?? 0];
+}
+
+/**
+ * Writes the rollout of `workflow` with any client (the operator's own connection): the same
+ * function the store calls. Returns the ramp's end (Redis clock, ms) or null for no ramp.
+ */
+export async function writeRolloutWith(
+  client: RedisClient,
+  workflow: string,
+  request: RolloutRequest,
+  prefix?: string,
+): Promise<number | null> {
+  const keys = new WorkflowKeys(workflow, prefix);
+  const until = Number(
+    await runScript(client, "write-rollout", keysFor(keys, "write-rollout"), [
+      keys.base,
+      0,
+      ...rolloutArgs(request),
+    ]),
+  );
+  return until < 0 ? null : until;
+}
+
+/** Forgets a retired version of `workflow` (see forget-version.lua) with any client. */
+export async function forgetVersionWith(
+  client: RedisClient,
+  workflow: string,
+  version: string,
+  prefix?: string,
+): Promise<boolean> {
+  const keys = new WorkflowKeys(workflow, prefix);
+  const args = [keys.base, 0, checkVersion(version)];
+  return Number(await runScript(client, "forget-version", keysFor(keys, "forget-version"), args)) === 1;
 }
