@@ -384,6 +384,9 @@ export const QueueDepthSchema = Type.Object(
   { description: "The workflow's queue in Redis at the last successful poll." },
 );
 
+/** The most versions status.versions lists (live ones first, then stranded, then retired). */
+export const MAX_REPORTED_VERSIONS = 32;
+
 export const VersionStatusSchema = Type.Object(
   {
     version: text("The workflow version."),
@@ -427,7 +430,7 @@ export const WorkflowDeploymentStatusSchema = Type.Object(
       Type.Unsafe<Static<typeof VersionStatusSchema>[]>({
         ...Type.Array(VersionStatusSchema, {
           description: "Each live version and the last retired ones.",
-          maxItems: 32,
+          maxItems: MAX_REPORTED_VERSIONS,
         }),
         "x-kubernetes-list-type": "map",
         "x-kubernetes-list-map-keys": ["version"],

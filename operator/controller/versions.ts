@@ -1,5 +1,5 @@
 // The versions step of a reconcile, for a WorkflowDeployment with spec.version: it writes the
-// rollout new runs are pinned by (when Redis holds another), scales each old version's
+// rollout new runs are pinned by (once Redis was read), scales each old version's
 // Deployment by that version's own backlog with the same policy (down to zero: it takes no new
 // runs), retires a version whose backlog stayed empty for retireAfterSeconds (Deployment
 // deleted, version forgotten in Redis), and returns the status fields and Events of it all.
@@ -58,6 +58,7 @@ export function versionObservation(
   return { ok: true, depth, busyWorkers: busyWorkerCount(workers) };
 }
 
+const pick = (currentVersion: string | undefined) => (currentVersion === undefined ? {} : { currentVersion });
 const iso = (ms: number | undefined): string | undefined =>
   ms === undefined ? undefined : new Date(ms).toISOString();
 
@@ -85,7 +86,7 @@ export class VersionSet {
     const { namespace } = wfd.metadata;
     const previous = wfd.status?.versions ?? [];
     const reading = observation?.reading;
-    const rollout = await this.rollout(wfd, reading, now);
+    const { rollout, written } = await this.rollout(wfd, reading, now);
     const backlog = reading?.ok
       ? new Map(reading.versions.versions.map((v) => [v.version, v.ready + v.inFlight + v.delayed]))
       : undefined;
@@ -125,7 +126,8 @@ export class VersionSet {
     }
     return {
       status: {
-        currentVersion: rollout.current,
+        // Only what Redis holds: before the first write there is no current version yet.
+        ...(written ? { currentVersion: rollout.current } : pick(wfd.status?.currentVersion)),
         drainingVersions: plan.filter((p) => p.state === "draining").length,
         versions: entries,
       },
@@ -133,19 +135,20 @@ export class VersionSet {
     };
   }
 
-  /** The rollout for spec.version; written when Redis holds another (never while unread). */
+  /** The rollout for spec.version, written on every pass that read Redis (never while unread). */
   private async rollout(
     wfd: WorkflowDeployment,
     reading: BacklogReading | undefined,
     now: number,
-  ): Promise<RolloutRequest> {
+  ): Promise<{ rollout: RolloutRequest; written: boolean }> {
     const version = wfd.spec.version as string;
     const previous = wfd.status?.versions ?? [];
     if (!reading?.ok) {
       // Redis unread: the last known rollout stands (for the plan; nothing is written).
       const ramping = previous.find((v) => v.state === "ramping");
       const current = wfd.status?.currentVersion ?? version;
-      return { current, ramp: ramping ? { version: ramping.version, percent: 0, periodMs: 0 } : null };
+      const ramp = ramping ? { version: ramping.version, percent: 0, periodMs: 0 } : null;
+      return { rollout: { current, ramp }, written: false };
     }
     // The status says what this operator last wrote; a reading may predate that write.
     const held = {
@@ -158,7 +161,7 @@ export class VersionSet {
     // operator's last write (a rollback right after a change would then be skipped). The write
     // is idempotent (a ramp keeps its end) and one call.
     await this.deps.writer.writeRollout(await this.deps.target(wfd), wanted);
-    return wanted;
+    return { rollout: wanted, written: true };
   }
 
   /** Scales (or retires) an old version's Deployment by its own backlog. */

@@ -3,7 +3,7 @@
 // names, the old ones that still serve their pinned runs (draining) until their backlog has been
 // zero for retireAfterSeconds, and the retired ones. Level-triggered: computed on every
 // reconcile from the spec, the previous status, what Redis holds and the Deployments that exist.
-import type { RolloutSpec, VersionStatus } from "../api/workflow-deployment.ts";
+import { MAX_REPORTED_VERSIONS, type RolloutSpec, type VersionStatus } from "../api/workflow-deployment.ts";
 import type { Rollout, RolloutRequest } from "../../worker/store/index.ts";
 
 export type VersionState = VersionStatus["state"];
@@ -135,5 +135,5 @@ export function planVersions(input: VersionPlanInput): PlannedVersion[] {
   const kept = retired
     .filter((entry) => entry.stranded)
     .concat(retired.filter((e) => !e.stranded).slice(0, RETIRED_KEPT));
-  return [...planned, ...kept];
+  return [...planned, ...kept].slice(0, MAX_REPORTED_VERSIONS);
 }

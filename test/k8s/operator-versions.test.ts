@@ -71,6 +71,21 @@ const setVersion = (name: string, version: string) =>
   });
 const versionOf = (status: WorkflowDeploymentStatus | undefined, version: string) =>
   status?.versions?.find((v) => v.version === version);
+const create = (name: string, spec: Record<string, unknown>) =>
+  custom.createNamespacedCustomObject({
+    ...group,
+    namespace: NS,
+    body: workflowDeployment(name, NS, redis.url, spec),
+  });
+/** The status once `holds` is true of it. */
+const statusWhere = (name: string, holds: (status: WorkflowDeploymentStatus) => boolean, message: string) =>
+  waitFor(
+    async () => {
+      const { status } = await getWfd(name);
+      return status !== undefined && holds(status) ? status : null;
+    },
+    { timeoutMs: DEADLINE, message },
+  );
 const reasons = async (name: string) =>
   (await core.listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.name=${name}` })).items.map(
     (e) => `${e.reason}: ${e.message}`,
@@ -99,15 +114,8 @@ test("a version change drains the old version's Deployment by its Redis backlog,
     },
     rollout: { retireAfterSeconds: 3 },
   };
-  await custom.createNamespacedCustomObject({
-    ...group,
-    namespace: NS,
-    body: workflowDeployment(name, NS, redis.url, spec),
-  });
-  await waitFor(async () => (await getWfd(name)).status?.currentVersion === "1", {
-    timeoutMs: DEADLINE,
-    message: "version 1 current",
-  });
+  await create(name, spec);
+  await statusWhere(name, (status) => status.currentVersion === "1", "version 1 current");
   assert.ok(await deployment("shop-1"), "the Deployment of version 1");
   const keys = new WorkflowKeys(name);
   assert.equal(await client.hget(keys.key("versions"), "current"), "1", "the rollout in Redis");
@@ -120,12 +128,10 @@ test("a version change drains the old version's Deployment by its Redis backlog,
   });
 
   await setVersion(name, "2");
-  const draining = await waitFor(
-    async () => {
-      const { status } = await getWfd(name);
-      return status?.currentVersion === "2" && versionOf(status, "1")?.state === "draining" ? status : null;
-    },
-    { timeoutMs: DEADLINE, message: "version 2 current, version 1 draining" },
+  const draining = await statusWhere(
+    name,
+    (status) => status.currentVersion === "2" && versionOf(status, "1")?.state === "draining",
+    "version 2 current, version 1 draining",
   );
   assert.equal(versionOf(draining, "1")?.backlog, 5);
   assert.equal(draining.drainingVersions, 1);
@@ -138,12 +144,10 @@ test("a version change drains the old version's Deployment by its Redis backlog,
 
   // Rollback while version 1 drains: current again, its pods untouched.
   await setVersion(name, "1");
-  await waitFor(
-    async () => {
-      const { status } = await getWfd(name);
-      return status?.currentVersion === "1" && versionOf(status, "2")?.state === "draining";
-    },
-    { timeoutMs: DEADLINE, message: "version 1 current again, version 2 draining" },
+  await statusWhere(
+    name,
+    (status) => status.currentVersion === "1" && versionOf(status, "2")?.state === "draining",
+    "version 1 current again, version 2 draining",
   );
   assert.equal(
     JSON.stringify((await deployment("shop-1"))?.spec?.template),
@@ -154,10 +158,7 @@ test("a version change drains the old version's Deployment by its Redis backlog,
 
   // Forward again; version 1's workers finish its runs (and version 2's its one): v1 retires.
   await setVersion(name, "2");
-  await waitFor(async () => (await getWfd(name)).status?.currentVersion === "2", {
-    timeoutMs: DEADLINE,
-    message: "v2 current",
-  });
+  await statusWhere(name, (status) => status.currentVersion === "2", "v2 current");
   const pools = (["1", "2"] as const).map(
     (version) =>
       new WorkerPool({
@@ -219,23 +220,10 @@ test("spec.rollout's ramp is written to the store: the new version takes its sha
     scaling: { pollIntervalSeconds: 1 },
     rollout: { rampPercent: 25, rampSeconds: 600 },
   };
-  await custom.createNamespacedCustomObject({
-    ...group,
-    namespace: NS,
-    body: workflowDeployment(name, NS, redis.url, spec),
-  });
-  await waitFor(async () => (await getWfd(name)).status?.currentVersion === "1", {
-    timeoutMs: DEADLINE,
-    message: "v1 current",
-  });
+  await create(name, spec);
+  await statusWhere(name, (status) => status.currentVersion === "1", "v1 current");
   await setVersion(name, "2");
-  const status = await waitFor(
-    async () => {
-      const { status } = await getWfd(name);
-      return versionOf(status, "2")?.state === "ramping" ? status : null;
-    },
-    { timeoutMs: DEADLINE, message: "version 2 ramping" },
-  );
+  const status = await statusWhere(name, (s) => versionOf(s, "2")?.state === "ramping", "version 2 ramping");
   assert.equal(status.currentVersion, "1", "version 1 takes the rest until the ramp ends");
   const keys = new WorkflowKeys(name);
   assert.deepEqual(await client.hmget(keys.key("versions"), "current", "ramp-version", "ramp-percent"), [
