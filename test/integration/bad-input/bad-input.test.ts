@@ -171,7 +171,15 @@ describe("bad input", () => {
     );
     const stats = cli("stats", "--json");
     assert.equal(stats.status, 0, stats.stderr);
-    assert.deepEqual(JSON.parse(stats.stdout), {
+    const { rollout, versions, ...totals } = JSON.parse(stats.stdout) as Record<string, unknown> & {
+      versions: { version: string; ready: number; workers: number; stranded: boolean }[];
+    };
+    assert.deepEqual(rollout, { current: null, ramp: null });
+    assert.deepEqual(
+      versions.map(({ version, ready, workers, stranded }) => ({ version, ready, workers, stranded })),
+      [{ version: "1", ready: 0, workers: 1, stranded: false }],
+    );
+    assert.deepEqual(totals, {
       workflow: "steps",
       ready: 0,
       inFlight: 0,
