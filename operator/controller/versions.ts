@@ -164,7 +164,7 @@ export class VersionSet {
     return { rollout: wanted, written: true };
   }
 
-  /** Scales (or retires) an old version's Deployment by its own backlog. */
+  /** Scales (or retires) the Deployment of a version other than spec.version by its own backlog. */
   private async scaleOld(
     wfd: WorkflowDeployment,
     key: string,
@@ -189,8 +189,9 @@ export class VersionSet {
       }
       const memoryKey = versionKey(key, planned.version);
       const decision = decideReplicas({
-        // An old version takes no new runs: it may go to zero whatever minReplicas says.
-        scaling: { ...wfd.spec.scaling, minReplicas: 0 },
+        // A draining version takes no new runs: it may go to zero whatever minReplicas says. (The
+        // old version stays current during a ramp: it keeps the spec's scaling.)
+        scaling: planned.state === "draining" ? { ...wfd.spec.scaling, minReplicas: 0 } : wfd.spec.scaling,
         specReplicas: wfd.spec.replicas,
         current,
         observation: versionObservation(observation?.reading, planned.version),
