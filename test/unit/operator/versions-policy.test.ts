@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { VersionStatus } from "../../../operator/api/workflow-deployment.ts";
-import { desiredRollout, planVersions } from "../../../operator/policy/versions.ts";
+import { transitions } from "../../../operator/controller/versions.ts";
+import { desiredRollout, planVersions, type PlannedVersion } from "../../../operator/policy/versions.ts";
 
 const NOW = 1_000_000;
 const noRamp = { rampPercent: 0, rampSeconds: 0, retireAfterSeconds: 60 };
@@ -134,5 +135,46 @@ describe("planVersions", () => {
       backlog: new Map([["1", 2]]),
     });
     assert.deepEqual(brief(plan)[1], { version: "1", state: "draining", retireNow: false, stranded: false });
+  });
+});
+
+describe("version Events", () => {
+  const entry = (version: string, state: VersionStatus["state"]): VersionStatus => ({
+    version,
+    state,
+    replicas: 0,
+    desiredReplicas: 0,
+  });
+  const planned = (version: string, state: VersionStatus["state"], extra: Partial<PlannedVersion> = {}) => ({
+    version,
+    state,
+    backlog: 0,
+    retireNow: false,
+    stranded: false,
+    ...extra,
+  });
+  const rollout = { current: "2", ramp: null };
+
+  test("one Event per state change: draining, current again (rollback), retired, stranded", () => {
+    const events = transitions(
+      [entry("1", "current"), entry("2", "draining"), entry("3", "draining")],
+      [
+        planned("2", "current"),
+        planned("1", "draining", { backlog: 4 }),
+        planned("3", "retired", { retireNow: true }),
+        planned("0", "retired", { backlog: 2, stranded: true }),
+      ],
+      rollout,
+    );
+    assert.deepEqual(
+      events.map((e) => `${e.type} ${e.reason}`),
+      ["Normal VersionCurrent", "Normal VersionDraining", "Normal VersionRetired", "Warning VersionStranded"],
+    );
+    assert.match(events[0]?.message ?? "", /rollback/);
+    assert.match(events[1]?.message ?? "", /its 4 pinned items, new runs go to 2/);
+  });
+
+  test("no Event when nothing changed", () => {
+    assert.deepEqual(transitions([entry("2", "current")], [planned("2", "current")], rollout), []);
   });
 });
