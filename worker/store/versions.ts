@@ -4,7 +4,7 @@
  * current, which drains, which is stranded: items left and no worker to run them).
  */
 import { FloxideError } from "../sdk/index.ts";
-import type { VersionBacklog, WorkerLiveness, WorkflowVersions } from "./types.ts";
+import type { QueueDepth, VersionBacklog, WorkerLiveness, WorkflowVersions } from "./types.ts";
 
 /**
  * The version a store serves when it is opened without one (tools that only read or start runs,
@@ -78,4 +78,17 @@ export function reportVersions(
     const stranded = backlogOf(backlog) > 0 && live === 0 && (role === "draining" || role === "idle");
     return { ...backlog, role, workers: live, stranded };
   });
+}
+
+/** A workflow's depth: its versions' queues summed, and its dead letters (shared by all versions). */
+export function totalDepth({
+  versions,
+  dead,
+}: {
+  readonly versions: readonly VersionBacklog[];
+  readonly dead: number;
+}): QueueDepth {
+  const sum = (field: "ready" | "inFlight" | "delayed"): number =>
+    versions.reduce((acc, v) => acc + v[field], 0);
+  return { ready: sum("ready"), inFlight: sum("inFlight"), delayed: sum("delayed"), dead };
 }

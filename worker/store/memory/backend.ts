@@ -30,7 +30,7 @@ import {
   type WorkflowMetrics,
   type WorkflowVersions,
 } from "../types.ts";
-import { checkRolloutRequest, DEFAULT_VERSION, type RolloutRequest } from "../versions.ts";
+import { checkRolloutRequest, DEFAULT_VERSION, totalDepth, type RolloutRequest } from "../versions.ts";
 import { Deque } from "./deque.ts";
 
 /** Copies a value the way a JSON store would, so the memory backend never aliases caller objects. */
@@ -269,15 +269,7 @@ export class MemoryWorkflowStore implements WorkflowStore {
   }
 
   async depth(): Promise<QueueDepth> {
-    const { versions } = await this.readVersions();
-    const sum = (field: "ready" | "inFlight" | "delayed"): number =>
-      versions.reduce((acc, v) => acc + v[field], 0);
-    return {
-      ready: sum("ready"),
-      inFlight: sum("inFlight"),
-      delayed: sum("delayed"),
-      dead: this.data.dead.length,
-    };
+    return totalDepth({ ...(await this.readVersions()), dead: this.data.dead.length });
   }
 
   // ---- versions ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 import { Cluster } from "ioredis";
 import { FloxideError } from "../../sdk/index.ts";
 import type { QueueDepth, VersionBacklog, WorkflowVersions } from "../types.ts";
+import { totalDepth } from "../versions.ts";
 import type { RedisClient } from "./connection.ts";
 import { WorkflowKeys } from "./keys.ts";
 import { decodeReply, VersionDepthReplySchema } from "./reply-schemas.ts";
@@ -101,13 +102,6 @@ export async function readWorkflowVersions(
   if (!(redis instanceof Cluster)) return readVersionsOn(redis, unique, options.prefix);
   const each = await Promise.all(unique.map((workflow) => readVersionsOn(redis, [workflow], options.prefix)));
   return new Map(each.flatMap((map) => [...map]));
-}
-
-/** The total over a workflow's versions. */
-export function totalDepth({ versions, dead }: WorkflowVersionDepths): QueueDepth {
-  const sum = (field: "ready" | "inFlight" | "delayed"): number =>
-    versions.reduce((acc, v) => acc + v[field], 0);
-  return { ready: sum("ready"), inFlight: sum("inFlight"), delayed: sum("delayed"), dead };
 }
 
 /** Ready, in-flight (leased), delayed (retrying) and dead-lettered items of one workflow, all versions. */

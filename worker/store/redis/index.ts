@@ -17,7 +17,6 @@ export {
   readQueueDepth,
   readQueueDepths,
   readWorkflowVersions,
-  totalDepth,
   type QueueDepthOptions,
   type WorkflowVersionDepths,
 } from "./depth.ts";

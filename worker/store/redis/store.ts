@@ -6,7 +6,6 @@
 import { randomUUID } from "node:crypto";
 import { FloxideError, type EventRecord } from "../../sdk/index.ts";
 import type { ClaimNext, ClaimOptions, CreateRunRequest, WorkflowStore } from "../contract.ts";
-import type { RolloutRequest } from "../versions.ts";
 import type {
   Checkpoint,
   Claim,
@@ -41,7 +40,8 @@ import {
   toJson,
 } from "./codec.ts";
 import type { RedisClient } from "./connection.ts";
-import { execPipeline, readWorkflowVersions, totalDepth } from "./depth.ts";
+import { totalDepth, type RolloutRequest } from "../versions.ts";
+import { execPipeline, readWorkflowVersions, type WorkflowVersionDepths } from "./depth.ts";
 import { checkVersion, LAYOUT_VERSION, type WorkflowKeys } from "./keys.ts";
 import { rolloutArgs } from "./rollout.ts";
 import { keysFor, runScript, type ScriptName } from "./scripts.ts";
@@ -244,11 +244,11 @@ export class RedisWorkflowStore implements WorkflowStore {
     return totalDepth(await this.readVersionDepths());
   }
 
-  private async readVersionDepths(): Promise<WorkflowVersions & { readonly dead: number }> {
+  private async readVersionDepths(): Promise<WorkflowVersionDepths> {
     const found = await readWorkflowVersions(this.client, [this.workflow], {
       prefix: this.config.keys.prefix,
     });
-    return found.get(this.workflow) as WorkflowVersions & { readonly dead: number };
+    return found.get(this.workflow) as WorkflowVersionDepths;
   }
 
   // ---- versions ----------------------------------------------------------------------------------
