@@ -15,7 +15,7 @@ const backend = await openRedisBackend(
 );
 let done = 0;
 const pool = new WorkerPool({
-  store: backend.forWorkflow(def.name),
+  store: backend.forWorkflow(def.name, def.version),
   workflow: def,
   concurrency: Number(concurrencyText),
   onStep: (report) => {

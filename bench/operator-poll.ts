@@ -6,7 +6,7 @@
  */
 import { Redis } from "ioredis";
 import { RedisBacklogReader, type BacklogTarget } from "../operator/backlog/reader.ts";
-import { WorkflowKeys } from "../worker/store/index.ts";
+import { versionField, WorkflowKeys } from "../worker/store/index.ts";
 import { diff, readCounters } from "./redis-info.ts";
 import { median } from "./stats.ts";
 
@@ -30,6 +30,7 @@ export async function runOperatorPoll(
   for (let i = 0; i < options.workflows; i += 1) {
     const workflow = `wf-${i}`;
     const keys = new WorkflowKeys(workflow, prefix);
+    fill.hset(keys.key("versions"), versionField(keys.version), at);
     fill.rpush(keys.key("ready"), ...Array.from({ length: 5 }, (_, n) => `{"n":${n}}`));
     fill.zadd(keys.key("leases"), at + 30_000, `lease-${i}`);
     for (const w of [0, 1]) {

@@ -12,7 +12,7 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { startOperator, type RunningOperator } from "../operator/manager.ts";
 import { OperatorMetrics } from "../operator/metrics.ts";
-import { WorkflowKeys } from "../worker/store/index.ts";
+import { versionField, WorkflowKeys } from "../worker/store/index.ts";
 import { ControlPlaneAssetsMissing, startControlPlane } from "../test/support/control-plane.ts";
 import { installOperatorResources, workflowDeployment, WFD_GROUP } from "../test/support/operator.ts";
 import { waitFor } from "../test/support/wait.ts";
@@ -76,7 +76,9 @@ export async function runOperatorReaction(
         return -1;
       }
     };
-    const ready = new WorkflowKeys("react").key("ready");
+    const keys = new WorkflowKeys("react");
+    const ready = keys.key("ready");
+    await admin.hset(keys.key("versions"), versionField(keys.version), Date.now());
     const times: number[] = [];
     for (let i = 0; i < options.samples; i += 1) {
       await waitFor(async () => (await replicas()) === 0, { timeoutMs: 60_000, message: "0 replicas" });

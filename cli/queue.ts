@@ -1,5 +1,10 @@
 import { resolveOptions } from "../contract/index.ts";
-import type { DeadLetter, WorkflowStore } from "../worker/store/index.ts";
+import {
+  reportVersions,
+  type DeadLetter,
+  type VersionReport,
+  type WorkflowStore,
+} from "../worker/store/index.ts";
 import { openCliBackend } from "./backend.ts";
 import { QUEUE_DEAD_OPTIONS } from "./command-options.ts";
 import type { Invocation } from "./program.ts";
@@ -19,17 +24,33 @@ export async function queueAction({ name, args, flags, redis, json, env }: Invoc
 }
 
 async function stats(store: WorkflowStore, json: boolean): Promise<string> {
-  const [depth, workers, metrics] = await Promise.all([
+  const [depth, workers, metrics, versions] = await Promise.all([
     store.depth(),
     store.listWorkers(),
     store.readMetrics(),
+    store.readVersions(),
   ]);
   const { workflow } = store;
+  const report = reportVersions(versions, workers);
   if (json) {
     const { deadLettered, leaseReclaims } = metrics;
-    return `${JSON.stringify({ workflow, ...depth, workers: workers.length, deadLettered, leaseReclaims }, null, 2)}\n`;
+    const { rollout } = versions;
+    return `${JSON.stringify({ workflow, ...depth, workers: workers.length, deadLettered, leaseReclaims, rollout, versions: report }, null, 2)}\n`;
   }
-  return `workflow ${workflow}: ready ${depth.ready}, in flight ${depth.inFlight}, delayed ${depth.delayed}, dead ${depth.dead}; workers ${workers.length}\n`;
+  return [
+    `workflow ${workflow}: ready ${depth.ready}, in flight ${depth.inFlight}, delayed ${depth.delayed}, dead ${depth.dead}; workers ${workers.length}`,
+    ...report.map(versionLine),
+  ]
+    .map((line) => `${line}\n`)
+    .join("");
+}
+
+/** One version of `queue stats`: runs are pinned to their version, so each has its own queue. */
+function versionLine(v: VersionReport): string {
+  const line = `  version ${v.version} (${v.role}): ready ${v.ready}, in flight ${v.inFlight}, delayed ${v.delayed}; workers ${v.workers}`;
+  return v.stranded
+    ? `${line}; STRANDED: no worker of version ${v.version} is running and new runs go elsewhere; start one (WorkflowDeployment spec.version ${v.version}) to finish its runs`
+    : line;
 }
 
 async function dead(store: WorkflowStore, limit: number, json: boolean): Promise<string> {

@@ -55,6 +55,7 @@ export function renderRunReport(report: RunReport): string {
   const out = [
     `run ${run.runId}  ${run.status}`,
     `workflow  ${run.workflow}@${run.version}`,
+    `version   ${run.version} (pinned: only workers of this version run its items)`,
     `created   ${iso(run.createdAt)}`,
     `started   ${iso(run.startedAt)}`,
     `finished  ${iso(run.finishedAt)}${took}`,

@@ -74,6 +74,14 @@ export const WORKER_OPTIONS = {
     required: true,
     description: "Path of the workflow module (its default export is the workflow).",
   },
+  workflowVersion: {
+    flag: "workflow-version",
+    env: "FLOXIDE_WORKFLOW_VERSION",
+    type: "string",
+    description:
+      "The workflow version this worker must run (the operator sets it from the WorkflowDeployment's spec.version): " +
+      "a module that declares another `version` refuses to start. Runs are pinned to their version; the worker claims only its version's items.",
+  },
   ...REDIS_OPTIONS,
   concurrency: {
     flag: "concurrency",

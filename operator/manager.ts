@@ -12,8 +12,8 @@ import {
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { GROUP, KIND, PLURAL, VERSION, type WorkflowDeployment } from "./api/workflow-deployment.ts";
-import { RedisBacklogReader, type BacklogReader } from "./backlog/reader.ts";
-import { apiSecretReader, type SecretReader } from "./backlog/target.ts";
+import { RedisBacklogReader, type BacklogReader, type VersionWriter } from "./backlog/reader.ts";
+import { apiSecretReader, backlogTarget, type SecretReader } from "./backlog/target.ts";
 import { MANAGED_BY } from "./build/labels.ts";
 import { BacklogPoller } from "./controller/backlog-poller.ts";
 import { Reconciler, splitKey } from "./controller/reconciler.ts";
@@ -41,7 +41,7 @@ export interface OperatorOptions {
   readonly pollTickMs?: number;
   readonly logger: Logger;
   readonly metrics: OperatorMetrics;
-  readonly backlogReader?: BacklogReader;
+  readonly backlogReader?: BacklogReader & VersionWriter;
   readonly secrets?: SecretReader;
   /** Called when leadership is lost after being held (the process should exit). */
   readonly onLeadershipLost?: () => void;
@@ -140,6 +140,13 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const inScope = <T>(informers: ResilientInformer<KubernetesObject & T>[], namespace: string) =>
     informers[scopes.length === 1 && scopes[0] === undefined ? 0 : scopes.indexOf(namespace)];
   const state = new ScalerState();
+  const reader =
+    options.backlogReader ??
+    new RedisBacklogReader({
+      onConnectionError: (endpoint, error) =>
+        logger.debug({ endpoint, err: error }, "Redis connection error"),
+    });
+  const secrets = options.secrets ?? apiSecretReader(kubeConfig);
   const reconciler = new Reconciler({
     cluster: kubernetesCluster(kubeConfig, options.identity),
     getWorkflowDeployment: (namespace, name) => inScope(wfdInformers, namespace)?.get(name, namespace),
@@ -147,17 +154,12 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     state,
     logger,
     metrics,
+    versions: { writer: reader, target: (wfd) => backlogTarget(wfd, secrets) },
     resyncMs: (options.resyncSeconds ?? 300) * 1000,
   });
-  const reader =
-    options.backlogReader ??
-    new RedisBacklogReader({
-      onConnectionError: (endpoint, error) =>
-        logger.debug({ endpoint, err: error }, "Redis connection error"),
-    });
   const poller = new BacklogPoller({
     reader,
-    secrets: options.secrets ?? apiSecretReader(kubeConfig),
+    secrets,
     state,
     list: () => wfdInformers.flatMap((informer) => informer.list()),
     onObserved: (key) => {

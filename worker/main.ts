@@ -5,7 +5,7 @@
 import { hostname } from "node:os";
 import { pino, type Logger as Pino } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
-import { loadWorkerConfig, type RawOptions, type WorkerConfig } from "../contract/index.ts";
+import { loadWorkerConfig, WORKER_OPTIONS, type RawOptions, type WorkerConfig } from "../contract/index.ts";
 import { WorkerPool } from "./engine/index.ts";
 import { buildHttpServer } from "./http/index.ts";
 import { loadWorkflowModule } from "./load-workflow.ts";
@@ -21,10 +21,19 @@ export interface RunningWorker {
 
 export async function startWorker(config: WorkerConfig, log: Pino): Promise<RunningWorker> {
   const def = await loadWorkflowModule(config.workflow);
+  if (config.workflowVersion !== undefined && config.workflowVersion !== def.version) {
+    throw new FloxideError(
+      "InvalidConfig",
+      `the workflow module ${config.workflow} declares version '${def.version}', but this worker was started for ` +
+        `version '${config.workflowVersion}' (${WORKER_OPTIONS.workflowVersion.env}, the WorkflowDeployment's spec.version): ` +
+        `build the image with the module of that version, or set spec.version to '${def.version}'`,
+      { expected: config.workflowVersion, declared: def.version },
+    );
+  }
   const workerId = config.workerId ?? hostname();
   const wlog = log.child({ workflow: def.name, worker: workerId });
   const backend = await openRedisBackend(config, wlog);
-  const store = backend.forWorkflow(def.name);
+  const store = backend.forWorkflow(def.name, def.version);
   await backend.ping().catch((error: unknown) => {
     // Not fatal: the loops retry and /readyz reports it until Redis answers.
     wlog.warn({ err: error }, "Redis is not reachable yet");

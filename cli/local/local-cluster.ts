@@ -46,7 +46,7 @@ export class LocalCluster {
   constructor(options: LocalClusterOptions) {
     this.options = options;
     const { local, workflow } = options;
-    this.store = local.backend.forWorkflow(workflow.name);
+    this.store = local.backend.forWorkflow(workflow.name, workflow.version);
     const common = {
       concurrency: options.concurrency,
       drainTimeoutSeconds: options.drainTimeoutSeconds ?? 10,

@@ -53,6 +53,8 @@ export function workflowDeploymentCrd(): Record<string, unknown> {
           },
           additionalPrinterColumns: [
             { name: "Workflow", type: "string", jsonPath: ".spec.workflow" },
+            { name: "Version", type: "string", jsonPath: ".status.currentVersion" },
+            { name: "Draining", type: "integer", jsonPath: ".status.drainingVersions" },
             { name: "Replicas", type: "integer", jsonPath: ".status.replicas" },
             { name: "Desired", type: "integer", jsonPath: ".status.desiredReplicas" },
             {

@@ -97,6 +97,35 @@ const RedisSpec = withRules(
   ],
 );
 
+const RolloutSpec = defaultedObject(
+  withRules(
+    Type.Object(
+      {
+        rampPercent: int(
+          "Share (percent) of new runs sent to a new spec.version for rampSeconds before it takes all of them; 0 moves every new run at once. Default 0.",
+          { minimum: 0, maximum: 100, default: 0 },
+        ),
+        rampSeconds: int("How long the ramp lasts. Default 0.", { minimum: 0, maximum: 2592000, default: 0 }),
+        retireAfterSeconds: int(
+          "An old version's Deployment is deleted once its backlog and in-flight items have been zero this long. Default 60.",
+          { minimum: 0, maximum: 2592000, default: 60 },
+        ),
+      },
+      {
+        description:
+          "How a new spec.version takes over: runs stay pinned to the version they started on, old versions drain and are retired.",
+      },
+    ),
+    [
+      {
+        rule: "self.rampPercent == 0 || self.rampSeconds > 0",
+        message: "spec.rollout.rampSeconds must be positive when rampPercent is set",
+        fieldPath: ".rampSeconds",
+      },
+    ],
+  ),
+);
+
 const ScalingSpec = defaultedObject(
   withRules(
     Type.Object(
@@ -214,6 +243,12 @@ export const WorkflowDeploymentSpecSchema = withRules(
         minLength: 1,
         maxLength: 1024,
       }),
+      version: Type.Optional(
+        text(
+          "The `version` the workflow module declares (FLOXIDE_WORKFLOW_VERSION): a worker whose module declares another refuses to start. Runs are pinned to the version they started on; changing it starts a worker Deployment for the new version and drains the old one.",
+          { pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", minLength: 1, maxLength: 40 },
+        ),
+      ),
       args: Type.Optional(
         Type.Array(text("An argument."), {
           description: "Extra arguments after `floxide worker`.",
@@ -297,6 +332,7 @@ export const WorkflowDeploymentSpecSchema = withRules(
         }),
       ),
       scaling: ScalingSpec,
+      rollout: RolloutSpec,
       disruptionBudget: defaultedObject(
         Type.Object(
           {
@@ -348,6 +384,30 @@ export const QueueDepthSchema = Type.Object(
   { description: "The workflow's queue in Redis at the last successful poll." },
 );
 
+/** The most versions status.versions lists (live ones first, then stranded, then retired). */
+export const MAX_REPORTED_VERSIONS = 32;
+
+export const VersionStatusSchema = Type.Object(
+  {
+    version: text("The workflow version."),
+    state: oneOfStrings(
+      "current: takes new runs; ramping: takes the ramp's share; draining: serves its pinned runs only; retired: its Deployment was deleted.",
+      ["current", "ramping", "draining", "retired"] as const,
+    ),
+    replicas: int("Worker pods of the version."),
+    desiredReplicas: int("Worker pods the scaler wants for the version."),
+    backlog: Type.Optional(int("Items of the version ready, in flight or waiting for a retry.")),
+    drainedSince: Type.Optional(
+      text("Since when a draining version's backlog is zero.", { format: "date-time" }),
+    ),
+    retiredTime: Type.Optional(text("When the version was retired.", { format: "date-time" })),
+    stranded: Type.Optional(
+      bool("Items of the version are left and it has no Deployment: they wait for a worker of the version."),
+    ),
+  },
+  { description: "One version of the workflow." },
+);
+
 export const WorkflowDeploymentStatusSchema = Type.Object(
   {
     observedGeneration: Type.Optional(
@@ -362,6 +422,20 @@ export const WorkflowDeploymentStatusSchema = Type.Object(
     lastActiveTime: Type.Optional(text("Last time the backlog was not empty.", { format: "date-time" })),
     lastScaleTime: Type.Optional(text("Last time the replica count changed.", { format: "date-time" })),
     selector: Type.Optional(text("Label selector of the worker pods (for the scale subresource).")),
+    currentVersion: Type.Optional(
+      text("The version new runs are pinned to (spec.version once it took over)."),
+    ),
+    drainingVersions: Type.Optional(int("Old versions still serving their pinned runs.")),
+    versions: Type.Optional(
+      Type.Unsafe<Static<typeof VersionStatusSchema>[]>({
+        ...Type.Array(VersionStatusSchema, {
+          description: "Each live version and the last retired ones.",
+          maxItems: MAX_REPORTED_VERSIONS,
+        }),
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["version"],
+      }),
+    ),
     conditions: Type.Optional(
       Type.Unsafe<Static<typeof ConditionSchema>[]>({
         ...Type.Array(ConditionSchema, { description: "Ready, Scaling, StoreReachable, Degraded." }),
@@ -379,6 +453,8 @@ export type Condition = Static<typeof ConditionSchema>;
 export type ConditionStatus = Condition["status"];
 export type RedisSpec = Static<typeof RedisSpec>;
 export type ScalingSpec = Static<typeof ScalingSpec>;
+export type RolloutSpec = Static<typeof RolloutSpec>;
+export type VersionStatus = Static<typeof VersionStatusSchema>;
 export type SecretKeyRef = Static<typeof SecretKeyRef>;
 
 export interface ObjectMeta {

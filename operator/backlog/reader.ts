@@ -1,18 +1,25 @@
-// Reads the backlog (queue depth) and the worker liveness of many workflows from Redis: one
-// round trip per Redis endpoint per poll, over one pooled connection per endpoint. The operator
-// only reads, through the store's read-only readers (worker/store: depth, liveness by the Redis
-// clock); it never runs the store's scripts (list-workers would also prune).
+// Reads the backlog (queue depth, per workflow version) and the worker liveness of many workflows
+// from Redis: two round trips per Redis endpoint per poll (the versions, then their depths), over
+// one pooled connection per endpoint. The operator
+// reads through the store's read-only readers (worker/store: depth, liveness by the Redis clock);
+// it never runs the store's other scripts (list-workers would also prune), only its two
+// idempotent writes of versions (VersionWriter: the rollout, forgetting a retired version).
 import type { RedisOptions } from "ioredis";
 import { backoffDelayMs, type Backoff } from "../../common/backoff.ts";
 import {
   createRedisClient,
   describeRedisConnection,
-  readQueueDepths,
+  forgetVersionWith,
   readWorkerLiveness,
+  readWorkflowVersions,
+  totalDepth,
+  writeRolloutWith,
   type QueueDepth,
   type RedisClient,
   type RedisConnectionOptions,
+  type RolloutRequest,
   type WorkerLiveness,
+  type WorkflowVersions,
 } from "../../worker/store/index.ts";
 
 export interface BacklogTarget {
@@ -24,12 +31,28 @@ export interface BacklogTarget {
 }
 
 export type BacklogReading =
-  | { readonly ok: true; readonly depth: QueueDepth; readonly workers: readonly WorkerLiveness[] }
+  | {
+      readonly ok: true;
+      /** The sum over the workflow's versions. */
+      readonly depth: QueueDepth;
+      readonly workers: readonly WorkerLiveness[];
+      /** The rollout state and each version's backlog (runs are pinned to their version). */
+      readonly versions: WorkflowVersions;
+    }
   | { readonly ok: false; readonly error: string };
 
 export interface BacklogReader {
   read(targets: readonly BacklogTarget[]): Promise<Map<string, BacklogReading>>;
   close(): Promise<void>;
+}
+
+/**
+ * The operator's two writes to Redis, both idempotent store functions: the rollout (which version
+ * new runs are pinned to) and forgetting a retired version.
+ */
+export interface VersionWriter {
+  writeRollout(target: BacklogTarget, request: RolloutRequest): Promise<void>;
+  forgetVersion(target: BacklogTarget, version: string): Promise<boolean>;
 }
 
 export interface RedisBacklogReaderOptions {
@@ -47,7 +70,7 @@ const RECONNECT: Backoff = { growth: "linear", initialMs: 250, maxMs: 5_000 };
 const endpointKey = (connection: RedisConnectionOptions): string =>
   JSON.stringify(Object.entries(connection).sort(([a], [b]) => a.localeCompare(b)));
 
-export class RedisBacklogReader implements BacklogReader {
+export class RedisBacklogReader implements BacklogReader, VersionWriter {
   private readonly pool = new Map<string, { client: RedisClient; lastUsed: number; name: string }>();
   private readonly timeoutMs: number;
   private readonly idleCloseMs: number;
@@ -75,6 +98,16 @@ export class RedisBacklogReader implements BacklogReader {
     );
     this.closeIdle();
     return results;
+  }
+
+  async writeRollout(target: BacklogTarget, request: RolloutRequest): Promise<void> {
+    const client = this.client(endpointKey(target.connection), target.connection);
+    await writeRolloutWith(client, target.workflow, request, target.prefix);
+  }
+
+  async forgetVersion(target: BacklogTarget, version: string): Promise<boolean> {
+    const client = this.client(endpointKey(target.connection), target.connection);
+    return forgetVersionWith(client, target.workflow, version, target.prefix);
   }
 
   async close(): Promise<void> {
@@ -123,7 +156,7 @@ export class RedisBacklogReader implements BacklogReader {
       // All commands are written before any reply is awaited: one round trip for the endpoint.
       const depthReads = [...byPrefix].map(async ([prefix, workflows]) => ({
         prefix,
-        depths: await readQueueDepths(client, workflows, { prefix }),
+        depths: await readWorkflowVersions(client, workflows, { prefix }),
       }));
       const workerReads = targets.map(async (target) => ({
         target,
@@ -137,10 +170,18 @@ export class RedisBacklogReader implements BacklogReader {
       all.catch(() => undefined);
       const [depths, workers] = await Promise.race([all, deadline]);
       for (const target of targets) {
-        const depth = depths.find((entry) => entry.prefix === target.prefix)?.depths.get(target.workflow);
+        const found = depths.find((entry) => entry.prefix === target.prefix)?.depths.get(target.workflow);
         const liveness = workers.find((entry) => entry.target.key === target.key)?.liveness;
         // A malformed liveness entry is a worker we cannot rank: it keeps the default deletion cost.
-        if (depth) out.set(target.key, { ok: true, depth, workers: liveness?.workers ?? [] });
+        if (found) {
+          const versions = { rollout: found.rollout, versions: found.versions };
+          out.set(target.key, {
+            ok: true,
+            depth: totalDepth(found),
+            workers: liveness?.workers ?? [],
+            versions,
+          });
+        }
       }
     } catch (error) {
       const message = `Redis ${this.pool.get(key)?.name ?? ""}: ${(error as Error).message}`;

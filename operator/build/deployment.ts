@@ -11,7 +11,13 @@ import type {
 } from "@kubernetes/client-node";
 import { optionEnv, WORKER_OPTIONS, type WorkerOption } from "../../contract/index.ts";
 import type { WorkflowDeployment } from "../api/workflow-deployment.ts";
-import { childMetadata, commonLabels, METRICS_PORT_NAME, selectorLabels } from "./labels.ts";
+import {
+  childMetadata,
+  commonLabels,
+  deploymentName,
+  METRICS_PORT_NAME,
+  versionSelectorLabels,
+} from "./labels.ts";
 
 export const WORKER_CONTAINER = "worker";
 /** Seconds added to the drain timeout: SIGTERM delivery, closing connections, flushing logs. */
@@ -39,6 +45,7 @@ export function workerEnv(wfd: WorkflowDeployment): V1EnvVar[] {
   const { redis } = spec;
   const env: V1EnvVar[] = optionEnv(WORKER_OPTIONS, {
     workflow: spec.module,
+    workflowVersion: spec.version,
     redisUrl: redis.url,
     redisUsername: redis.username,
     redisTlsCaFile: redis.tls?.caSecretRef ? `${REDIS_CA_DIR}/${redis.tls.caSecretRef.key}` : undefined,
@@ -144,20 +151,24 @@ export function applyPodOverrides(
   return merged;
 }
 
+/** The worker Deployment of spec.version (the one version whose pod template the spec describes). */
 export function buildDeployment(wfd: WorkflowDeployment, replicas: number): V1Deployment {
   const overrides = wfd.spec.podTemplate;
+  const { version } = wfd.spec;
+  const labels = versionSelectorLabels(wfd, version);
+  const metadata = childMetadata(wfd, deploymentName(wfd));
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
-    metadata: childMetadata(wfd),
+    metadata: { ...metadata, labels: { ...metadata.labels, ...labels } },
     spec: {
       replicas,
-      selector: { matchLabels: selectorLabels(wfd) },
+      selector: { matchLabels: labels },
       // A new pod must be up before an old one drains: no capacity dip on a spec change.
       strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: 0 } },
       template: {
         metadata: {
-          labels: { ...(overrides?.metadata?.labels ?? {}), ...commonLabels(wfd) },
+          labels: { ...(overrides?.metadata?.labels ?? {}), ...commonLabels(wfd), ...labels },
           ...(overrides?.metadata?.annotations ? { annotations: { ...overrides.metadata.annotations } } : {}),
         },
         spec: applyPodOverrides(podSpec(wfd), overrides?.spec),

@@ -6,6 +6,8 @@ export const FIELD_MANAGER = "floxide-operator";
 export const MANAGED_BY = "floxide-operator";
 export const WFD_LABEL = "floxide.dev/workflow-deployment";
 export const WORKFLOW_LABEL = "floxide.dev/workflow";
+/** The workflow version a worker Deployment and its pods run (one Deployment per version). */
+export const VERSION_LABEL = "floxide.dev/version";
 export const COMPONENT = "floxide-worker";
 export const METRICS_PORT_NAME = "metrics";
 
@@ -22,6 +24,25 @@ export function commonLabels(wfd: WorkflowDeployment): Record<string, string> {
     "app.kubernetes.io/part-of": "floxide",
     [WORKFLOW_LABEL]: wfd.spec.workflow,
   };
+}
+
+/**
+ * The worker Deployment of one version: `<name>-<version>` (spec.version is a lowercase DNS-like
+ * name, the CRD checks). Without spec.version, the one Deployment is named after the resource.
+ */
+export function deploymentName(
+  wfd: WorkflowDeployment,
+  version: string | undefined = wfd.spec.version,
+): string {
+  return version === undefined ? wfd.metadata.name : `${wfd.metadata.name}-${version}`;
+}
+
+/** The version's pods: the resource's selector and the version label. */
+export function versionSelectorLabels(
+  wfd: WorkflowDeployment,
+  version: string | undefined,
+): Record<string, string> {
+  return version === undefined ? selectorLabels(wfd) : { ...selectorLabels(wfd), [VERSION_LABEL]: version };
 }
 
 /** The string form of the selector, for status.selector (the scale subresource). */

@@ -11,7 +11,13 @@ import {
   type WorkflowDeployment,
   type WorkflowDeploymentStatus,
 } from "../api/workflow-deployment.ts";
-import { buildDeployment, buildDisruptionBudget, buildService, selectorString } from "../build/index.ts";
+import {
+  buildDeployment,
+  buildDisruptionBudget,
+  buildService,
+  deploymentName,
+  selectorString,
+} from "../build/index.ts";
 import type { Cluster } from "../kube/cluster.ts";
 import { describeApiError } from "../kube/cluster.ts";
 import { DELETION_COST_ANNOTATION, busyWorkerCount, deletionCostPatches } from "../policy/deletion-cost.ts";
@@ -24,6 +30,13 @@ import {
 import { computeStatus, sameStatus } from "../status/conditions.ts";
 import type { ReconcileResult } from "../runtime/work-queue.ts";
 import type { Observation, ScalerState } from "./scaler-state.ts";
+import {
+  versionKey,
+  versionObservation,
+  VersionSet,
+  type VersionEvent,
+  type VersionsDeps,
+} from "./versions.ts";
 
 export interface ReconcilerMetrics {
   observe(wfd: WorkflowDeployment, status: WorkflowDeploymentStatus): void;
@@ -37,13 +50,19 @@ export interface ReconcilerDeps {
   readonly state: ScalerState;
   readonly logger: Logger;
   readonly metrics?: ReconcilerMetrics;
+  /** The rollout writes of WorkflowDeployments with spec.version (absent: versions are not managed). */
+  readonly versions?: Pick<VersionsDeps, "writer" | "target">;
   /** A full pass at least this often even without events (default 5 min). */
   readonly resyncMs?: number;
   readonly now?: () => number;
 }
 
-function toObservation(observation: Observation | undefined): BacklogObservation | undefined {
+function toObservation(
+  observation: Observation | undefined,
+  version: string | undefined,
+): BacklogObservation | undefined {
   if (!observation) return undefined;
+  if (version !== undefined) return versionObservation(observation.reading, version);
   const { reading } = observation;
   return reading.ok
     ? { ok: true, depth: reading.depth, busyWorkers: busyWorkerCount(reading.workers) }
@@ -54,10 +73,19 @@ export class Reconciler {
   private readonly now: () => number;
 
   private readonly deps: ReconcilerDeps;
+  private readonly versions: VersionSet | undefined;
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
     this.now = deps.now ?? Date.now;
+    this.versions =
+      deps.versions &&
+      new VersionSet({
+        ...deps.versions,
+        cluster: deps.cluster,
+        getDeployment: deps.getDeployment,
+        state: deps.state,
+      });
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -73,20 +101,24 @@ export class Reconciler {
     const log = deps.logger.child({ workflowDeployment: key, workflow: wfd.spec.workflow });
     const now = this.now();
 
-    const existing = deps.getDeployment(namespace, name);
+    // With spec.version, the Deployment of that version, scaled by that version's backlog; the
+    // other versions are the versions step's (below).
+    const { version } = wfd.spec;
+    const existing = deps.getDeployment(namespace, deploymentName(wfd));
     const current = existing?.spec?.replicas;
     const observation = deps.state.observation(key);
+    const memoryKey = version === undefined ? key : versionKey(key, version);
     const lastActive = wfd.status?.lastActiveTime ? Date.parse(wfd.status.lastActiveTime) : undefined;
     const decision = decideReplicas({
       scaling: wfd.spec.scaling,
       specReplicas: wfd.spec.replicas,
       current,
-      observation: toObservation(observation),
-      memory: deps.state.memory(key) ?? emptyMemory(lastActive),
+      observation: toObservation(observation, version),
+      memory: deps.state.memory(memoryKey) ?? emptyMemory(lastActive),
       now,
     });
-    if (observation && deps.state.isNew(key, observation))
-      deps.state.consume(key, observation, decision.memory);
+    if (observation && deps.state.isNew(memoryKey, observation))
+      deps.state.consume(memoryKey, observation, decision.memory);
 
     if (current !== undefined && decision.desired < current && observation?.reading.ok) {
       await this.rankPodsForDeletion(wfd, observation, log);
@@ -105,17 +137,36 @@ export class Reconciler {
       log.warn({ err: error }, "Applying the worker objects failed");
     }
 
-    const status = computeStatus({
-      wfd,
-      now: new Date(now),
-      deployment: deployment ?? existing,
-      applyError,
-      decision,
-      observation: toObservation(observation),
-      observedAt: observation ? new Date(observation.at) : undefined,
-      previousReplicas: current,
-    });
-    await this.recordTransitions(wfd, status, decision, current, existing === undefined && !applyError, log);
+    let versionEvents: readonly VersionEvent[] = [];
+    let versionStatus = {};
+    if (version !== undefined && this.versions) {
+      const outcome = await this.versions.reconcile(
+        wfd,
+        key,
+        observation,
+        { deployment: deployment ?? existing, desired: decision.desired },
+        now,
+        log,
+      );
+      versionEvents = outcome.events;
+      versionStatus = outcome.status;
+    }
+
+    const status = {
+      ...computeStatus({
+        wfd,
+        now: new Date(now),
+        deployment: deployment ?? existing,
+        applyError,
+        decision,
+        observation: toObservation(observation, undefined),
+        observedAt: observation ? new Date(observation.at) : undefined,
+        previousReplicas: current,
+      }),
+      ...versionStatus,
+    };
+    const created = existing === undefined && !applyError;
+    await this.recordTransitions(wfd, status, decision, current, created, versionEvents, log);
     if (!sameStatus(wfd.status, status)) {
       await deps.cluster.patchWorkflowDeploymentStatus(namespace, name, status);
     }
@@ -162,6 +213,7 @@ export class Reconciler {
     decision: ScalingDecision,
     current: number | undefined,
     created: boolean,
+    versionEvents: readonly VersionEvent[],
     log: Logger,
   ): Promise<void> {
     const before = (type: string) => wfd.status?.conditions?.find((c) => c.type === type);
@@ -171,8 +223,12 @@ export class Reconciler {
       events.push({
         type: "Normal",
         reason: "Created",
-        message: `created the worker Deployment with ${decision.desired} replicas`,
+        message:
+          wfd.spec.version === undefined
+            ? `created the worker Deployment with ${decision.desired} replicas`
+            : `created the worker Deployment ${deploymentName(wfd)} of version ${wfd.spec.version} with ${decision.desired} replicas`,
       });
+    events.push(...versionEvents);
     if (current !== undefined && decision.desired !== current) {
       events.push({ type: "Normal", reason: decision.reason, message: decision.message });
     }

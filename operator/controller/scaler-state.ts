@@ -62,7 +62,9 @@ export class ScalerState {
     entry.consumedAt = observation.at;
   }
 
+  /** Forgets a WorkflowDeployment: its entry and its versions' (`<key>@<version>`). */
   forget(key: string): void {
     this.entries.delete(key);
+    for (const entry of this.entries.keys()) if (entry.startsWith(`${key}@`)) this.entries.delete(entry);
   }
 }

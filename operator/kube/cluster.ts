@@ -3,6 +3,7 @@
 // Content-Type per call for patches).
 import {
   ApiException,
+  AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubernetesObjectApi,
@@ -28,6 +29,13 @@ export interface Cluster {
   /** Server-side apply with the operator's field manager, forcing ownership of what it sets. */
   apply<T extends KubernetesObject>(object: T): Promise<T>;
   deletePodDisruptionBudget(namespace: string, name: string): Promise<void>;
+  /**
+   * Sets only spec.replicas (a merge patch): for an old version's Deployment, whose pod template
+   * the current spec no longer describes and must not be re-applied.
+   */
+  scaleDeployment(namespace: string, name: string, replicas: number): Promise<void>;
+  /** Deletes a retired version's Deployment (gone already is fine). */
+  deleteDeployment(namespace: string, name: string): Promise<void>;
   patchWorkflowDeploymentStatus(
     namespace: string,
     name: string,
@@ -94,12 +102,26 @@ function unboundedCluster(kubeConfig: KubeConfig, reportingInstance: string): Cl
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const policy = kubeConfig.makeApiClient(PolicyV1Api);
+  const apps = kubeConfig.makeApiClient(AppsV1Api);
   return {
     apply: (object) =>
       objects.patch(object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
     async deletePodDisruptionBudget(namespace, name) {
       try {
         await policy.deleteNamespacedPodDisruptionBudget({ namespace, name });
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    },
+    async scaleDeployment(namespace, name, replicas) {
+      await apps.patchNamespacedDeployment(
+        { namespace, name, body: { spec: { replicas } }, fieldManager: FIELD_MANAGER },
+        mergePatch,
+      );
+    },
+    async deleteDeployment(namespace, name) {
+      try {
+        await apps.deleteNamespacedDeployment({ namespace, name, propagationPolicy: "Background" });
       } catch (error) {
         if (!isNotFound(error)) throw error;
       }

@@ -23,6 +23,7 @@ import { Redis } from "ioredis";
 import { parse as parseYaml, parseAllDocuments, stringify as toYaml } from "yaml";
 import { logTails, startControlPlane, type ControlPlane } from "../support/control-plane.ts";
 import { startRedis, type RedisServer } from "../support/redis.ts";
+import { pushBacklog } from "../support/operator.ts";
 import { waitFor } from "../support/wait.ts";
 import {
   CHART_DIR,
@@ -282,7 +283,7 @@ clusterTest(
       { timeoutMs: DEADLINE, message: "status observedGeneration 1 and StoreReachable=True" },
     );
     // A backlog of 25 ready items: 10 per pod by default -> 3 pods.
-    await client.rpush("{floxide:orders}:ready", ...Array.from({ length: 25 }, (_, i) => `{"id":${i}}`));
+    await pushBacklog(client, "orders", 25);
     await waitFor(
       async () =>
         (await apps.readNamespacedDeployment({ namespace: APPS_NS, name: "orders" })).spec?.replicas === 3,

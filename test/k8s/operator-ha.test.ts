@@ -10,11 +10,13 @@ import { startRedis, type RedisServer } from "../support/redis.ts";
 import {
   installOperatorResources,
   OPERATOR_NS,
+  pushBacklog,
   startOperatorAsServiceAccount,
   workflowDeployment,
   WFD_GROUP,
 } from "../support/operator.ts";
 import { waitFor } from "../support/wait.ts";
+import { WorkflowKeys } from "../../worker/store/index.ts";
 import type { RunningOperator } from "../../operator/manager.ts";
 import { OperatorMetrics } from "../../operator/metrics.ts";
 
@@ -119,14 +121,15 @@ test("scale-in keeps the pods holding leases: they get the higher deletion cost 
     message: "a leader",
   });
   const name = "costly";
-  const key = (suffix: string) => `{floxide:${name}}:${suffix}`;
+  const keys = new WorkflowKeys(name);
+  const key = (suffix: "ready" | "leases" | "workers") => keys.key(suffix);
   await create(name, {
     minReplicas: 0,
     maxReplicas: 5,
     pollIntervalSeconds: 1,
     scaleDownStabilizationSeconds: 2,
   });
-  await client.rpush(key("ready"), ...Array.from({ length: 40 }, () => "{}"));
+  await pushBacklog(client, name, 40);
   await waitFor(async () => (await livePods(name)).length === 4, { timeoutMs: DEADLINE, message: "4 pods" });
   const pods = (await livePods(name)).map((pod) => pod.metadata!.name!).sort();
   const busy = pods.slice(0, 2);

@@ -17,7 +17,9 @@ import { parseAllDocuments } from "yaml";
 import { logTails, startControlPlane, type ControlPlane } from "../support/control-plane.ts";
 import { startRedis, type RedisServer } from "../support/redis.ts";
 import {
+  clearBacklog,
   installOperatorResources,
+  pushBacklog,
   kubectl as kubectlOn,
   startOperatorAsServiceAccount,
   workflowDeployment,
@@ -83,7 +85,6 @@ const condition = (status: WorkflowDeploymentStatus | undefined, type: string) =
   status?.conditions?.find((c) => c.type === type);
 const replicasOf = async (name: string) =>
   (await apps.readNamespacedDeployment({ namespace: NS, name })).spec?.replicas;
-const ready = (workflow: string) => `{floxide:${workflow}}:ready`;
 
 clusterTest(
   "the CRD and every example apply; invalid WorkflowDeployments are rejected naming the field",
@@ -229,7 +230,7 @@ clusterTest(
       timeoutMs: DEADLINE,
       message: "0 replicas",
     });
-    await client.rpush(ready("scaled"), ...Array.from({ length: 35 }, (_, i) => `{"id":${i}}`));
+    await pushBacklog(client, "scaled", 35);
     await waitFor(async () => (await replicasOf("scaled")) === 4, {
       timeoutMs: DEADLINE,
       message: "ceil(35/10) = 4",
@@ -239,22 +240,22 @@ clusterTest(
       message: "status.backlog.ready = 35",
     });
 
-    await client.del(ready("scaled"));
-    await client.rpush(ready("scaled"), "{}");
+    await clearBacklog(client, "scaled");
+    await pushBacklog(client, "scaled", 1);
     const drainedAt = Date.now();
     await waitFor(async () => (await replicasOf("scaled")) === 1, {
       timeoutMs: DEADLINE,
       message: "1 replica",
     });
     assert.ok(Date.now() - drainedAt >= 3_000, "not before the 4 s window");
-    await client.del(ready("scaled"));
+    await clearBacklog(client, "scaled");
     const emptyAt = Date.now();
     await waitFor(async () => (await replicasOf("scaled")) === 0, { timeoutMs: DEADLINE, message: "zero" });
     assert.ok(Date.now() - emptyAt >= 7_000, "not before the 8 s cooldown");
 
-    await client.rpush(ready("scaled"), "{}");
+    await pushBacklog(client, "scaled", 1);
     await waitFor(async () => (await replicasOf("scaled")) === 1, { timeoutMs: DEADLINE, message: "0 -> 1" });
-    await client.del(ready("scaled"));
+    await clearBacklog(client, "scaled");
   },
 );
 
@@ -272,7 +273,7 @@ clusterTest("Redis down: StoreReachable=False and replicas kept; back up: recove
       },
     }),
   });
-  await client.rpush(ready("outage"), ...Array.from({ length: 20 }, () => "{}"));
+  await pushBacklog(client, "outage", 20);
   await waitFor(async () => (await replicasOf("outage")) === 2, {
     timeoutMs: DEADLINE,
     message: "2 replicas",
@@ -371,7 +372,7 @@ test("the shipped RBAC grants exactly these rules", () => {
     "floxide.dev workflowdeployments: get,list,watch",
     "floxide.dev workflowdeployments/status: get,patch,update",
     "floxide.dev workflowdeployments/finalizers: update",
-    "apps deployments: get,list,watch,create,patch",
+    "apps deployments: get,list,watch,create,patch,delete",
     "core services: get,create,patch",
     "policy poddisruptionbudgets: get,create,patch,delete",
     "core pods: list,patch",

@@ -18,6 +18,8 @@ import { waitFor } from "./wait.ts";
 import { killAll, startWorkerProcess, type WorkerProcess } from "./worker-process.ts";
 
 export const CHAOS_WORKFLOW = "test/chaos/video-chaos.workflow.ts";
+/** The same workflow at version 2 (the version-change run). */
+export const CHAOS_WORKFLOW_V2 = "test/chaos/video-chaos-v2.workflow.ts";
 const CHUNKS = 10;
 
 /** `at`: the share of all steps committed when the fault begins (0.3 = 30 %), so it hits the load. */
@@ -80,7 +82,8 @@ export interface ChaosCluster {
   readonly all: WorkerProcess[];
   /** Started and neither killed nor stopped. */
   readonly live: WorkerProcess[];
-  startWorker(): Promise<WorkerProcess>;
+  /** A worker of `module` (default: the chaos workflow at version 1). */
+  startWorker(module?: string): Promise<WorkerProcess>;
   close(): Promise<void>;
 }
 
@@ -106,9 +109,9 @@ export async function startChaosCluster(options: {
   const all: WorkerProcess[] = [];
   const live: WorkerProcess[] = [];
   let generation = 0;
-  const startWorker = async (): Promise<WorkerProcess> => {
+  const startWorker = async (module = CHAOS_WORKFLOW): Promise<WorkerProcess> => {
     const worker = await startWorkerProcess({
-      workflow: CHAOS_WORKFLOW,
+      workflow: module,
       redisUrl: redis.url,
       name: `${keyPrefix}-w${(generation += 1)}`,
       args: [

@@ -16,7 +16,7 @@ export function startEngine<S, E>(
     Omit<WorkerPoolOptions<S, E>, "store" | "workflow">
   > = {},
 ): EngineHarness<S, E> {
-  const store = options.store ?? new MemoryBackend().forWorkflow(def.name);
+  const store = options.store ?? new MemoryBackend().forWorkflow(def.name, def.version);
   const pools = Array.from(
     { length: options.pools ?? 1 },
     (_, index) =>

@@ -7,9 +7,11 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { CoreV1Api } from "@kubernetes/client-node";
+import type { Redis } from "ioredis";
 import { pino } from "pino";
 import { startOperator, type RunningOperator } from "../../operator/manager.ts";
 import { OperatorMetrics } from "../../operator/metrics.ts";
+import { versionField, WorkflowKeys } from "../../worker/store/index.ts";
 import type { ControlPlane } from "./control-plane.ts";
 
 export const OPERATOR_NS = "floxide-system";
@@ -85,4 +87,27 @@ export function startOperatorAsServiceAccount(
     logger: pino({ level: process.env.FLOXIDE_TEST_LOG ?? "silent" }),
     metrics: options.metrics ?? new OperatorMetrics({ defaultMetrics: false }),
   });
+}
+
+/**
+ * `count` ready items of `workflow` (its default version, registered as create-run would) for
+ * the operator to read: a backlog with no worker to run it.
+ */
+export async function pushBacklog(
+  client: Redis,
+  workflow: string,
+  count: number,
+  prefix?: string,
+): Promise<void> {
+  const keys = new WorkflowKeys(workflow, prefix);
+  await client
+    .pipeline()
+    .hset(keys.key("versions"), versionField(keys.version), Date.now())
+    .rpush(keys.key("ready"), ...Array.from({ length: count }, (_, i) => `{"id":${i}}`))
+    .exec();
+}
+
+/** Empties the ready items of `workflow`'s default version. */
+export async function clearBacklog(client: Redis, workflow: string, prefix?: string): Promise<void> {
+  await client.del(new WorkflowKeys(workflow, prefix).key("ready"));
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { eraseTypes, type Logger, type WorkflowDef } from "../sdk/index.ts";
+import { eraseTypes, FloxideError, type Logger, type WorkflowDef } from "../sdk/index.ts";
 import type { WorkflowStore } from "../store/index.ts";
 import { ContextCache } from "./context-cache.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
@@ -61,6 +61,14 @@ export class WorkerPool<S = unknown, E = unknown> {
     setMaxListeners(0, this.stopClaiming.signal);
     const leaseMs = options.leaseMs ?? 30_000;
     const workflow = new CompiledWorkflow(eraseTypes(options.workflow));
+    // Runs are pinned to their version: a pool claims only the queue of its module's version.
+    if (options.store.version !== workflow.def.version) {
+      throw new FloxideError(
+        "InvalidConfig",
+        `the store serves version '${options.store.version}' of '${options.store.workflow}', the workflow ` +
+          `module is version '${workflow.def.version}': open the store with forWorkflow(name, def.version)`,
+      );
+    }
     const contexts = new ContextCache(options.store, workflow.def.context);
     this.keeper = new LeaseKeeper(
       options.store,

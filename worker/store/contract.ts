@@ -14,7 +14,9 @@ import type {
   WorkItem,
   WorkerLiveness,
   WorkflowMetrics,
+  WorkflowVersions,
 } from "./types.ts";
+import type { RolloutRequest } from "./versions.ts";
 
 export interface ClaimOptions {
   readonly workerId: string;
@@ -34,6 +36,7 @@ export interface WorkQueue {
   release(claims: readonly Claim[]): Promise<number>;
   /** Re-delivers items whose lease expired (attempt + 1), dead-lettering those out of attempts. */
   reclaimExpired(): Promise<{ requeued: number; deadLettered: number }>;
+  /** The workflow's depth, summed over its versions (readVersions has each one's). */
   depth(): Promise<QueueDepth>;
   deadLetters(limit?: number): Promise<DeadLetter[]>;
 }
@@ -60,7 +63,11 @@ export interface CreateRunRequest {
 }
 
 export interface RunInfoStore {
-  /** Creates the run and enqueues its first item, unless the idempotency key names a run already. */
+  /**
+   * Creates the run and enqueues its first item, unless the idempotency key names a run already.
+   * The run's version is chosen by the store from the rollout state (`request.version`, the
+   * starter's, when there is none); the first item is re-labelled with it.
+   */
   createRun(request: CreateRunRequest): Promise<{ runId: string; created: boolean }>;
   getRun(runId: string): Promise<RunInfo | null>;
   listRuns(options?: { status?: RunStatus; limit?: number }): Promise<RunInfo[]>;
@@ -125,6 +132,21 @@ export interface LivenessStore {
   listWorkers(): Promise<WorkerLiveness[]>;
 }
 
+/**
+ * Runs are pinned to the workflow version they started on: a store serves the queue of one
+ * version (its `version`: the worker's), new runs get the version the rollout state chooses.
+ */
+export interface VersionStore {
+  /** The version whose items this store's queue operations claim, retry and reclaim. */
+  readonly version: string;
+  /** The rollout state and each version that may still hold items, with its backlog. */
+  readVersions(): Promise<WorkflowVersions>;
+  /** Sets the version new runs get (idempotent: a ramp's period starts when first written). */
+  writeRollout(request: RolloutRequest): Promise<void>;
+  /** Forgets a retired version; false (nothing changes) while it has items or is in the rollout. */
+  forgetVersion(version: string): Promise<boolean>;
+}
+
 /** Everything one workflow's workers and orchestrator need, for one backend. */
 export interface WorkflowStore
   extends
@@ -137,14 +159,19 @@ export interface WorkflowStore
     WorkItemStateStore,
     MetricsStore,
     ErrorStore,
-    LivenessStore {
+    LivenessStore,
+    VersionStore {
   readonly workflow: string;
 }
 
 /** A backend (memory, Redis) hands out one store per workflow name. */
 export interface StoreBackend {
   readonly kind: "memory" | "redis";
-  forWorkflow(workflow: string): WorkflowStore;
+  /**
+   * The store of `workflow` whose queue operations serve `version` (default DEFAULT_VERSION, for
+   * tools that only read and start runs; a worker names its module's version).
+   */
+  forWorkflow(workflow: string, version?: string): WorkflowStore;
   /** Reachability check used by /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 export * from "./types.ts";
 export * from "./contract.ts";
+export * from "./versions.ts";
 export { MAX_FAN_OUT, MAX_JSON_DEPTH, unstorableReason } from "./storable.ts";
 export { MemoryBackend, MemoryWorkflowStore } from "./memory/backend.ts";
 export * from "./redis/index.ts";

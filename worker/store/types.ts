@@ -187,6 +187,41 @@ export interface WorkerLiveness {
   readonly status: "idle" | "busy" | "draining";
   readonly inFlight: number;
   readonly at: number;
+  /** The workflow version the worker serves (the store it heartbeats through). */
+  readonly version?: string;
+}
+
+/** A share of new runs sent to a new version until `until` (ms); afterwards all new runs are. */
+export interface Ramp {
+  readonly version: string;
+  /** 0 to 100. */
+  readonly percent: number;
+  readonly until: number;
+}
+
+/**
+ * Which version a new run is pinned to (the store chooses atomically at run creation): `current`,
+ * or the ramp's version for its share. With neither, the version of whoever starts the run.
+ */
+export interface Rollout {
+  readonly current: string | null;
+  readonly ramp: Ramp | null;
+}
+
+/** The queue of one workflow version: what its workers still have to do. */
+export interface VersionBacklog {
+  readonly version: string;
+  /** When the version got its first run or was first named by a rollout (ms). */
+  readonly since: number;
+  readonly ready: number;
+  readonly inFlight: number;
+  readonly delayed: number;
+}
+
+/** The rollout state and every version that may still hold items. */
+export interface WorkflowVersions {
+  readonly rollout: Rollout;
+  readonly versions: readonly VersionBacklog[];
 }
 
 export interface Checkpoint<S = unknown> {

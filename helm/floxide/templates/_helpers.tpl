@@ -88,7 +88,7 @@ The operator's rules, the same as deploy/rbac/operator.yaml (a test compares the
 # The children, written by server-side apply (create + patch); the PDB is deleted when disabled.
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, list, watch, create, patch]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [services]
   verbs: [get, create, patch]

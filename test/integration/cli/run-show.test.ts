@@ -40,6 +40,7 @@ test("floxide run show lists the retried item and the failed item, with the run'
   assert.equal(shown.code, 0, shown.stderr);
   const text = shown.stdout;
   assert.match(text, new RegExp(`^run ${runId}  failed`));
+  assert.match(text, /\nversion +1 \(pinned: only workers of this version run its items\)/);
   // Per-node table: flaky took 2 attempts and completed, doomed took 2 and failed.
   assert.match(text, /\n {2}flaky +1 +2 +1 +0 /);
   assert.match(text, /\n {2}doomed +1 +2 +0 +1 /);

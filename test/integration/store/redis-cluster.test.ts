@@ -5,6 +5,7 @@ import { after, before, describe, test } from "node:test";
 import { Cluster, Redis } from "ioredis";
 import { createRedisBackend, createRedisClient, type WorkflowStore } from "../../../worker/store/index.ts";
 import { describeStoreContract, item, success } from "../../store/contract-suite.ts";
+import { describeVersionContract } from "../../store/versions-suite.ts";
 import { startRedisCluster, type RedisClusterServer } from "../../support/redis.ts";
 
 let cluster: RedisClusterServer;
@@ -16,6 +17,15 @@ after(async () => {
 });
 
 describeStoreContract("redis cluster", {
+  create: async (options) =>
+    createRedisBackend({
+      ...options,
+      connection: cluster.url,
+      keyPrefix: `test-${randomUUID().slice(0, 8)}`,
+    }),
+});
+
+describeVersionContract("redis cluster", {
   create: async (options) =>
     createRedisBackend({
       ...options,

@@ -161,6 +161,7 @@ const WRONG_TYPE: Record<string, "string" | "hash"> = {
   workers: "string",
   "worker-expiry": "string",
   "reclaim-guard": "hash",
+  versions: "string",
 };
 
 async function makeWrongType(key: string, as: "string" | "hash"): Promise<void> {
@@ -183,6 +184,13 @@ const corruptions: Corruption[] = [
       apply: (s) => admin.hset(s.keys.run("run", s.runA), field, "x"),
     }),
   ),
+  {
+    name: "versions: a ramp that is not a percentage",
+    key: (s) => s.keys.key("versions"),
+    apply: (s) =>
+      admin.hset(s.keys.key("versions"), "ramp-version", "2", "ramp-percent", "x", "ramp-until", "1"),
+    wide: true,
+  },
   {
     name: "run hash of the wrong type",
     key: (s) => s.keys.run("run", s.runA),

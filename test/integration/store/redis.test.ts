@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { after, before } from "node:test";
 import { createRedisBackend } from "../../../worker/store/index.ts";
 import { describeStoreContract } from "../../store/contract-suite.ts";
+import { describeVersionContract } from "../../store/versions-suite.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
 
 let redis: RedisServer;
@@ -15,6 +16,11 @@ after(async () => {
 
 describeStoreContract("redis", {
   // A key prefix per backend keeps runs apart when REDIS_URL points at a shared server.
+  create: async (options) =>
+    createRedisBackend({ ...options, connection: redis.url, keyPrefix: `test-${randomUUID().slice(0, 8)}` }),
+});
+
+describeVersionContract("redis", {
   create: async (options) =>
     createRedisBackend({ ...options, connection: redis.url, keyPrefix: `test-${randomUUID().slice(0, 8)}` }),
 });

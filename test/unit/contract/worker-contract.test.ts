@@ -35,6 +35,7 @@ const command = (...path: string[]): Command =>
 
 // Every spec field set, so every option the operator can set is set.
 const fullSpec = workflowDeployment({
+  version: "3",
   concurrency: 8,
   drainTimeoutSeconds: 90,
   leaseMs: 20000,

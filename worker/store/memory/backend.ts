@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { FloxideError, type ErrorInfo, type EventRecord } from "../../sdk/index.ts";
 import type {
   BackendOptions,
@@ -28,8 +28,11 @@ import {
   type StepOutcome,
   type WorkItem,
   type WorkerLiveness,
+  type Rollout,
   type WorkflowMetrics,
+  type WorkflowVersions,
 } from "../types.ts";
+import { checkRolloutRequest, DEFAULT_VERSION, totalDepth, type RolloutRequest } from "../versions.ts";
 import { Deque } from "./deque.ts";
 
 /** Copies a value the way a JSON store would, so the memory backend never aliases caller objects. */
@@ -61,21 +64,26 @@ interface Lease {
 
 const ZERO_NODE: NodeMetrics = { completed: 0, failed: 0, retried: 0, held: 0, durationMsTotal: 0 };
 
-/** The embedded store: one process, no persistence. Same contract and semantics as Redis. */
-export class MemoryWorkflowStore implements WorkflowStore {
-  readonly workflow: string;
-  private readonly retentionMs: number;
-  private readonly ready = new Deque<WorkItem>();
-  private readonly leases = new Map<string, Lease>();
-  private delayed: { at: number; item: WorkItem }[] = [];
-  private readonly dead: DeadLetter[] = [];
-  private readonly runs = new Map<string, RunRecord>();
-  private readonly idempotency = new Map<string, string>();
-  private readonly errors: ErrorRecord[] = [];
-  private readonly workers = new Map<string, { liveness: WorkerLiveness; expiresAt: number }>();
-  private readonly waiters = new Set<() => void>();
-  private readonly nodeMetrics = new Map<string, Mutable<NodeMetrics>>();
-  private readonly counters = {
+/** One version's queue (Redis: the per-version keys, keys.ts). */
+interface VersionQueue {
+  readonly ready: Deque<WorkItem>;
+  readonly leases: Map<string, Lease>;
+  readonly delayed: { at: number; item: WorkItem }[];
+  readonly since: number;
+}
+
+/** Everything of one workflow, shared by the stores of its versions. */
+class MemoryWorkflowData {
+  readonly queues = new Map<string, VersionQueue>();
+  rollout: Rollout = { current: null, ramp: null };
+  readonly dead: DeadLetter[] = [];
+  readonly runs = new Map<string, RunRecord>();
+  readonly idempotency = new Map<string, string>();
+  readonly errors: ErrorRecord[] = [];
+  readonly workers = new Map<string, { liveness: WorkerLiveness; expiresAt: number }>();
+  readonly waiters = new Set<() => void>();
+  readonly nodeMetrics = new Map<string, Mutable<NodeMetrics>>();
+  readonly counters = {
     runsStarted: 0,
     runsCompleted: 0,
     runsFailed: 0,
@@ -84,9 +92,44 @@ export class MemoryWorkflowStore implements WorkflowStore {
     deadLettered: 0,
   };
 
-  constructor(workflow: string, options: BackendOptions = {}) {
+  /** The version's queue; using a version registers it (as create-run.lua does). */
+  queue(version: string): VersionQueue {
+    let queue = this.queues.get(version);
+    if (queue === undefined) {
+      queue = { ready: new Deque(), leases: new Map(), delayed: [], since: Date.now() };
+      this.queues.set(version, queue);
+    }
+    return queue;
+  }
+}
+
+/** The embedded store: one process, no persistence. Same contract and semantics as Redis. */
+export class MemoryWorkflowStore implements WorkflowStore {
+  readonly workflow: string;
+  readonly version: string;
+  private readonly retentionMs: number;
+  private readonly data: MemoryWorkflowData;
+
+  constructor(
+    workflow: string,
+    options: BackendOptions = {},
+    version: string = DEFAULT_VERSION,
+    data: MemoryWorkflowData = new MemoryWorkflowData(),
+  ) {
     this.workflow = workflow;
+    this.version = version;
     this.retentionMs = options.retentionMs ?? 24 * 3600_000;
+    this.data = data;
+  }
+
+  /** This version's queue: the one its claims, leases and reclaims use. */
+  private get q(): VersionQueue {
+    return this.data.queue(this.version);
+  }
+
+  /** The queue of the version a run is pinned to. */
+  private queueOf(run: RunRecord): VersionQueue {
+    return this.data.queue(run.info.version);
   }
 
   // ---- queue ---------------------------------------------------------------------------------
@@ -98,7 +141,7 @@ export class MemoryWorkflowStore implements WorkflowStore {
       if (claim !== null) return claim;
       const now = Date.now();
       if (now >= blockUntil || options.signal?.aborted === true) return null;
-      const nextDue = this.delayed[0]?.at ?? Infinity;
+      const nextDue = this.q.delayed[0]?.at ?? Infinity;
       await this.waitForWork(Math.min(blockUntil, nextDue) - now, options.signal);
     }
   }
@@ -106,8 +149,8 @@ export class MemoryWorkflowStore implements WorkflowStore {
   private tryClaim(options: ClaimOptions): Claim | null {
     const now = Date.now();
     this.promoteDue(now);
-    for (let item = this.ready.shift(); item !== undefined; item = this.ready.shift()) {
-      const run = this.runs.get(item.runId);
+    for (let item = this.q.ready.shift(); item !== undefined; item = this.q.ready.shift()) {
+      const run = this.data.runs.get(item.runId);
       if (run === undefined || isTerminal(run.info.status)) {
         if (run !== undefined) this.setItem(run, item, "cancelled");
         continue;
@@ -124,7 +167,7 @@ export class MemoryWorkflowStore implements WorkflowStore {
         deadline: now + options.leaseMs,
         contextSeq: run.events.length,
       };
-      this.leases.set(claim.token, { claim, deadline: claim.deadline });
+      this.q.leases.set(claim.token, { claim, deadline: claim.deadline });
       this.setItem(run, item, "running");
       if (run.info.status === "queued") {
         run.info.status = "running";
@@ -139,24 +182,24 @@ export class MemoryWorkflowStore implements WorkflowStore {
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
-        this.waiters.delete(done);
+        this.data.waiters.delete(done);
         signal?.removeEventListener("abort", done);
         resolve();
       };
       const timer = setTimeout(done, Math.max(0, ms));
-      this.waiters.add(done);
+      this.data.waiters.add(done);
       signal?.addEventListener("abort", done, { once: true });
     });
   }
 
   private wake(): void {
-    for (const waiter of [...this.waiters]) waiter();
+    for (const waiter of [...this.data.waiters]) waiter();
   }
 
   private promoteDue(now: number): void {
-    while (this.delayed.length > 0 && (this.delayed[0] as { at: number }).at <= now) {
-      const { item } = this.delayed.shift() as { item: WorkItem };
-      this.ready.push(item);
+    while (this.q.delayed.length > 0 && (this.q.delayed[0] as { at: number }).at <= now) {
+      const { item } = this.q.delayed.shift() as { item: WorkItem };
+      this.q.ready.push(item);
     }
   }
 
@@ -166,7 +209,7 @@ export class MemoryWorkflowStore implements WorkflowStore {
     this.setItem(run, stored, run.info.status === "paused" ? "parked" : "queued");
     if (run.info.status === "paused") run.parked.push(stored);
     else {
-      this.ready.push(stored);
+      this.queueOf(run).ready.push(stored);
       this.wake();
     }
   }
@@ -174,9 +217,9 @@ export class MemoryWorkflowStore implements WorkflowStore {
   async extendLeases(claims: readonly Claim[], leaseMs: number): Promise<LeaseCheck[]> {
     const now = Date.now();
     return claims.map((claim) => {
-      const lease = this.leases.get(claim.token);
+      const lease = this.q.leases.get(claim.token);
       if (lease === undefined) return "lost";
-      const run = this.runs.get(claim.item.runId);
+      const run = this.data.runs.get(claim.item.runId);
       if (run === undefined || isTerminal(run.info.status)) return "run-finished";
       lease.deadline = now + leaseMs;
       return "ok";
@@ -186,11 +229,11 @@ export class MemoryWorkflowStore implements WorkflowStore {
   async release(claims: readonly Claim[]): Promise<number> {
     let released = 0;
     for (const claim of claims) {
-      if (!this.leases.delete(claim.token)) continue;
+      if (!this.q.leases.delete(claim.token)) continue;
       released += 1;
-      const run = this.runs.get(claim.item.runId);
+      const run = this.data.runs.get(claim.item.runId);
       if (run === undefined || isTerminal(run.info.status)) continue;
-      this.ready.unshift(claim.item);
+      this.q.ready.unshift(claim.item);
       this.setItem(run, claim.item, "queued");
       this.wake();
     }
@@ -201,12 +244,12 @@ export class MemoryWorkflowStore implements WorkflowStore {
     const now = Date.now();
     let requeued = 0;
     let deadLettered = 0;
-    for (const [token, lease] of this.leases) {
+    for (const [token, lease] of this.q.leases) {
       if (lease.deadline > now) continue;
-      this.leases.delete(token);
+      this.q.leases.delete(token);
       const { item } = lease.claim;
-      const run = this.runs.get(item.runId);
-      this.counters.leaseReclaims += 1;
+      const run = this.data.runs.get(item.runId);
+      this.data.counters.leaseReclaims += 1;
       if (run === undefined) continue;
       // Its worker died mid-step after the run finished: the item ends with the run.
       if (isTerminal(run.info.status)) {
@@ -233,21 +276,67 @@ export class MemoryWorkflowStore implements WorkflowStore {
   }
 
   async depth(): Promise<QueueDepth> {
-    return {
-      ready: this.ready.length,
-      inFlight: this.leases.size,
-      delayed: this.delayed.length,
-      dead: this.dead.length,
+    return totalDepth({ ...(await this.readVersions()), dead: this.data.dead.length });
+  }
+
+  // ---- versions ------------------------------------------------------------------------------
+
+  async readVersions(): Promise<WorkflowVersions> {
+    const versions = [...this.data.queues].map(([version, queue]) => ({
+      version,
+      since: queue.since,
+      ready: queue.ready.length,
+      inFlight: queue.leases.size,
+      delayed: queue.delayed.length,
+    }));
+    return copy({ rollout: this.data.rollout, versions });
+  }
+
+  async writeRollout(request: RolloutRequest): Promise<void> {
+    const { current, ramp } = checkRolloutRequest(request);
+    const old = this.data.rollout.ramp;
+    this.data.queue(current);
+    if (ramp !== null) this.data.queue(ramp.version);
+    this.data.rollout = {
+      current,
+      ramp:
+        ramp === null
+          ? null
+          : {
+              version: ramp.version,
+              percent: ramp.percent,
+              until: old?.version === ramp.version ? old.until : Date.now() + ramp.periodMs,
+            },
     };
   }
 
+  async forgetVersion(version: string): Promise<boolean> {
+    const { rollout, queues } = this.data;
+    const queue = queues.get(version);
+    if (rollout.current === version || rollout.ramp?.version === version) return false;
+    if (queue === undefined) return true;
+    if (queue.ready.length + queue.leases.size + queue.delayed.length > 0) return false;
+    queues.delete(version);
+    return true;
+  }
+
+  /** The version a new run gets (create-run.lua's rule, with the same draw from the run id). */
+  private chooseVersion(runId: string, starter: string): string {
+    const { current, ramp } = this.data.rollout;
+    if (ramp !== null) {
+      const draw = parseInt(createHash("sha1").update(runId).digest("hex").slice(0, 8), 16) % 10_000;
+      if (Date.now() >= ramp.until || draw < ramp.percent * 100) return ramp.version;
+    }
+    return current ?? starter;
+  }
+
   async deadLetters(limit = 100): Promise<DeadLetter[]> {
-    return copy(this.dead.slice(-limit));
+    return copy(this.data.dead.slice(-limit));
   }
 
   async redriveDeadLetter(itemId: string, action: DeadLetterAction): Promise<RedriveResult> {
-    const index = this.dead.findLastIndex((letter) => letter.item.id === itemId);
-    const letter = this.dead[index];
+    const index = this.data.dead.findLastIndex((letter) => letter.item.id === itemId);
+    const letter = this.data.dead[index];
     if (letter === undefined)
       throw new FloxideError(
         "DeadLetterNotFound",
@@ -257,7 +346,7 @@ export class MemoryWorkflowStore implements WorkflowStore {
         },
       );
     if (action === "discard") {
-      this.dead.splice(index, 1);
+      this.data.dead.splice(index, 1);
       return { runId: null, runStatus: null };
     }
     const { item } = letter;
@@ -265,7 +354,7 @@ export class MemoryWorkflowStore implements WorkflowStore {
       throw new FloxideError("InvalidItem", `dead letter of '${itemId}' holds no runnable item: discard it`, {
         itemId,
       });
-    const run = this.runs.get(item.runId);
+    const run = this.data.runs.get(item.runId);
     if (run === undefined)
       throw new FloxideError(
         "RunNotFound",
@@ -281,7 +370,7 @@ export class MemoryWorkflowStore implements WorkflowStore {
         itemId,
         runId: item.runId,
       });
-    this.dead.splice(index, 1);
+    this.data.dead.splice(index, 1);
     if (status === "failed") {
       // Revive (redrive.lua): items dropped while it was failed were never counted down.
       const live = ["queued", "running", "retrying", "parked"];
@@ -306,11 +395,11 @@ export class MemoryWorkflowStore implements WorkflowStore {
   }
 
   private applyCommit(claim: Claim, outcome: StepOutcome): CommitResult {
-    const lease = this.leases.get(claim.token);
+    const lease = this.q.leases.get(claim.token);
     if (lease === undefined) return { status: "lease-lost" };
-    this.leases.delete(claim.token);
+    this.q.leases.delete(claim.token);
     const { item } = lease.claim;
-    const run = this.runs.get(item.runId);
+    const run = this.data.runs.get(item.runId);
     if (run === undefined) return { status: "run-finished", run: "cancelled" };
     if (isTerminal(run.info.status)) {
       this.setItem(run, item, "cancelled");
@@ -344,8 +433,9 @@ export class MemoryWorkflowStore implements WorkflowStore {
       case "retry": {
         const next = { ...item, attempt: item.attempt + 1 };
         const at = now + outcome.delayMs;
-        const index = this.delayed.findIndex((entry) => entry.at > at);
-        this.delayed.splice(index === -1 ? this.delayed.length : index, 0, { at, item: next });
+        const { delayed } = this.queueOf(run);
+        const index = delayed.findIndex((entry) => entry.at > at);
+        delayed.splice(index === -1 ? delayed.length : index, 0, { at, item: next });
         this.wake();
         metrics.retried += 1;
         this.setItem(run, next, "retrying", outcome.error);
@@ -397,8 +487,8 @@ export class MemoryWorkflowStore implements WorkflowStore {
   }
 
   private deadLetter(run: RunRecord, item: WorkItem, error: ErrorInfo, now: number): void {
-    this.dead.push({ item: copy(item), error, at: now });
-    this.counters.deadLettered += 1;
+    this.data.dead.push({ item: copy(item), error, at: now });
+    this.data.counters.deadLettered += 1;
     this.setItem(run, item, "dead", error);
     run.info.pending -= 1;
     this.finish(run, "failed", error);
@@ -428,9 +518,9 @@ export class MemoryWorkflowStore implements WorkflowStore {
     for (const held of run.heldItems.values()) this.setItem(run, held, "cancelled");
     run.heldItems.clear();
     run.info.held = 0;
-    if (status === "completed") this.counters.runsCompleted += 1;
-    else if (status === "failed") this.counters.runsFailed += 1;
-    else this.counters.runsCancelled += 1;
+    if (status === "completed") this.data.counters.runsCompleted += 1;
+    else if (status === "failed") this.data.counters.runsFailed += 1;
+    else this.data.counters.runsCancelled += 1;
   }
 
   // ---- runs ----------------------------------------------------------------------------------
@@ -438,15 +528,16 @@ export class MemoryWorkflowStore implements WorkflowStore {
   async createRun(request: CreateRunRequest): Promise<{ runId: string; created: boolean }> {
     this.expireRuns();
     if (request.idempotencyKey !== null) {
-      const existing = this.idempotency.get(request.idempotencyKey);
-      if (existing !== undefined && this.runs.has(existing)) return { runId: existing, created: false };
+      const existing = this.data.idempotency.get(request.idempotencyKey);
+      if (existing !== undefined && this.data.runs.has(existing)) return { runId: existing, created: false };
     }
-    if (this.runs.has(request.runId)) return { runId: request.runId, created: false };
+    if (this.data.runs.has(request.runId)) return { runId: request.runId, created: false };
+    const version = this.chooseVersion(request.runId, request.version);
     const run: RunRecord = {
       info: {
         runId: request.runId,
         workflow: this.workflow,
-        version: request.version,
+        version,
         status: "queued",
         input: copy(request.input),
         createdAt: Date.now(),
@@ -466,28 +557,28 @@ export class MemoryWorkflowStore implements WorkflowStore {
       checkpoint: null,
       expiresAt: null,
     };
-    this.runs.set(request.runId, run);
-    if (request.idempotencyKey !== null) this.idempotency.set(request.idempotencyKey, request.runId);
-    this.counters.runsStarted += 1;
-    this.push(run, request.startItem);
+    this.data.runs.set(request.runId, run);
+    if (request.idempotencyKey !== null) this.data.idempotency.set(request.idempotencyKey, request.runId);
+    this.data.counters.runsStarted += 1;
+    this.push(run, { ...request.startItem, version });
     return { runId: request.runId, created: true };
   }
 
   async getRun(runId: string): Promise<RunInfo | null> {
-    const run = this.runs.get(runId);
+    const run = this.data.runs.get(runId);
     return run === undefined ? null : copy(run.info);
   }
 
   async listRuns(options: { status?: RunStatus; limit?: number } = {}): Promise<RunInfo[]> {
     this.expireRuns();
-    const all = [...this.runs.values()].map((run) => run.info);
+    const all = [...this.data.runs.values()].map((run) => run.info);
     const matching =
       options.status === undefined ? all : all.filter((info) => info.status === options.status);
     return copy(matching.sort((a, b) => b.createdAt - a.createdAt).slice(0, options.limit ?? 100));
   }
 
   private requireRun(runId: string): RunRecord {
-    const run = this.runs.get(runId);
+    const run = this.data.runs.get(runId);
     if (run === undefined) throw new FloxideError("RunNotFound", `run '${runId}' not found`, { runId });
     return run;
   }
@@ -508,7 +599,7 @@ export class MemoryWorkflowStore implements WorkflowStore {
     }
     run.info.status = run.info.startedAt === null ? "queued" : "running";
     for (const item of run.parked.splice(0)) {
-      this.ready.push(item);
+      this.queueOf(run).ready.push(item);
       this.setItem(run, item, "queued");
     }
     for (const item of run.heldItems.values()) {
@@ -529,34 +620,34 @@ export class MemoryWorkflowStore implements WorkflowStore {
 
   private expireRuns(): void {
     const now = Date.now();
-    for (const [runId, run] of this.runs) {
+    for (const [runId, run] of this.data.runs) {
       if (run.expiresAt === null || run.expiresAt > now) continue;
-      this.runs.delete(runId);
-      if (run.info.idempotencyKey !== null) this.idempotency.delete(run.info.idempotencyKey);
+      this.data.runs.delete(runId);
+      if (run.info.idempotencyKey !== null) this.data.idempotency.delete(run.info.idempotencyKey);
     }
   }
 
   // ---- context, checkpoints, items -------------------------------------------------------------
 
   async readEvents(runId: string, afterSeq: number, limit = Infinity): Promise<EventRecord[]> {
-    const run = this.runs.get(runId);
+    const run = this.data.runs.get(runId);
     if (run === undefined) return [];
     return copy(run.events.slice(afterSeq, afterSeq + Math.min(limit, run.events.length)));
   }
 
   async saveCheckpoint(runId: string, checkpoint: Checkpoint): Promise<void> {
-    const run = this.runs.get(runId);
+    const run = this.data.runs.get(runId);
     if (run !== undefined && (run.checkpoint === null || run.checkpoint.seq < checkpoint.seq)) {
       run.checkpoint = copy(checkpoint);
     }
   }
 
   async loadCheckpoint(runId: string): Promise<Checkpoint | null> {
-    return copy(this.runs.get(runId)?.checkpoint ?? null);
+    return copy(this.data.runs.get(runId)?.checkpoint ?? null);
   }
 
   async listItems(runId: string): Promise<ItemState[]> {
-    const run = this.runs.get(runId);
+    const run = this.data.runs.get(runId);
     return run === undefined ? [] : copy([...run.items.values()]);
   }
 
@@ -582,20 +673,20 @@ export class MemoryWorkflowStore implements WorkflowStore {
   // ---- metrics, errors, liveness -------------------------------------------------------------
 
   private metricsFor(node: string): Mutable<NodeMetrics> {
-    let metrics = this.nodeMetrics.get(node);
+    let metrics = this.data.nodeMetrics.get(node);
     if (metrics === undefined) {
       metrics = { ...ZERO_NODE };
-      this.nodeMetrics.set(node, metrics);
+      this.data.nodeMetrics.set(node, metrics);
     }
     return metrics;
   }
 
   async readMetrics(): Promise<WorkflowMetrics> {
-    return copy({ nodes: Object.fromEntries(this.nodeMetrics), ...this.counters });
+    return copy({ nodes: Object.fromEntries(this.data.nodeMetrics), ...this.data.counters });
   }
 
   private recordError(item: WorkItem, error: ErrorInfo, action: ErrorRecord["action"], at: number): void {
-    this.errors.push({
+    this.data.errors.push({
       runId: item.runId,
       itemId: item.id,
       node: item.node,
@@ -604,40 +695,47 @@ export class MemoryWorkflowStore implements WorkflowStore {
       action,
       at,
     });
-    if (this.errors.length > 10_000) this.errors.splice(0, this.errors.length - 10_000);
+    if (this.data.errors.length > 10_000) this.data.errors.splice(0, this.data.errors.length - 10_000);
   }
 
   async listErrors(options: { runId?: string; limit?: number } = {}): Promise<ErrorRecord[]> {
     const matching =
-      options.runId === undefined ? this.errors : this.errors.filter((e) => e.runId === options.runId);
+      options.runId === undefined
+        ? this.data.errors
+        : this.data.errors.filter((e) => e.runId === options.runId);
     return copy(matching.slice(-(options.limit ?? 100)));
   }
 
   async heartbeat(liveness: WorkerLiveness, ttlMs: number): Promise<void> {
-    this.workers.set(liveness.workerId, { liveness: copy(liveness), expiresAt: Date.now() + ttlMs });
+    const entry = { liveness: copy({ ...liveness, version: this.version }), expiresAt: Date.now() + ttlMs };
+    this.data.workers.set(liveness.workerId, entry);
   }
 
   async listWorkers(): Promise<WorkerLiveness[]> {
     const now = Date.now();
-    for (const [id, entry] of this.workers) if (entry.expiresAt <= now) this.workers.delete(id);
-    return copy([...this.workers.values()].map((entry) => entry.liveness));
+    for (const [id, entry] of this.data.workers) if (entry.expiresAt <= now) this.data.workers.delete(id);
+    return copy([...this.data.workers.values()].map((entry) => entry.liveness));
   }
 }
 
 export class MemoryBackend implements StoreBackend {
   readonly kind = "memory" as const;
   private readonly stores = new Map<string, MemoryWorkflowStore>();
+  private readonly data = new Map<string, MemoryWorkflowData>();
   private readonly options: BackendOptions;
 
   constructor(options: BackendOptions = {}) {
     this.options = options;
   }
 
-  forWorkflow(workflow: string): MemoryWorkflowStore {
-    let store = this.stores.get(workflow);
+  forWorkflow(workflow: string, version: string = DEFAULT_VERSION): MemoryWorkflowStore {
+    const id = `${workflow}\n${version}`;
+    let store = this.stores.get(id);
     if (store === undefined) {
-      store = new MemoryWorkflowStore(workflow, this.options);
-      this.stores.set(workflow, store);
+      let data = this.data.get(workflow);
+      if (data === undefined) this.data.set(workflow, (data = new MemoryWorkflowData()));
+      store = new MemoryWorkflowStore(workflow, this.options, version, data);
+      this.stores.set(id, store);
     }
     return store;
   }

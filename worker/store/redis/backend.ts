@@ -12,6 +12,7 @@ import {
   type RedisClient,
   type RedisConnectionOptions,
 } from "./connection.ts";
+import { DEFAULT_VERSION } from "../versions.ts";
 import { DEFAULT_PREFIX, WorkflowKeys } from "./keys.ts";
 import { RedisWorkflowStore } from "./store.ts";
 
@@ -87,19 +88,20 @@ export class RedisBackend implements StoreBackend {
     this.client.on("+node", this.countConnection);
   }
 
-  forWorkflow(workflow: string): RedisWorkflowStore {
-    let store = this.stores.get(workflow);
+  forWorkflow(workflow: string, version: string = DEFAULT_VERSION): RedisWorkflowStore {
+    const id = `${workflow}\n${version}`;
+    let store = this.stores.get(id);
     if (store === undefined) {
       store = new RedisWorkflowStore({
         client: this.client,
-        keys: new WorkflowKeys(workflow, this.prefix),
+        keys: new WorkflowKeys(workflow, this.prefix, version),
         retentionMs: this.retentionMs,
         reclaimGuardMs: this.reclaimGuardMs,
         reclaimBatch: this.reclaimBatch,
         createBlocker: () => this.createBlocker(),
         connectionEpoch: () => this.connections,
       });
-      this.stores.set(workflow, store);
+      this.stores.set(id, store);
     }
     return store;
   }

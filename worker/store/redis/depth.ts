@@ -1,13 +1,18 @@
 /**
- * Queue depth in O(1) (LLEN / ZCARD), readable with any ioredis client: the operator calls
- * these with its own connection to scale worker Deployments. Replies are decoded by schema.
+ * Queue depth in O(1) per version (LLEN / ZCARD), readable with any ioredis client: the operator
+ * calls these with its own connection to scale each version's worker Deployment. Items live in
+ * the queue keys of their version (keys.ts), so the reader first reads the registered versions
+ * (`versions`), then each one's depth: two round trips however many workflows. Replies are
+ * decoded by schema.
  */
 import { Cluster } from "ioredis";
 import { FloxideError } from "../../sdk/index.ts";
-import type { QueueDepth } from "../types.ts";
+import type { QueueDepth, VersionBacklog, WorkflowVersions } from "../types.ts";
+import { totalDepth } from "../versions.ts";
 import type { RedisClient } from "./connection.ts";
 import { WorkflowKeys } from "./keys.ts";
-import { decodeReply, QueueDepthReplySchema } from "./reply-schemas.ts";
+import { decodeReply, VersionDepthReplySchema } from "./reply-schemas.ts";
+import { decodeVersionsHash } from "./rollout.ts";
 
 export interface QueueDepthOptions {
   /** The key prefix the workers use (default `floxide`). */
@@ -15,14 +20,6 @@ export interface QueueDepthOptions {
 }
 
 type Pipeline = ReturnType<RedisClient["pipeline"]>;
-
-function queueDepthCommands(pipeline: Pipeline, keys: WorkflowKeys): Pipeline {
-  return pipeline
-    .llen(keys.key("ready"))
-    .zcard(keys.key("leases"))
-    .zcard(keys.key("delayed"))
-    .llen(keys.key("dead"));
-}
 
 /** Runs a pipeline; any command error (or a lost connection) is a StoreUnavailable error. */
 export async function execPipeline(pipeline: Pipeline, what: string): Promise<unknown[]> {
@@ -41,49 +38,100 @@ export async function execPipeline(pipeline: Pipeline, what: string): Promise<un
   });
 }
 
-function toDepth(replies: readonly unknown[], workflow: string): QueueDepth {
-  const [ready, inFlight, delayed, dead] = decodeReply(
-    QueueDepthReplySchema,
-    replies,
-    `queue depth of '${workflow}'`,
-  );
-  return { ready, inFlight, delayed, dead };
+/** A workflow's versions with their depth, and its dead letters (shared by all versions). */
+export type WorkflowVersionDepths = WorkflowVersions & { readonly dead: number };
+
+function depthCommands(pipeline: Pipeline, keys: WorkflowKeys, version: string): Pipeline {
+  return pipeline
+    .llen(keys.versionKey("ready", version))
+    .zcard(keys.versionKey("leases", version))
+    .zcard(keys.versionKey("delayed", version));
 }
 
-/** Ready, in-flight (leased), delayed (retrying) and dead-lettered items of one workflow. */
+async function readVersionsOn(
+  redis: RedisClient,
+  workflows: readonly string[],
+  prefix: string | undefined,
+): Promise<Map<string, WorkflowVersionDepths>> {
+  const all = workflows.map((workflow) => new WorkflowKeys(workflow, prefix));
+  const hashes = await execPipeline(
+    all.reduce((p, keys) => p.hgetall(keys.key("versions")).llen(keys.key("dead")), redis.pipeline()),
+    `versions of ${workflows.join(", ")}`,
+  );
+  const decoded = all.map((keys, i) => {
+    const hash = hashes[2 * i] as Record<string, string>;
+    return { keys, dead: Number(hashes[2 * i + 1]), ...decodeVersionsHash(keys.key("versions"), hash) };
+  });
+  const pipeline = decoded.reduce(
+    (p, { keys, since }) => [...since.keys()].reduce((q, v) => depthCommands(q, keys, v), p),
+    redis.pipeline(),
+  );
+  const depths = decoded.some(({ since }) => since.size > 0)
+    ? await execPipeline(pipeline, `version depths of ${workflows.join(", ")}`)
+    : [];
+  const result = new Map<string, WorkflowVersionDepths>();
+  let at = 0;
+  for (const { keys, dead, rollout, since } of decoded) {
+    const versions: VersionBacklog[] = [];
+    for (const [version, first] of since) {
+      const [ready, inFlight, delayed] = decodeReply(
+        VersionDepthReplySchema,
+        depths.slice(at, at + 3),
+        `queue depth of '${keys.workflow}' version '${version}'`,
+      );
+      at += 3;
+      versions.push({ version, since: first, ready, inFlight, delayed });
+    }
+    versions.sort((a, b) => a.since - b.since);
+    result.set(keys.workflow, { rollout, versions, dead });
+  }
+  return result;
+}
+
+/**
+ * The versions of each workflow with their queue depth, and its dead letters: two round trips
+ * (the `versions` hashes, then three O(1) reads per version). On a Cluster, where a pipeline
+ * must stay on one node, each workflow (one slot) gets its own pipelines, all sent at once.
+ */
+export async function readWorkflowVersions(
+  redis: RedisClient,
+  workflows: readonly string[],
+  options: QueueDepthOptions = {},
+): Promise<Map<string, WorkflowVersionDepths>> {
+  const unique = [...new Set(workflows)];
+  if (!(redis instanceof Cluster)) return readVersionsOn(redis, unique, options.prefix);
+  const each = await Promise.all(unique.map((workflow) => readVersionsOn(redis, [workflow], options.prefix)));
+  return new Map(each.flatMap((map) => [...map]));
+}
+
+/** Ready, in-flight (leased), delayed (retrying) and dead-lettered items of one workflow, all versions. */
 export async function readQueueDepth(
   redis: RedisClient,
   workflow: string,
   options: QueueDepthOptions = {},
 ): Promise<QueueDepth> {
-  const keys = new WorkflowKeys(workflow, options.prefix);
-  return toDepth(
-    await execPipeline(queueDepthCommands(redis.pipeline(), keys), `queue depth of '${workflow}'`),
-    workflow,
-  );
+  return (await readQueueDepths(redis, [workflow], options)).get(workflow) as QueueDepth;
 }
 
-/**
- * The depth of many workflows in one round trip. On a Cluster, where a pipeline must stay on
- * one node, each workflow (one slot) gets its own pipeline, all sent at once.
- */
+/** The depth of many workflows (all versions each), in two round trips. */
 export async function readQueueDepths(
   redis: RedisClient,
   workflows: readonly string[],
   options: QueueDepthOptions = {},
 ): Promise<Map<string, QueueDepth>> {
-  const unique = [...new Set(workflows)];
-  const keys = unique.map((workflow) => new WorkflowKeys(workflow, options.prefix));
-  if (redis instanceof Cluster) {
-    const depths = await Promise.all(unique.map((workflow) => readQueueDepth(redis, workflow, options)));
-    return new Map(unique.map((workflow, index) => [workflow, depths[index] as QueueDepth]));
-  }
-  const pipeline = keys.reduce(
-    (acc, workflowKeys) => queueDepthCommands(acc, workflowKeys),
-    redis.pipeline(),
+  const versions = await readWorkflowVersions(redis, workflows, options);
+  return new Map([...versions].map(([workflow, found]) => [workflow, totalDepth(found)]));
+}
+
+/** One version's backlog in one round trip (a store's own depth). */
+export async function readVersionDepth(
+  redis: RedisClient,
+  keys: WorkflowKeys,
+): Promise<Omit<VersionBacklog, "since">> {
+  const replies = await execPipeline(
+    depthCommands(redis.pipeline(), keys, keys.version),
+    `queue depth of '${keys.workflow}' version '${keys.version}'`,
   );
-  const replies = await execPipeline(pipeline, `queue depth of ${unique.length} workflows`);
-  return new Map(
-    unique.map((workflow, index) => [workflow, toDepth(replies.slice(index * 4, index * 4 + 4), workflow)]),
-  );
+  const [ready, inFlight, delayed] = decodeReply(VersionDepthReplySchema, replies, "version depth");
+  return { version: keys.version, ready, inFlight, delayed };
 }

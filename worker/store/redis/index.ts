@@ -13,6 +13,13 @@ export {
   type RedisTlsOptions,
   type ResolvedRedisConnection,
 } from "./connection.ts";
-export { readQueueDepth, readQueueDepths, type QueueDepthOptions } from "./depth.ts";
-export { DEFAULT_PREFIX, LAYOUT_VERSION, WorkflowKeys } from "./keys.ts";
+export {
+  readQueueDepth,
+  readQueueDepths,
+  readWorkflowVersions,
+  type QueueDepthOptions,
+  type WorkflowVersionDepths,
+} from "./depth.ts";
+export { forgetVersionWith, versionField, writeRolloutWith } from "./rollout.ts";
+export { checkVersion, DEFAULT_PREFIX, LAYOUT_VERSION, WorkflowKeys } from "./keys.ts";
 export { corruptionOf } from "./scripts.ts";

@@ -3,13 +3,25 @@
  * hash tag `{<prefix>:<workflow>}`, so all keys of a workflow live in one Cluster slot and every
  * function may touch any of them.
  *
+ * RUNS ARE PINNED TO THEIR VERSION: the queue keys are per workflow version `<v>` (the `version`
+ * of the workflow module), so a worker claims only items of its own version and versions coexist
+ * on one Redis during an upgrade. A worker's functions receive its version's keys in place of the
+ * workflow's: the scripts are the same and a step costs the same commands as without versions.
+ * create-run chooses the version of a new run from `versions` (the rollout state) and enqueues it
+ * there; a run's follow-ups, retries and reclaims stay in the queue they came from.
+ *
  *   {p:w}:layout         STRING the layout version these keys were written with; a worker refuses
  *                               a version it does not know (store.ts checks it once per connection)
- *   {p:w}:ready          LIST   item JSON waiting to be claimed (claimed from the head)
- *   {p:w}:leases         ZSET   lease token -> deadline (ms, Redis clock): the in-flight items
- *   {p:w}:lease-items    HASH   lease token -> "<worker id>\n<item JSON>"
- *   {p:w}:delayed        ZSET   item JSON -> due time (retries with backoff)
- *   {p:w}:wake           ZSET   marker an idle claim blocks on (BZPOPMIN); one per call that enqueued
+ *   {p:w}:versions       HASH   the rollout state and the versions that have runs (rollout.ts):
+ *                               `current` (new runs' version), `ramp-version`, `ramp-percent`,
+ *                               `ramp-until` (ms: until then that share of new runs goes to the ramp
+ *                               version; afterwards all do), `v:<version>` -> when first used (ms)
+ *   {p:w}:ready:<v>      LIST   item JSON waiting to be claimed (claimed from the head)
+ *   {p:w}:leases:<v>     ZSET   lease token -> deadline (ms, Redis clock): the in-flight items
+ *   {p:w}:lease-items:<v> HASH  lease token -> "<worker id>\n<item JSON>"
+ *   {p:w}:delayed:<v>    ZSET   item JSON -> due time (retries with backoff)
+ *   {p:w}:wake:<v>       ZSET   marker an idle claim blocks on (BZPOPMIN); one per call that enqueued
+ *   {p:w}:reclaim-guard:<v> STRING set NX PX by the worker that sweeps its version's expired leases
  *   {p:w}:dead           LIST   dead letters {item, error, at}
  *   {p:w}:errors         LIST   error records of the workflow (newest 10,000)
  *   {p:w}:metrics        HASH   counters (see codec.ts decodeMetrics), one HINCRBY per counter per call
@@ -17,7 +29,6 @@
  *   {p:w}:expiring       ZSET   runId -> when its keys expire (to prune `runs`)
  *   {p:w}:workers        HASH   workerId -> "<expiresAt>|<liveness JSON>"
  *   {p:w}:worker-expiry  ZSET   workerId -> expiresAt (to forget dead workers cheaply)
- *   {p:w}:reclaim-guard  STRING set NX PX by the worker that sweeps expired leases
  *   {p:w}:idem:<key>     STRING idempotency key -> runId
  *   {p:w}:staged:<token> LIST   item JSON of a large fan-out staged under lease <token> (stage.lua),
  *                               published and dropped by its commit, dropped with the lease
@@ -49,11 +60,12 @@
  * keeps this rule for every key kind above.
  */
 import { FloxideError } from "../../sdk/index.ts";
+import { DEFAULT_VERSION } from "../versions.ts";
 
 export const DEFAULT_PREFIX = "floxide";
 
 /** The version of this key layout, stored in `{p:w}:layout`. */
-export const LAYOUT_VERSION = "2";
+export const LAYOUT_VERSION = "3";
 
 /** Workflow-level keys; each function names the ones it receives on its `--@keys` line. */
 export const WORKFLOW_KEY_NAMES = [
@@ -71,9 +83,22 @@ export const WORKFLOW_KEY_NAMES = [
   "workers",
   "reclaim-guard",
   "worker-expiry",
+  "versions",
 ] as const;
 
 export type WorkflowKeyName = (typeof WORKFLOW_KEY_NAMES)[number];
+
+/** The keys that exist once per workflow version: `{p:w}:<name>:<version>`. */
+export const VERSION_KEY_NAMES = [
+  "ready",
+  "leases",
+  "lease-items",
+  "delayed",
+  "wake",
+  "reclaim-guard",
+] as const satisfies readonly WorkflowKeyName[];
+
+const PER_VERSION: ReadonlySet<WorkflowKeyName> = new Set(VERSION_KEY_NAMES);
 
 export const RUN_KEY_KINDS = [
   "run",
@@ -98,22 +123,44 @@ function checkName(value: string, what: string): void {
   }
 }
 
+/**
+ * A workflow version names Redis keys and fields: the same rule as a workflow name, and no `"` or
+ * backslash (it sits unescaped in the head of an item's JSON, includes/items.lua).
+ */
+export function checkVersion(version: string): string {
+  checkName(version, "version");
+  if (/["\\]/.test(version)) {
+    throw new FloxideError("InvalidConfig", `version '${version}' must not contain '"' or '\\'`, { version });
+  }
+  return version;
+}
+
+/** The keys of one workflow as seen by the workers of one version (see the comment above). */
 export class WorkflowKeys {
   readonly prefix: string;
   readonly workflow: string;
+  /** The version whose queue keys `key()` names. */
+  readonly version: string;
   /** `{prefix:workflow}`: the hash tag, and the base every script builds run keys from. */
   readonly base: string;
 
-  constructor(workflow: string, prefix: string = DEFAULT_PREFIX) {
+  constructor(workflow: string, prefix: string = DEFAULT_PREFIX, version: string = DEFAULT_VERSION) {
     checkName(prefix, "prefix");
     checkName(workflow, "workflow");
     this.prefix = prefix;
     this.workflow = workflow;
+    this.version = checkVersion(version);
     this.base = `{${prefix}:${workflow}}`;
   }
 
+  /** A workflow key; a queue key (VERSION_KEY_NAMES) of this version. */
   key(name: WorkflowKeyName): string {
-    return `${this.base}:${name}`;
+    return PER_VERSION.has(name) ? `${this.base}:${name}:${this.version}` : `${this.base}:${name}`;
+  }
+
+  /** A queue key of any version (the depth reader, rollout.ts). */
+  versionKey(name: (typeof VERSION_KEY_NAMES)[number], version: string): string {
+    return `${this.base}:${name}:${version}`;
   }
 
   run(kind: RunKeyKind, runId: string): string {

@@ -10,6 +10,8 @@
 --   worker could run: discard it) | {'RunNotFound', runId} (its run expired: discard it)
 --   | {'RunFinished', runId, status} (completed or cancelled since: nothing to redrive into)
 --
+-- The item is re-enqueued into its run's version's queue (keys.ts: per-version queues).
+--
 -- Invariant: the entry leaves the dead list in the same call that re-enqueues its item, so an
 -- item is never both dead and queued, nor lost. A dead letter failed its run (runs.lua
 -- dead_letter); redriving it revives that run: status back to running (queued if it never
@@ -64,10 +66,16 @@ local run_key = rkey('run', RUN_ID)
 
 local problem_run = check_run(RUN_ID, { 'events', 'joins', 'open-joins', 'parked', 'checkpoint', 'run-errors' })
 if problem_run then return redis.error_reply('CORRUPT ' .. problem_run) end
-local run = redis.call('HMGET', run_key, 'status', 'startedAt', 'idempotencyKey', 'pending')
+local run = redis.call('HMGET', run_key, 'status', 'startedAt', 'idempotencyKey', 'pending', 'version')
 local status = run[1]
 if not status then return { 'RunNotFound', RUN_ID } end
 if status == 'completed' or status == 'cancelled' then return { 'RunFinished', RUN_ID, status } end
+-- The item goes back to the queue of the version its run is pinned to, whichever version's
+-- store redrives it (as resume-run does).
+if not run[5] then return redis.error_reply('CORRUPT field version of ' .. run_key .. ' is missing') end
+K.ready, K.wake = vkey('ready', run[5]), vkey('wake', run[5])
+local problem_queue = type_problem(K.ready, 'ready') or type_problem(K.wake, 'wake')
+if problem_queue then return redis.error_reply('CORRUPT ' .. problem_queue) end
 
 local LIVE_ITEM = { queued = true, running = true, retrying = true, parked = true }
 local pending

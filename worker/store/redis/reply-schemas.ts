@@ -19,6 +19,7 @@ export const WorkerLivenessSchema = Type.Object({
   status: Type.Union([Type.Literal("idle"), Type.Literal("busy"), Type.Literal("draining")]),
   inFlight: Count,
   at: Type.Number(),
+  version: Type.Optional(Type.String()),
 });
 
 /** The read-only liveness script's reply: Redis' clock (ms) and the workers hash, flat. */
@@ -90,3 +91,6 @@ function describe(error: ValueError): string {
   const found = JSON.stringify(error.value) ?? String(error.value);
   return `${expected}, found ${found.length > 60 ? `${found.slice(0, 57)}...` : found}`;
 }
+
+/** LLEN ready, ZCARD leases, ZCARD delayed of one workflow version. */
+export const VersionDepthReplySchema = Type.Tuple([Count, Count, Count]);

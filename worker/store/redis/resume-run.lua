@@ -1,21 +1,28 @@
 -- resume-run: un-park a paused run's items and re-deliver its held items.
 --
 -- KEYS (see includes/base.lua) (`run`: the run's hash, keys.ts):
---@keys run ready wake
+--@keys run
 --@read-first run
 -- ARGV[3] run id
 -- Returns {'ok', runHashFlat} | {'RunNotFound'} | {'RunFinished', status}
 --
 -- Invariant: parked items were pending all along and keep their count; held items were not,
--- so each becomes pending again as it is enqueued. Both keep their attempt.
+-- so each becomes pending again as it is enqueued. Both keep their attempt, and their run's
+-- version: they go back to the queue of the version the run is pinned to (keys.ts), whichever
+-- version's store resumes it.
 
 local RUN_ID = ARGV[3]
 local problem = check_run(RUN_ID, { 'parked', 'held' })
 if problem then return redis.error_reply('CORRUPT ' .. problem) end
 local run_key = rkey('run', RUN_ID)
-local status = redis.call('HGET', run_key, 'status')
+local run = redis.call('HMGET', run_key, 'status', 'version')
+local status = run[1]
 if not status then return { 'RunNotFound' } end
 if TERMINAL[status] then return { 'RunFinished', status } end
+if not run[2] then return redis.error_reply('CORRUPT field version of ' .. run_key .. ' is missing') end
+K.ready, K.wake = vkey('ready', run[2]), vkey('wake', run[2])
+problem = type_problem(K.ready, 'ready') or type_problem(K.wake, 'wake')
+if problem then return redis.error_reply('CORRUPT ' .. problem) end
 local resumed = redis.call('HEXISTS', run_key, 'startedAt') == 1 and 'running' or 'queued'
 if status ~= resumed then redis.call('HSET', run_key, 'status', resumed) end
 

@@ -38,6 +38,8 @@ export const SCRIPT_NAMES = [
   "read-runs",
   "stage",
   "redrive",
+  "write-rollout",
+  "forget-version",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
@@ -221,6 +223,7 @@ const KEY_TYPES: Record<FunctionKey, string> = {
   workers: "hash",
   "reclaim-guard": "string",
   "worker-expiry": "zset",
+  versions: "hash",
   run: "hash",
 };
 

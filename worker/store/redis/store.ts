@@ -28,6 +28,7 @@ import type {
   WorkItem,
   WorkerLiveness,
   WorkflowMetrics,
+  WorkflowVersions,
 } from "../types.ts";
 import { BlockingClaimer, type ClaimAttempt, type ClaimRequest } from "./claimer.ts";
 import { commitArgs, createRunArgs } from "./commit-args.ts";
@@ -46,8 +47,10 @@ import {
   toJson,
 } from "./codec.ts";
 import type { RedisClient } from "./connection.ts";
-import { execPipeline, readQueueDepth } from "./depth.ts";
-import { LAYOUT_VERSION, type WorkflowKeys } from "./keys.ts";
+import { totalDepth, type RolloutRequest } from "../versions.ts";
+import { execPipeline, readWorkflowVersions, type WorkflowVersionDepths } from "./depth.ts";
+import { checkVersion, LAYOUT_VERSION, type WorkflowKeys } from "./keys.ts";
+import { rolloutArgs } from "./rollout.ts";
 import { keysFor, runScript, type ScriptName } from "./scripts.ts";
 import { needsStaging, stageFollowUps } from "./stage.ts";
 
@@ -85,6 +88,7 @@ const strings = (value: unknown): string[] => (Array.isArray(value) ? value.map(
 
 export class RedisWorkflowStore implements WorkflowStore {
   readonly workflow: string;
+  readonly version: string;
   private readonly config: RedisStoreConfig;
   private readonly claimer: BlockingClaimer;
   private readonly batcher: CommitBatcher;
@@ -94,6 +98,7 @@ export class RedisWorkflowStore implements WorkflowStore {
   constructor(config: RedisStoreConfig) {
     this.config = config;
     this.workflow = config.keys.workflow;
+    this.version = config.keys.version;
     this.batcher = new CommitBatcher(this.workflow, (args) => this.script("commit", args));
     this.claimer = new BlockingClaimer({
       attempt: (requests) => this.attemptClaim(requests),
@@ -243,8 +248,30 @@ export class RedisWorkflowStore implements WorkflowStore {
     return { requeued: Number(reply[0]), deadLettered: Number(reply[1]) };
   }
 
-  depth(): Promise<QueueDepth> {
-    return readQueueDepth(this.client, this.workflow, { prefix: this.config.keys.prefix });
+  async depth(): Promise<QueueDepth> {
+    return totalDepth(await this.readVersionDepths());
+  }
+
+  private async readVersionDepths(): Promise<WorkflowVersionDepths> {
+    const found = await readWorkflowVersions(this.client, [this.workflow], {
+      prefix: this.config.keys.prefix,
+    });
+    return found.get(this.workflow) as WorkflowVersionDepths;
+  }
+
+  // ---- versions ----------------------------------------------------------------------------------
+
+  async readVersions(): Promise<WorkflowVersions> {
+    const { rollout, versions } = await this.readVersionDepths();
+    return { rollout, versions };
+  }
+
+  async writeRollout(request: RolloutRequest): Promise<void> {
+    await this.script("write-rollout", rolloutArgs(request));
+  }
+
+  async forgetVersion(version: string): Promise<boolean> {
+    return Number(await this.script("forget-version", [checkVersion(version)])) === 1;
   }
 
   async deadLetters(limit = 100): Promise<DeadLetter[]> {
@@ -325,6 +352,14 @@ export class RedisWorkflowStore implements WorkflowStore {
   // ---- runs --------------------------------------------------------------------------------------
 
   async createRun(request: CreateRunRequest): Promise<{ runId: string; created: boolean }> {
+    checkVersion(request.version);
+    if (request.startItem.version !== request.version) {
+      throw new FloxideError(
+        "InvalidInput",
+        `run ${request.runId}: its first item is of version '${request.startItem.version}', the run of '${request.version}'`,
+        { runId: request.runId },
+      );
+    }
     const reply = replyArray(
       "create-run",
       await this.script("create-run", createRunArgs(this.workflow, request)),
@@ -435,7 +470,8 @@ export class RedisWorkflowStore implements WorkflowStore {
 
   async heartbeat(liveness: WorkerLiveness, ttlMs: number): Promise<void> {
     const { workerId, status, inFlight, at } = liveness;
-    await this.script("heartbeat", [workerId, ttlMs, JSON.stringify({ workerId, status, inFlight, at })]);
+    const record = JSON.stringify({ workerId, status, inFlight, at, version: this.version });
+    await this.script("heartbeat", [workerId, ttlMs, record]);
   }
 
   async listWorkers(): Promise<WorkerLiveness[]> {

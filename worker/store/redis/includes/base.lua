@@ -45,7 +45,7 @@ local CHECKED = {}
 local KEY_TYPES = {
   layout = 'string', ready = 'list', leases = 'zset', lease_items = 'hash', delayed = 'zset', wake = 'zset',
   dead = 'list', errors = 'list', metrics = 'hash', runs = 'zset', expiring = 'zset', workers = 'hash',
-  reclaim_guard = 'string', worker_expiry = 'zset',
+  reclaim_guard = 'string', worker_expiry = 'zset', versions = 'hash',
   run = 'hash', events = 'list', parked = 'list', held = 'hash', joins = 'hash', ['open-joins'] = 'set',
   checkpoint = 'hash', ['run-errors'] = 'list', staged = 'list', idem = 'string',
 }
@@ -198,6 +198,12 @@ end
 -- The follow-ups a step staged under its lease token (stage.lua), published by its commit.
 local function staged_key(token)
   return BASE .. ':staged:' .. token
+end
+
+-- A queue key of a version (keys.ts VERSION_KEY_NAMES), for the functions that enqueue into a
+-- version other than the caller's: create-run (the version it chooses), resume-run (the run's).
+local function vkey(name, version)
+  return BASE .. ':' .. name .. ':' .. version
 end
 
 local function wake()

@@ -1,0 +1,89 @@
+/**
+ * The versions of a workflow in Redis (keys.ts `versions`): the rollout state create-run.lua
+ * chooses a new run's version from (written by write-rollout.lua) and the registered versions,
+ * decoded here; depth.ts reads each version's queue depth.
+ */
+import { FloxideError } from "../../sdk/index.ts";
+import type { Rollout } from "../types.ts";
+import { checkRolloutRequest, type RolloutRequest } from "../versions.ts";
+import type { RedisClient } from "./connection.ts";
+import { checkVersion, WorkflowKeys } from "./keys.ts";
+import { keysFor, runScript } from "./scripts.ts";
+
+const corrupt = (key: string, what: string): FloxideError =>
+  new FloxideError(
+    "InvalidItem",
+    `${key}: ${what}; write the rollout again (the operator does on its next reconcile)`,
+    { key },
+  );
+
+/** The field of `versions` that registers a version (create-run.lua and write-rollout.lua write it). */
+export const versionField = (version: string): string => `v:${version}`;
+
+/** The rollout and the registered versions (with when each was first used) of a `versions` hash. */
+export function decodeVersionsHash(
+  key: string,
+  hash: Readonly<Record<string, string>>,
+): { rollout: Rollout; since: Map<string, number> } {
+  const since = new Map<string, number>();
+  for (const [field, value] of Object.entries(hash)) {
+    if (!field.startsWith(versionField(""))) continue;
+    const at = Number(value);
+    if (!Number.isFinite(at)) throw corrupt(key, `field ${field} is not a time`);
+    since.set(field.slice(2), at);
+  }
+  const rampVersion = hash["ramp-version"];
+  let ramp: Rollout["ramp"] = null;
+  if (rampVersion !== undefined) {
+    const percent = Number(hash["ramp-percent"]);
+    const until = Number(hash["ramp-until"]);
+    if (!(percent >= 0 && percent <= 100) || !Number.isFinite(until)) {
+      throw corrupt(key, "the ramp is not a percentage and a time");
+    }
+    ramp = { version: rampVersion, percent, until };
+  }
+  return { rollout: { current: hash["current"] ?? null, ramp }, since };
+}
+
+export { checkRolloutRequest, type RolloutRequest };
+
+/** Checks the request and returns the arguments of write-rollout.lua after the common ones. */
+export function rolloutArgs(request: RolloutRequest): (string | number)[] {
+  const { current, ramp } = checkRolloutRequest(request);
+  checkVersion(current);
+  if (ramp !== null) checkVersion(ramp.version);
+  return [current, ramp?.version ?? "", ramp?.percent ?? 0, ramp?.periodMs ?? 0];
+}
+
+/**
+ * Writes the rollout of `workflow` with any client (the operator's own connection): the same
+ * function the store calls. Returns the ramp's end (Redis clock, ms) or null for no ramp.
+ */
+export async function writeRolloutWith(
+  client: RedisClient,
+  workflow: string,
+  request: RolloutRequest,
+  prefix?: string,
+): Promise<number | null> {
+  const keys = new WorkflowKeys(workflow, prefix);
+  const until = Number(
+    await runScript(client, "write-rollout", keysFor(keys, "write-rollout"), [
+      keys.base,
+      0,
+      ...rolloutArgs(request),
+    ]),
+  );
+  return until < 0 ? null : until;
+}
+
+/** Forgets a retired version of `workflow` (see forget-version.lua) with any client. */
+export async function forgetVersionWith(
+  client: RedisClient,
+  workflow: string,
+  version: string,
+  prefix?: string,
+): Promise<boolean> {
+  const keys = new WorkflowKeys(workflow, prefix);
+  const args = [keys.base, 0, checkVersion(version)];
+  return Number(await runScript(client, "forget-version", keysFor(keys, "forget-version"), args)) === 1;
+}
