@@ -76,7 +76,10 @@ export async function readRunDetail(
   runId: string,
   options: RunDetailOptions = {},
 ): Promise<RunDetail | null> {
-  const keys = new WorkflowKeys(workflow, options.prefix ?? DEFAULT_PREFIX);
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  // The run's live items are in the queue keys of the version it is pinned to (keys.ts).
+  const version = await redis.hget(new WorkflowKeys(workflow, prefix).run("run", runId), "version");
+  const keys = new WorkflowKeys(workflow, prefix, version ?? undefined);
   const eventLimit = options.eventLimit ?? 500;
   const replies = await execPipeline(
     redis

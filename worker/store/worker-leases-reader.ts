@@ -9,6 +9,7 @@ import { decodeItem } from "./redis/codec.ts";
 import type { RedisClient } from "./redis/connection.ts";
 import { execPipeline } from "./redis/depth.ts";
 import { DEFAULT_PREFIX, WorkflowKeys } from "./redis/keys.ts";
+import { versionField } from "./redis/rollout.ts";
 import { decodeLivenessEntries } from "./liveness-reader.ts";
 import type { WorkerLiveness, WorkItem } from "./types.ts";
 
@@ -40,15 +41,25 @@ export async function readWorkersWithLeases(
   prefix: string = DEFAULT_PREFIX,
 ): Promise<WorkersReading> {
   const keys = new WorkflowKeys(workflow, prefix);
-  const [time, workersHash, leaseItems, leaseFlat] = (await execPipeline(
-    redis
-      .multi()
-      .time()
-      .hgetall(keys.key("workers"))
-      .hgetall(keys.key("lease-items"))
-      .zrange(keys.key("leases"), "0", "-1", "WITHSCORES"),
-    `workers of '${workflow}'`,
-  )) as [[string, string], Record<string, string>, Record<string, string>, string[]];
+  // Every registered version's leases (each version has its own lease keys: keys.ts).
+  const versionsHash = await redis.hgetall(keys.key("versions"));
+  const versions = Object.keys(versionsHash)
+    .filter((field) => field.startsWith(versionField("")))
+    .map((field) => field.slice(versionField("").length));
+  if (versions.length === 0) versions.push(keys.version);
+  let pipeline = redis.multi().time().hgetall(keys.key("workers"));
+  for (const version of versions)
+    pipeline = pipeline
+      .hgetall(keys.versionKey("lease-items", version))
+      .zrange(keys.versionKey("leases", version), "0", "-1", "WITHSCORES");
+  const replies = await execPipeline(pipeline, `workers of '${workflow}'`);
+  const [time, workersHash] = replies as [[string, string], Record<string, string>];
+  const leaseItems: Record<string, string> = {};
+  const leaseFlat: string[] = [];
+  for (let i = 0; i < versions.length; i += 1) {
+    Object.assign(leaseItems, replies[2 + 2 * i] as Record<string, string>);
+    for (const entry of replies[3 + 2 * i] as string[]) leaseFlat.push(entry);
+  }
   const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
   const liveness = decodeLivenessEntries(Object.entries(workersHash).flat(), now);
   const malformed = [...liveness.malformed];
