@@ -80,6 +80,7 @@ export const LOCAL_WORKER_OPTIONS_LEFT_TO_DEFAULTS: Readonly<Partial<Record<Work
   redisSentinelName: "the local Redis is a standalone server",
   leaseMs: "the worker's lease suits the examples",
   retentionSeconds: "the local loop reads its runs while it runs",
+  workflowVersion: "the local workers run the version their module declares (a dev edit may change it)",
 };
 
 /** The flags of one local worker process, named by the worker's contract. */
