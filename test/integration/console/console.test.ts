@@ -343,7 +343,11 @@ describe("console in a real browser", () => {
     await workRunning(runId);
     await withPage(launched(), t.name, async (page) => {
       await page.goto(`${ui.url}#/w/console-e2e/workers`);
-      const row = page.locator("tr[data-worker]").filter({ hasText: "lease age" });
+      // The lease shows at once; "busy" with the worker's next heartbeat (the page is live).
+      const row = page
+        .locator("tr[data-worker]")
+        .filter({ hasText: "lease age" })
+        .filter({ hasText: "busy" });
       await row.waitFor({ timeout: 15_000 });
       assert.match(
         (await row.textContent()) ?? "",
