@@ -23,7 +23,7 @@ import { Redis } from "ioredis";
 import { parse as parseYaml, parseAllDocuments, stringify as toYaml } from "yaml";
 import { logTails, startControlPlane, type ControlPlane } from "../support/control-plane.ts";
 import { startRedis, type RedisServer } from "../support/redis.ts";
-import { pushBacklog } from "../support/operator.ts";
+import { pushBacklog, waitEstablished } from "../support/operator.ts";
 import { waitFor } from "../support/wait.ts";
 import {
   CHART_DIR,
@@ -104,12 +104,11 @@ before(async () => {
     monitoringCrd("PodMonitor", "podmonitors"),
   ];
   await kubectl(["apply", "-f", "-"], stubs.map((crd) => toYaml(crd)).join("---\n"));
-  await kubectl([
-    "wait",
-    "--for=condition=Established",
-    "crd/servicemonitors.monitoring.coreos.com",
-    "crd/podmonitors.monitoring.coreos.com",
-  ]);
+  await waitEstablished(
+    kubectl,
+    "servicemonitors.monitoring.coreos.com",
+    "podmonitors.monitoring.coreos.com",
+  );
 });
 
 after(async () => {
@@ -235,7 +234,7 @@ clusterTest(
       const namespaced = manifest.metadata.namespace ? ["-n", manifest.metadata.namespace] : [];
       await kubectl(["get", manifest.kind, manifest.metadata.name, ...namespaced, "-o", "name"]);
     }
-    await kubectl(["wait", "--for=condition=Established", `crd/${CRD_NAME}`]);
+    await waitEstablished(kubectl, CRD_NAME);
     // The operator pod stays Pending (no kubelet): the operator runs here, as the chart would run it.
     await startOperatorFromRelease();
     const coordination = cp.kubeConfig.makeApiClient(CoordinationV1Api);

@@ -13,6 +13,7 @@ import { startOperator, type RunningOperator } from "../../operator/manager.ts";
 import { OperatorMetrics } from "../../operator/metrics.ts";
 import { versionField, WorkflowKeys } from "../../worker/store/index.ts";
 import type { ControlPlane } from "./control-plane.ts";
+import { waitFor } from "./wait.ts";
 
 export const OPERATOR_NS = "floxide-system";
 export const WFD_GROUP = { group: "floxide.dev", version: "v1alpha1", plural: "workflowdeployments" };
@@ -41,8 +42,25 @@ export async function installOperatorResources(
   const all = options.rbac === false ? namespaces : [OPERATOR_NS, ...namespaces];
   for (const name of all) await core.createNamespace({ body: { metadata: { name } } });
   await kubectl(cp, "apply", "--server-side", "-f", repoFile("crds/workflowdeployments.floxide.dev.yaml"));
-  await kubectl(cp, "wait", "--for=condition=Established", "crd/workflowdeployments.floxide.dev");
+  await waitEstablished((args) => kubectl(cp, ...args), "workflowdeployments.floxide.dev");
   if (options.rbac !== false) await kubectl(cp, "apply", "-f", repoFile("deploy/rbac/"));
+}
+
+/**
+ * Waits until each CRD is Established. Not `kubectl wait --for=condition=Established`: right after
+ * the apply a CRD may have no conditions yet, and kubectl then fails instead of waiting.
+ */
+export async function waitEstablished(
+  run: (args: string[]) => Promise<string>,
+  ...crds: readonly string[]
+): Promise<void> {
+  const established = 'jsonpath={.status.conditions[?(@.type=="Established")].status}';
+  for (const crd of crds) {
+    await waitFor(async () => (await run(["get", `crd/${crd}`, "-o", established])) === "True", {
+      timeoutMs: 30_000,
+      message: `CRD ${crd} to be Established`,
+    });
+  }
 }
 
 /** A WorkflowDeployment of `name` (also its workflow) on `redisUrl`; `spec` adds or overrides fields. */
