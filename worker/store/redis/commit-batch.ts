@@ -11,6 +11,17 @@ type Arg = string | number;
 /** Most commits one call carries. */
 export const MAX_COMMIT_BATCH = 64;
 
+/**
+ * The size of the calls a tick's `count` commits go out in: two halves from 4 commits up. One
+ * call for all would keep the process and Redis taking turns (the loops all wait for the same
+ * reply, then all run their next step while Redis idles); with two calls in flight the loops of
+ * the first reply run their steps while Redis commits the second. Measured on noop1, one worker,
+ * concurrency 16: +27 % steps/s (3 alternating pairs, 2 cores); four calls gained less.
+ */
+export function batchSize(count: number): number {
+  return Math.min(MAX_COMMIT_BATCH, count >= 4 ? Math.ceil(count / 2) : count);
+}
+
 export interface CommitEntry {
   /** commitArgs(): the entry's argument count, then its arguments. */
   readonly args: readonly Arg[];
@@ -69,8 +80,9 @@ export class CommitBatcher {
       groups.set(key, group);
     }
     for (const [leaseMs, group] of groups) {
-      for (let i = 0; i < group.length; i += MAX_COMMIT_BATCH) {
-        void this.sendBatch(Math.max(leaseMs, 0), group.slice(i, i + MAX_COMMIT_BATCH));
+      const size = batchSize(group.length);
+      for (let i = 0; i < group.length; i += size) {
+        void this.sendBatch(Math.max(leaseMs, 0), group.slice(i, i + size));
       }
     }
   }
