@@ -417,7 +417,8 @@ export function WorkersPage({ workflow }) {
           : html`<table class="workers">
               <thead>
                 <tr>
-                  <th>Worker (host/pod)</th>
+                  <th>Worker</th>
+                  <th>Host/pod</th>
                   <th>Status</th>
                   <th>Concurrency</th>
                   <th>In flight</th>
@@ -430,10 +431,11 @@ export function WorkersPage({ workflow }) {
                   (w) =>
                     html`<tr data-worker=${w.workerId}>
                       <td>${w.workerId}</td>
+                      <td data-field="host">${w.liveness?.host ?? "—"}</td>
                       <td>
                         ${w.liveness === null ? html`<span class="status status-failed">lease holder, no liveness</span>` : html`<span class="status">${w.liveness.status}</span>`}${w.liveness?.status === "draining" && " (draining)"}
                       </td>
-                      <td class="num">${w.liveness?.concurrency ?? "—"}</td>
+                      <td class="num" data-field="concurrency">${w.liveness?.concurrency ?? "—"}</td>
                       <td class="num">${w.items.length}</td>
                       <td>
                         ${w.liveness === null ? "—" : `${fmtTime(w.liveness.at)} (${fmtDuration(data.now - w.liveness.at)} ago)`}

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
@@ -337,7 +337,7 @@ describe("console in a real browser", () => {
     });
   });
 
-  test("the Workers page shows the worker and the item it holds with its lease age", async (t) => {
+  test("the Workers page shows the worker, its host and concurrency, and the item it holds with its lease age", async (t) => {
     if (skip()) return t.skip(skip() as string);
     const runId = await start({ mode: "slow", text: "held lease" });
     await workRunning(runId);
@@ -349,6 +349,9 @@ describe("console in a real browser", () => {
         (await row.textContent()) ?? "",
         /console-worker-1.*busy.*work\s*\(console-worker-1\/\d+\) attempt\s*1,\s*lease age/s,
       );
+      // The worker process runs with --concurrency 4 on this host (its pod name in Kubernetes).
+      assert.equal(await row.locator('[data-field="concurrency"]').textContent(), "4");
+      assert.equal(await row.locator('[data-field="host"]').textContent(), hostname());
     });
     await store.cancelRun(runId, "test over");
   });

@@ -58,3 +58,30 @@ test("decoding: expiry compared with the given (Redis) time, malformed entries r
   );
   assert.deepEqual(reading.malformed, ["z: no '<expiresAt>|' prefix"]);
 });
+
+test("a heartbeat carries the worker's concurrency and host; one readers would reject is refused before the write", async () => {
+  const backend = await openRedisBackend(
+    { redisUrl: redis.url, redisMode: "standalone", keyPrefix: "live-shape", retentionSeconds: 60 },
+    pino({ level: "silent" }),
+  );
+  const client = new Redis(redis.url);
+  try {
+    const store = backend.forWorkflow("wf");
+    const at = Date.now();
+    await store.heartbeat(
+      { workerId: "p", status: "idle", inFlight: 0, at, concurrency: 4, host: "pod-7" },
+      60_000,
+    );
+    const [worker] = (await readWorkerLiveness(client, "wf", "live-shape")).workers;
+    assert.deepEqual([worker?.concurrency, worker?.host], [4, "pod-7"]);
+    await assert.rejects(
+      store.heartbeat({ workerId: "q", status: "idle", inFlight: 0, at, concurrency: 0 }, 60_000),
+      /worker liveness/,
+    );
+    const key = new WorkflowKeys("wf", "live-shape").key("workers");
+    assert.equal(await client.hexists(key, "q"), 0, "nothing written for the refused record");
+  } finally {
+    client.disconnect();
+    await backend.close();
+  }
+});
