@@ -10,6 +10,16 @@ function Problem({ error }) {
   return error ? html`<p class="error" role="alert">${error}</p>` : null;
 }
 
+/** A thrown Error's stack as recorded by the worker: text, collapsed until asked for. */
+function Stack({ error }) {
+  return typeof error?.stack === "string"
+    ? html`<details class="stack" data-stack>
+        <summary>Stack</summary>
+        <pre>${error.stack}</pre>
+      </details>`
+    : null;
+}
+
 /** An action button: disabled while it runs; the outcome is shown next to it. */
 function Action({ label, path, body, confirmText, onDone }) {
   const [state, setState] = useState({ busy: false, message: null, failed: false });
@@ -220,7 +230,7 @@ export function RunPage({ workflow, runId, config }) {
       ${run.idempotencyKey && html`<span>key ${run.idempotencyKey}</span>`}
     </div>
     <${RunActions} workflow=${workflow} run=${run} config=${config} />
-    ${run.error && html`<div class="run-error error" data-testid="run-error">${run.error.code}: ${run.error.message}</div>`}
+    ${run.error && html`<div class="run-error error" data-testid="run-error">${run.error.code}: ${run.error.message}<${Stack} error=${run.error} /></div>`}
     <h2>Graph</h2>
     ${
       data.graph === null &&
@@ -303,6 +313,7 @@ export function RunPage({ workflow, runId, config }) {
               html`<li data-error-action=${e.action}>
                 ${fmtTime(e.at)} <b>${e.node}</b> attempt ${e.attempt}: ${e.action}
                 <pre>${e.error.code}: ${e.error.message}</pre>
+                <${Stack} error=${e.error} />
               </li>`,
           )}
         </ul>

@@ -135,7 +135,7 @@ describe("console in a real browser", () => {
     });
   });
 
-  test("a run that retries: its node is done after two attempts and the retry error is listed", async (t) => {
+  test("a run that retries: its node is done after two attempts and the retry error is listed with its stack", async (t) => {
     if (skip()) return t.skip(skip() as string);
     const runId = await start({ mode: "retry", text: "again" });
     await settled(runId, "completed");
@@ -153,6 +153,15 @@ describe("console in a real browser", () => {
         (await store.listErrors({ runId })).map((e) => e.action),
       );
       assert.ok(actions.includes("retry"));
+      // The thrown Error's stack, as the worker recorded it: collapsed, shown as text when opened.
+      const recorded = (await store.listErrors({ runId })).find((e) => e.action === "retry")?.error.stack;
+      assert.match(recorded ?? "", /^Error: first attempt fails: again\n\s+at .*console\.workflow\.ts/);
+      const stack = page.locator('li[data-error-action="retry"] details[data-stack]');
+      assert.equal(await stack.getAttribute("open"), null, "collapsed by default");
+      assert.equal(await stack.locator("pre").isVisible(), false);
+      await stack.locator("summary").click();
+      assert.equal(await stack.locator("pre").textContent(), recorded);
+      assert.equal(await stack.locator("pre").isVisible(), true);
     });
   });
 

@@ -154,13 +154,19 @@ export function encodeError(error: ErrorInfo): string {
     code: String(error.code),
     message: String(error.message),
     ...(error.node === undefined ? {} : { node: String(error.node) }),
+    ...(error.stack === undefined ? {} : { stack: String(error.stack) }),
   });
 }
 
 /** The ErrorInfo fields of a decoded error, nothing else. */
 function errorInfo(error: Static<typeof ErrorInfoSchema>): ErrorInfo {
-  const { code, message, node } = error;
-  return typeof node === "string" ? { code, message, node } : { code, message };
+  const { code, message, node, stack } = error;
+  return {
+    code,
+    message,
+    ...(typeof node === "string" ? { node } : {}),
+    ...(stack === undefined ? {} : { stack }),
+  };
 }
 
 export function encodeEvent(draft: EventDraft): string {
