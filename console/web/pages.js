@@ -56,7 +56,7 @@ export function WorkflowsPage() {
                   <th>Ready</th>
                   <th>In flight</th>
                   <th>Delayed</th>
-                  <th>Held (total)</th>
+                  <th>Parked</th>
                   <th>Dead</th>
                   <th>Steps/s</th>
                   <th>Workers</th>
@@ -71,7 +71,9 @@ export function WorkflowsPage() {
                       <td class="num" data-field="ready">${w.depth.ready}</td>
                       <td class="num" data-field="inFlight">${w.depth.inFlight}</td>
                       <td class="num" data-field="delayed">${w.depth.delayed}</td>
-                      <td class="num" data-field="held">${w.held}</td>
+                      <td class="num" data-field="parked" title="held by hold, or kept by a paused run">
+                        ${w.parked}
+                      </td>
                       <td class="num" data-field="dead">
                         <a href=${hrefOf("w", w.name, "dead")}>${w.depth.dead}</a>
                       </td>

@@ -180,6 +180,8 @@ export interface WorkflowMetrics {
   readonly runsCancelled: number;
   readonly leaseReclaims: number;
   readonly deadLettered: number;
+  /** Items parked now (a gauge): held by `hold`, or kept by a paused run until it resumes. */
+  readonly parked: number;
 }
 
 export interface WorkerLiveness {

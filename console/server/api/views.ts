@@ -67,11 +67,10 @@ function views(ctx: ConsoleContext): Record<string, View> {
             ]);
             const depth = depths.get(name) ?? { ready: 0, inFlight: 0, delayed: 0, dead: 0 };
             const history = sampler.record(name, Date.now(), depth, stepsOf(metrics));
-            const held = Object.values(metrics.nodes).reduce((sum, node) => sum + node.held, 0);
             return {
               name,
               depth,
-              held,
+              parked: metrics.parked,
               workers: liveness.workers.length,
               stepsPerSecond: history.at(-1)?.stepsPerSecond ?? null,
               history: history.map(({ at, ready, inFlight, delayed, dead }) => ({

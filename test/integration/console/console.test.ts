@@ -192,7 +192,7 @@ describe("console in a real browser", () => {
     });
   });
 
-  test("a held run: its node drawn held, and Resume from the page re-delivers it", async (t) => {
+  test("a held run: counted parked on the Workflows page, its node drawn held, and Resume from the page re-delivers it", async (t) => {
     if (skip()) return t.skip(skip() as string);
     const runId = await start({ mode: "hold", text: "wait for me" });
     await waitFor(async () => (await store.getRun(runId))?.held === 1, {
@@ -200,6 +200,13 @@ describe("console in a real browser", () => {
       message: "held",
     });
     await withPage(launched(), t.name, async (page) => {
+      // The Workflows page counts the items parked now, as the store does.
+      await page.goto(ui.url);
+      const parked = page.locator('tr[data-workflow="console-e2e"] [data-field="parked"]');
+      await waitFor(async () => (await parked.textContent()) === String((await store.readMetrics()).parked), {
+        message: "the parked count shown",
+      });
+      assert.ok(Number(await parked.textContent()) >= 1, "the held item is parked");
       await openRun(page, runId);
       assert.equal((await drawnStates(page)).work, "held");
       assert.equal((await store.listItems(runId)).find((i) => i.node === "work")?.status, "held");
