@@ -40,10 +40,25 @@ function Action({ label, path, body, confirmText, onDone }) {
   >`;
 }
 
+/** Each WorkflowDeployment of a workflow: current of desired replicas, and how many are ready. */
+function Replicas({ deployments }) {
+  if (deployments === null) return "—";
+  if (deployments.length === 0) return html`<span class="muted">none</span>`;
+  const n = (value) => value ?? "?";
+  return deployments.map(
+    (d) =>
+      html`<div data-deployment=${`${d.namespace}/${d.name}`}>
+        ${n(d.current)} of ${n(d.desired)}, ${n(d.ready)} ready
+        <span class="muted">${d.namespace}/${d.name}</span>
+      </div>`,
+  );
+}
+
 export function WorkflowsPage() {
   const { data, error } = useLive("workflows", {});
   return html`<h1>Workflows</h1>
     <${Problem} error=${error} />
+    <${Problem} error=${data?.kube?.problem} />
     ${
       data === null
         ? html`<p class="muted">Loading…</p>`
@@ -60,6 +75,7 @@ export function WorkflowsPage() {
                   <th>Dead</th>
                   <th>Steps/s</th>
                   <th>Workers</th>
+                  ${data.kube !== null && html`<th title="WorkflowDeployments running the workflow: current of desired worker replicas">Replicas</th>`}
                   <th>Backlog</th>
                 </tr>
               </thead>
@@ -81,6 +97,7 @@ export function WorkflowsPage() {
                       <td class="num" data-field="workers">
                         <a href=${hrefOf("w", w.name, "workers")}>${w.workers}</a>
                       </td>
+                      ${data.kube !== null && html`<td data-field="replicas"><${Replicas} deployments=${w.deployments} /></td>`}
                       <td><${Sparkline} history=${w.history} /></td>
                     </tr>`,
                 )}
