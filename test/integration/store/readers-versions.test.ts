@@ -5,46 +5,34 @@
  * host their pools report. Real WorkerPools on a real redis-server.
  */
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { WorkerPool } from "../../../worker/engine/index.ts";
 import { next, node, workflow } from "../../../worker/sdk/index.ts";
-import { readRunDetail, readWorkersWithLeases, type WorkflowStore } from "../../../worker/store/index.ts";
+import { readRunDetail, readWorkersWithLeases } from "../../../worker/store/index.ts";
 import { openRedisBackend } from "../../../worker/store/open-redis.ts";
-import { item } from "../../store/contract-suite.ts";
+import { startRun } from "../../store/versions-suite.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
 import { waitFor } from "../../support/wait.ts";
 
 const PREFIX = "readers-versions";
 const NAME = "two-versions";
 
-/** One node that runs until its step is aborted (the pool's drain), so its lease stays visible. */
+/** Steps run until the test lets them finish, so their leases stay visible meanwhile. */
+let finish: () => void = () => undefined;
+const finished = new Promise<void>((resolve) => {
+  finish = resolve;
+});
+
+/** One node that waits for `finished`. */
 const versioned = (version: string) =>
   workflow({
     name: NAME,
     version,
-    start: "wait",
-    nodes: [
-      node(
-        "wait",
-        (ctx) => new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve(next(null)))),
-      ),
-    ],
+    start: "a",
+    nodes: [node("a", async () => (await finished, next(null)))],
   });
-
-async function startRun(store: WorkflowStore): Promise<string> {
-  const runId = randomUUID();
-  await store.createRun({
-    runId,
-    idempotencyKey: null,
-    input: null,
-    version: store.version,
-    startItem: item(store, runId, "wait", null, { version: store.version }),
-  });
-  return runId;
-}
 
 let redis: RedisServer;
 before(async () => {
@@ -55,14 +43,17 @@ after(async () => {
 });
 
 test("a run of version 2 shows its leased item; the Workers reader shows the workers of both versions", async () => {
-  const backend = await openRedisBackend(
-    { redisUrl: redis.url, redisMode: "standalone", keyPrefix: PREFIX, retentionSeconds: 60 },
-    pino({ level: "silent" }),
-  );
+  // One backend per version, as in production (a worker process serves one version).
+  const open = () =>
+    openRedisBackend(
+      { redisUrl: redis.url, redisMode: "standalone", keyPrefix: PREFIX, retentionSeconds: 60 },
+      pino({ level: "silent" }),
+    );
+  const backends = [await open(), await open()] as const;
   const client = new Redis(redis.url);
   const pools: WorkerPool[] = [];
   try {
-    const stores = { "1": backend.forWorkflow(NAME, "1"), "2": backend.forWorkflow(NAME, "2") };
+    const stores = { "1": backends[0].forWorkflow(NAME, "1"), "2": backends[1].forWorkflow(NAME, "2") };
     const runs = { "1": await startRun(stores["1"]), "2": await startRun(stores["2"]) };
     assert.equal((await stores["2"].getRun(runs["2"]))?.version, "2");
     for (const version of ["1", "2"] as const) {
@@ -116,9 +107,17 @@ test("a run of version 2 shows its leased item; the Workers reader shows the wor
       held?.claimedAt !== null && held !== undefined && held.claimedAt <= reading.now,
       "lease age known",
     );
+    // Let the steps finish: both runs complete, each on its own version's worker.
+    finish();
+    for (const version of ["1", "2"] as const) {
+      await waitFor(async () => (await stores[version].getRun(runs[version]))?.status === "completed", {
+        message: `the version ${version} run completes`,
+      });
+    }
   } finally {
-    await Promise.all(pools.map((pool) => pool.stop({ graceMs: 1 })));
+    finish();
+    await Promise.all(pools.map((pool) => pool.stop()));
     client.disconnect();
-    await backend.close();
+    for (const backend of backends) await backend.close();
   }
 });
