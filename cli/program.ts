@@ -5,7 +5,7 @@
  */
 import { Command, Option } from "commander";
 import { REDIS_OPTIONS, WORKER_OPTIONS, type OptionTable, type RawOptions } from "../contract/index.ts";
-import { READ_ONLY_SWITCH, UI_OPTIONS } from "../console/server/options.ts";
+import { KUBE_SWITCH, READ_ONLY_SWITCH, UI_OPTIONS } from "../console/server/options.ts";
 import { OPERATOR_OPTIONS } from "../operator/config.ts";
 import {
   DEMO_OPTIONS,
@@ -225,6 +225,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .addOption(
       new Option(`--${READ_ONLY_SWITCH.flag}`, READ_ONLY_SWITCH.description).env(READ_ONLY_SWITCH.env),
     )
+    .addOption(new Option(`--${KUBE_SWITCH.flag}`, KUBE_SWITCH.description).env(KUBE_SWITCH.env))
     .addHelpText(
       "after",
       "\nListens on 127.0.0.1 unless --host says otherwise; any other address needs --auth-token.\nExit codes: 0 stopped by SIGINT/SIGTERM, 1 Redis unreachable, 2 invalid configuration (e.g. no token beyond loopback).",

@@ -11,7 +11,7 @@ import {
   WorkflowDeploymentSpecSchema,
   WorkflowDeploymentStatusSchema,
 } from "../operator/api/workflow-deployment.ts";
-import { READ_ONLY_SWITCH, UI_OPTIONS } from "../console/server/options.ts";
+import { KUBE_SWITCH, READ_ONLY_SWITCH, UI_OPTIONS } from "../console/server/options.ts";
 import { OPERATOR_OPTIONS } from "../operator/config.ts";
 import { optionsReference, WORKER_OPTIONS } from "../contract/index.ts";
 
@@ -139,6 +139,8 @@ export function renderConfigurationReference(): string {
     "",
     "The worker's Redis options (`--redis`, `--key-prefix`, ...: see the worker above) and these.",
     `\`--${READ_ONLY_SWITCH.flag}\` (\`${READ_ONLY_SWITCH.env}\`, any value): ${READ_ONLY_SWITCH.description}`,
+    "",
+    `\`--${KUBE_SWITCH.flag}\` (\`${KUBE_SWITCH.env}\`, any value): ${KUBE_SWITCH.description}`,
     "",
     optionsReference(UI_OPTIONS).trimEnd(),
     "",

@@ -1,6 +1,7 @@
 /** What the console's plugins share: built once by main.ts (or a test), passed to each plugin. */
 import type { ContextSpec, graphOf } from "../../worker/sdk/index.ts";
 import type { RedisClient, StoreBackend } from "../../worker/store/index.ts";
+import type { WorkflowDeploymentSource } from "./kube/workflow-deployments.ts";
 
 export type WorkflowGraph = ReturnType<typeof graphOf>;
 
@@ -19,4 +20,6 @@ export interface ConsoleContext {
   readonly authToken: string | undefined;
   /** How often a live view is read for an open page (ms; at least 1000 outside tests). */
   readonly liveIntervalMs: number;
+  /** The WorkflowDeployments' replicas (`--kube`), or null without Kubernetes access. */
+  readonly kube: WorkflowDeploymentSource | null;
 }

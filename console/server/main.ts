@@ -23,6 +23,7 @@ import { redisConnectionOptions } from "../../worker/store/open-redis.ts";
 import { buildConsoleServer } from "./app.ts";
 import { bindProblem } from "./bind-policy.ts";
 import type { ConsoleContext, WorkflowGraph } from "./context.ts";
+import { kubeWorkflowDeployments } from "./kube/workflow-deployments.ts";
 import { UI_OPTIONS } from "./options.ts";
 
 export interface ConsoleSettings {
@@ -36,6 +37,9 @@ export interface ConsoleSettings {
   readonly env: NodeJS.ProcessEnv;
   /** How often a live view is read (default 1000 ms: at most one store read per second per page). */
   readonly liveIntervalMs?: number;
+  /** Read the WorkflowDeployments (of `namespace`, or all) for their replicas; unset: no Kubernetes. */
+  readonly kube?:
+    { readonly namespace?: string | undefined; readonly kubeconfigPath?: string | undefined } | undefined;
 }
 
 export interface RunningConsole {
@@ -94,6 +98,14 @@ export async function startConsole(settings: ConsoleSettings): Promise<RunningCo
   const problem = bindProblem(settings.host, settings.authToken);
   if (problem !== null) throw new InvalidConfigError([problem]);
   const { names, graphs, contexts } = await workflowsOf(settings.workflows);
+  const kube =
+    settings.kube === undefined
+      ? null
+      : await kubeWorkflowDeployments({
+          kubeconfigPath: settings.kube.kubeconfigPath || undefined,
+          inCluster: settings.env.KUBERNETES_SERVICE_HOST !== undefined,
+          namespace: settings.kube.namespace,
+        });
   const { client, backend, prefix } = await connect(settings.redis, settings.env);
   const ctx: ConsoleContext = {
     redis: client,
@@ -105,6 +117,7 @@ export async function startConsole(settings: ConsoleSettings): Promise<RunningCo
     readOnly: settings.readOnly,
     authToken: settings.authToken === "" ? undefined : settings.authToken,
     liveIntervalMs: settings.liveIntervalMs ?? 1000,
+    kube,
   };
   const app = await buildConsoleServer(ctx);
   try {
@@ -149,6 +162,9 @@ export async function uiAction(invocation: {
       .filter((entry) => entry !== ""),
     redis: invocation.redis,
     env: invocation.env,
+    kube: invocation.switches.has("kube")
+      ? { namespace: options.kubeNamespace, kubeconfigPath: options.kubeconfig }
+      : undefined,
   });
   process.stdout.write(
     `floxide console on ${running.url}${invocation.switches.has("readOnly") ? " (read-only)" : ""}\n`,

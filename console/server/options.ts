@@ -3,6 +3,7 @@
  * Light on purpose: `floxide --help` and completion read this file without loading the server.
  */
 import type { OptionTable } from "../../contract/index.ts";
+import { OPERATOR_OPTIONS } from "../../operator/config.ts";
 
 export const UI_OPTIONS = {
   port: {
@@ -36,6 +37,15 @@ export const UI_OPTIONS = {
     description:
       "Workflows to show, comma-separated: names, or modules (their graphs are drawn). Default: every workflow in the Redis.",
   },
+  kubeNamespace: {
+    flag: "kube-namespace",
+    env: "FLOXIDE_UI_KUBE_NAMESPACE",
+    type: "string",
+    description:
+      "With --kube: read the WorkflowDeployments of this namespace only. Default: every namespace.",
+  },
+  // With --kube; the operator's own option, so both find a cluster the same way.
+  kubeconfig: OPERATOR_OPTIONS.kubeconfig,
 } as const satisfies OptionTable;
 
 /** `--read-only`: a switch, so it is not in the option table (whose values all take an argument). */
@@ -43,4 +53,12 @@ export const READ_ONLY_SWITCH = {
   flag: "read-only",
   env: "FLOXIDE_UI_READ_ONLY",
   description: "Hide every action (cancel, pause, resume, redrive, discard); the server refuses them too.",
+} as const;
+
+/** `--kube`: show each workflow's WorkflowDeployment replicas (a read-only list; needs RBAC `list`). */
+export const KUBE_SWITCH = {
+  flag: "kube",
+  env: "FLOXIDE_UI_KUBE",
+  description:
+    "Show the WorkflowDeployments' desired/current replicas, read with $KUBECONFIG (or the pod's ServiceAccount in a cluster).",
 } as const;

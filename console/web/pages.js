@@ -10,6 +10,16 @@ function Problem({ error }) {
   return error ? html`<p class="error" role="alert">${error}</p>` : null;
 }
 
+/** A thrown Error's stack as recorded by the worker: text, collapsed until asked for. */
+function Stack({ error }) {
+  return typeof error?.stack === "string"
+    ? html`<details class="stack" data-stack>
+        <summary>Stack</summary>
+        <pre>${error.stack}</pre>
+      </details>`
+    : null;
+}
+
 /** An action button: disabled while it runs; the outcome is shown next to it. */
 function Action({ label, path, body, confirmText, onDone }) {
   const [state, setState] = useState({ busy: false, message: null, failed: false });
@@ -30,10 +40,25 @@ function Action({ label, path, body, confirmText, onDone }) {
   >`;
 }
 
+/** Each WorkflowDeployment of a workflow: current of desired replicas, and how many are ready. */
+function Replicas({ deployments }) {
+  if (deployments === null) return "—";
+  if (deployments.length === 0) return html`<span class="muted">none</span>`;
+  const n = (value) => value ?? "?";
+  return deployments.map(
+    (d) =>
+      html`<div data-deployment=${`${d.namespace}/${d.name}`}>
+        ${n(d.current)} of ${n(d.desired)}, ${n(d.ready)} ready
+        <span class="muted">${d.namespace}/${d.name}</span>
+      </div>`,
+  );
+}
+
 export function WorkflowsPage() {
   const { data, error } = useLive("workflows", {});
   return html`<h1>Workflows</h1>
     <${Problem} error=${error} />
+    <${Problem} error=${data?.kube?.problem} />
     ${
       data === null
         ? html`<p class="muted">Loading…</p>`
@@ -46,10 +71,11 @@ export function WorkflowsPage() {
                   <th>Ready</th>
                   <th>In flight</th>
                   <th>Delayed</th>
-                  <th>Held (total)</th>
+                  <th>Parked</th>
                   <th>Dead</th>
                   <th>Steps/s</th>
                   <th>Workers</th>
+                  ${data.kube !== null && html`<th title="WorkflowDeployments running the workflow: current of desired worker replicas">Replicas</th>`}
                   <th>Backlog</th>
                 </tr>
               </thead>
@@ -61,7 +87,9 @@ export function WorkflowsPage() {
                       <td class="num" data-field="ready">${w.depth.ready}</td>
                       <td class="num" data-field="inFlight">${w.depth.inFlight}</td>
                       <td class="num" data-field="delayed">${w.depth.delayed}</td>
-                      <td class="num" data-field="held">${w.held}</td>
+                      <td class="num" data-field="parked" title="held by hold, or kept by a paused run">
+                        ${w.parked}
+                      </td>
                       <td class="num" data-field="dead">
                         <a href=${hrefOf("w", w.name, "dead")}>${w.depth.dead}</a>
                       </td>
@@ -69,6 +97,7 @@ export function WorkflowsPage() {
                       <td class="num" data-field="workers">
                         <a href=${hrefOf("w", w.name, "workers")}>${w.workers}</a>
                       </td>
+                      ${data.kube !== null && html`<td data-field="replicas"><${Replicas} deployments=${w.deployments} /></td>`}
                       <td><${Sparkline} history=${w.history} /></td>
                     </tr>`,
                 )}
@@ -220,7 +249,7 @@ export function RunPage({ workflow, runId, config }) {
       ${run.idempotencyKey && html`<span>key ${run.idempotencyKey}</span>`}
     </div>
     <${RunActions} workflow=${workflow} run=${run} config=${config} />
-    ${run.error && html`<div class="run-error error" data-testid="run-error">${run.error.code}: ${run.error.message}</div>`}
+    ${run.error && html`<div class="run-error error" data-testid="run-error">${run.error.code}: ${run.error.message}<${Stack} error=${run.error} /></div>`}
     <h2>Graph</h2>
     ${
       data.graph === null &&
@@ -303,6 +332,7 @@ export function RunPage({ workflow, runId, config }) {
               html`<li data-error-action=${e.action}>
                 ${fmtTime(e.at)} <b>${e.node}</b> attempt ${e.attempt}: ${e.action}
                 <pre>${e.error.code}: ${e.error.message}</pre>
+                <${Stack} error=${e.error} />
               </li>`,
           )}
         </ul>
@@ -417,7 +447,8 @@ export function WorkersPage({ workflow }) {
           : html`<table class="workers">
               <thead>
                 <tr>
-                  <th>Worker (host/pod)</th>
+                  <th>Worker</th>
+                  <th>Host/pod</th>
                   <th>Status</th>
                   <th>Concurrency</th>
                   <th>In flight</th>
@@ -430,10 +461,11 @@ export function WorkersPage({ workflow }) {
                   (w) =>
                     html`<tr data-worker=${w.workerId}>
                       <td>${w.workerId}</td>
+                      <td data-field="host">${w.liveness?.host ?? "—"}</td>
                       <td>
                         ${w.liveness === null ? html`<span class="status status-failed">lease holder, no liveness</span>` : html`<span class="status">${w.liveness.status}</span>`}${w.liveness?.status === "draining" && " (draining)"}
                       </td>
-                      <td class="num">${w.liveness?.concurrency ?? "—"}</td>
+                      <td class="num" data-field="concurrency">${w.liveness?.concurrency ?? "—"}</td>
                       <td class="num">${w.items.length}</td>
                       <td>
                         ${w.liveness === null ? "—" : `${fmtTime(w.liveness.at)} (${fmtDuration(data.now - w.liveness.at)} ago)`}

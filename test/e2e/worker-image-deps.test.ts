@@ -1,6 +1,7 @@
 // Dockerfile.worker leaves out production dependencies the worker never loads (those of
 // `floxide operator`, which has its own image, and of build scripts). This checks, without building anything, that the worker's code never imports
-// them: every module `floxide` can load (dynamic imports included) except the operator's entry.
+// them: every module `floxide` can load (dynamic imports included) except the operator's entry
+// and the console's Kubernetes module (`floxide ui --kube`, run from the operator image).
 // The e2e suite then runs the image itself.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -47,7 +48,18 @@ test("the worker image's code imports none of the packages Dockerfile.worker lea
   const leftOut = uninstalledByDockerfile();
   assert.ok(leftOut.length > 0, "Dockerfile.worker has an `npm uninstall <packages>` step");
   const operatorEntry = join(REPO_ROOT, "operator", "main.ts");
-  const worker = packagesReachable(join(REPO_ROOT, "cli", "bin.ts"), (file) => file === operatorEntry);
+  // `floxide ui --kube` runs from the operator image (the chart's console): its one Kubernetes
+  // module loads client-node lazily, and in the worker image --kube fails with a clear error.
+  const consoleKube = join(REPO_ROOT, "console", "server", "kube", "workflow-deployments.ts");
+  assert.doesNotMatch(
+    readFileSync(consoleKube, "utf8"),
+    /^import [^;]* from "@kubernetes\/client-node";/m,
+    "the console's Kubernetes module imports client-node only when --kube is used",
+  );
+  const worker = packagesReachable(
+    join(REPO_ROOT, "cli", "bin.ts"),
+    (file) => file === operatorEntry || file === consoleKube,
+  );
   const imported = leftOut.filter((name) => worker.has(name)).map((name) => `${name} (${worker.get(name)})`);
   assert.deepEqual(imported, [], "the worker needs them: keep them in its image");
   // Not a stale list: each is a production dependency (npm uninstall of anything else is a no-op).

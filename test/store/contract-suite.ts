@@ -657,6 +657,46 @@ export function describeStoreContract(name: string, factory: BackendFactory): vo
       assert.equal((await claimOne(store)).item.id, next.id);
     });
 
+    test("the parked count follows holds, pauses, resumes, cancels, failures and redrives", async () => {
+      const store = backend.forWorkflow(uniqueWorkflow());
+      const parked = async (): Promise<number> => (await store.readMetrics()).parked;
+      assert.equal(await parked(), 0);
+      // Held: a run whose item asked to wait.
+      const held = await startRun(store);
+      await store.commit(await claimOne(store), success({ hold: { reason: null } }));
+      assert.equal(await parked(), 1, "a held item");
+      // Paused: its queued item is parked when a claim meets it.
+      const paused = await startRun(store);
+      await store.pauseRun(paused);
+      assert.equal(await store.claim(LEASE), null);
+      assert.equal(await parked(), 2, "and a paused run's item");
+      await store.resumeRun(held);
+      assert.equal(await parked(), 1, "resume re-delivers the held item");
+      await store.commit(await claimOne(store), success());
+      await store.cancelRun(paused, "not needed");
+      assert.equal(await parked(), 0, "a cancelled run's items end with it");
+      // A run that fails while paused: its parked follow-up ends with it, and a redrive that
+      // revives the run parks it again until resume.
+      const failing = await startRun(store);
+      const first = await claimOne(store);
+      await store.commit(
+        first,
+        success({ followUps: [item(store, failing, "b"), item(store, failing, "c")] }),
+      );
+      const b = await claimOne(store);
+      await store.pauseRun(failing);
+      assert.equal(await store.claim(LEASE), null);
+      assert.equal(await parked(), 1, "c parked");
+      const error = { code: "NodeFailed", message: "boom", node: "b" };
+      await store.commit(b, { kind: "fail", error, deadLetter: true, durationMs: 1 });
+      assert.equal((await store.getRun(failing))?.status, "failed");
+      assert.equal(await parked(), 0, "a failed run parks nothing");
+      await store.redriveDeadLetter(b.item.id, "redrive");
+      assert.equal(await parked(), 1, "the revived run's parked item counts again");
+      await store.resumeRun(failing);
+      assert.equal(await parked(), 0);
+    });
+
     test("readEvents pages the log by sequence", async () => {
       const store = backend.forWorkflow(uniqueWorkflow());
       const runId = await startRun(store);

@@ -17,7 +17,7 @@ const uniqueWorkflow = (): string => `versions-${process.pid}-${(counter += 1)}-
 const LEASE = { workerId: "w1", leaseMs: 10_000, blockMs: 0 };
 
 /** A run started by `store` (whose version is the starter's); the store picks the run's version. */
-async function startRun(store: WorkflowStore, runId: string = randomUUID()): Promise<string> {
+export async function startRun(store: WorkflowStore, runId: string = randomUUID()): Promise<string> {
   await store.createRun({
     runId,
     idempotencyKey: null,

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
+import { hostname } from "node:os";
 import { eraseTypes, FloxideError, type Logger, type WorkflowDef } from "../sdk/index.ts";
 import type { WorkflowStore } from "../store/index.ts";
 import { ContextCache } from "./context-cache.ts";
@@ -25,6 +26,8 @@ export interface WorkerPoolOptions<S = unknown, E = unknown> {
   readonly livenessEveryMs?: number;
   /** Prefix of the loop ids; defaults to a random id per pool (never reused across pods). */
   readonly workerId?: string;
+  /** The host reported in the liveness record (default: the host name, a pod's name). */
+  readonly host?: string;
   readonly log?: Logger;
   readonly onStep?: (report: StepReport) => void;
   readonly onReclaim?: (result: { requeued: number; deadLettered: number }) => void;
@@ -156,7 +159,14 @@ export class WorkerPool<S = unknown, E = unknown> {
     const status = this.livenessStatus();
     try {
       await this.options.store.heartbeat(
-        { workerId: this.id, status, inFlight: this.keeper.size, at: Date.now() },
+        {
+          workerId: this.id,
+          status,
+          inFlight: this.keeper.size,
+          at: Date.now(),
+          concurrency: this.workers.length,
+          host: this.options.host ?? hostname(),
+        },
         ttlMs,
       );
       this.reportedStatus = status;

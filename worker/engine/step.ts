@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import {
   edgesOf,
+  errorStack,
   FloxideError,
   isTransition,
   toErrorInfo,
@@ -282,7 +283,9 @@ export function checkPayloads(
 }
 
 function failureOutcome(deps: StepDeps, item: WorkItem, error: unknown, durationMs: number): StepOutcome {
-  const info = toErrorInfo(error, item.node);
+  // A thrown Error keeps where it was thrown (bounded); other thrown values only their description.
+  const stack = errorStack(error);
+  const info = { ...toErrorInfo(error, item.node), ...(stack === undefined ? {} : { stack }) };
   const policy = deps.workflow.policy(item.node);
   if (shouldRetry(policy, item.attempt, error)) {
     return { kind: "retry", error: info, delayMs: retryDelay(policy, item.attempt, deps.random), durationMs };

@@ -42,6 +42,31 @@ export interface ErrorInfo {
   code: string;
   message: string;
   node?: string;
+  /** The first lines of a thrown Error's stack (errorStack's bounds); never set for other values. */
+  stack?: string;
+}
+
+/** Bounds of a recorded stack: it is stored with every error record, so it stays small. */
+export const STACK_MAX_LINES = 20;
+export const STACK_MAX_CHARS = 4096;
+
+/**
+ * The stack of a thrown Error, cut to its first STACK_MAX_LINES lines and STACK_MAX_CHARS
+ * characters; undefined for any other thrown value (its readable description is the message)
+ * and for an Error whose stack is not a string or cannot be read. Total, like describeThrown.
+ */
+export function errorStack(error: unknown): string | undefined {
+  let stack: unknown;
+  try {
+    if (!(error instanceof Error)) return undefined;
+    stack = error.stack;
+  } catch {
+    return undefined; // a Proxy whose traps throw, or a throwing `stack` getter
+  }
+  if (typeof stack !== "string" || stack === "") return undefined;
+  const lines = stack.split("\n", STACK_MAX_LINES + 1);
+  const cut = lines.length > STACK_MAX_LINES ? `${lines.slice(0, STACK_MAX_LINES).join("\n")}\n    …` : stack;
+  return cut.length > STACK_MAX_CHARS ? `${cut.slice(0, STACK_MAX_CHARS - 1)}…` : cut;
 }
 
 export function toErrorInfo(error: unknown, node?: string): ErrorInfo {

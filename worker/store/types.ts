@@ -180,6 +180,8 @@ export interface WorkflowMetrics {
   readonly runsCancelled: number;
   readonly leaseReclaims: number;
   readonly deadLettered: number;
+  /** Items parked now (a gauge): held by `hold`, or kept by a paused run until it resumes. */
+  readonly parked: number;
 }
 
 export interface WorkerLiveness {
@@ -189,6 +191,10 @@ export interface WorkerLiveness {
   readonly at: number;
   /** The workflow version the worker serves (the store it heartbeats through). */
   readonly version?: string;
+  /** The worker's claim loops (its most items in flight); absent in records written by hand. */
+  readonly concurrency?: number;
+  /** The worker's host name: the pod name in Kubernetes. */
+  readonly host?: string;
 }
 
 /** A share of new runs sent to a new version until `until` (ms); afterwards all new runs are. */

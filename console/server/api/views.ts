@@ -16,6 +16,7 @@ import {
 } from "../../../worker/store/index.ts";
 import { foldEvents } from "../../../worker/sdk/index.ts";
 import type { ConsoleContext } from "../context.ts";
+import { describeKubeError, type WorkflowDeploymentSource } from "../kube/workflow-deployments.ts";
 import { httpError } from "../errors.ts";
 import { nodeViews } from "../node-states.ts";
 import { WorkflowSampler } from "../sampler.ts";
@@ -27,6 +28,17 @@ const STATUS = {
   type: "string",
   enum: ["queued", "running", "paused", "completed", "failed", "cancelled"],
 } as const;
+
+/** The WorkflowDeployments' replicas for the Workflows page; a failed list is shown, not thrown. */
+async function kubeReading(source: WorkflowDeploymentSource | null) {
+  if (source === null) return null;
+  try {
+    const { deployments, malformed } = await source.read();
+    return { deployments, malformed, problem: null };
+  } catch (error) {
+    return { deployments: null, malformed: [], problem: `WorkflowDeployments: ${describeKubeError(error)}` };
+  }
+}
 
 interface View {
   readonly schema: object;
@@ -58,7 +70,10 @@ function views(ctx: ConsoleContext): Record<string, View> {
       schema: { type: "object", properties: {}, additionalProperties: false },
       read: async () => {
         const names = await workflowNames();
-        const depths = await readQueueDepths(ctx.redis, names, { prefix: ctx.prefix });
+        const [depths, kube] = await Promise.all([
+          readQueueDepths(ctx.redis, names, { prefix: ctx.prefix }),
+          kubeReading(ctx.kube),
+        ]);
         const rows = await Promise.all(
           names.map(async (name) => {
             const [metrics, liveness] = await Promise.all([
@@ -67,11 +82,10 @@ function views(ctx: ConsoleContext): Record<string, View> {
             ]);
             const depth = depths.get(name) ?? { ready: 0, inFlight: 0, delayed: 0, dead: 0 };
             const history = sampler.record(name, Date.now(), depth, stepsOf(metrics));
-            const held = Object.values(metrics.nodes).reduce((sum, node) => sum + node.held, 0);
             return {
               name,
               depth,
-              held,
+              parked: metrics.parked,
               workers: liveness.workers.length,
               stepsPerSecond: history.at(-1)?.stepsPerSecond ?? null,
               history: history.map(({ at, ready, inFlight, delayed, dead }) => ({
@@ -83,10 +97,15 @@ function views(ctx: ConsoleContext): Record<string, View> {
               })),
               runsStarted: metrics.runsStarted,
               runsFailed: metrics.runsFailed,
+              // Matched by workflow name: null without Kubernetes access.
+              deployments: kube === null ? null : (kube.deployments ?? []).filter((d) => d.workflow === name),
             };
           }),
         );
-        return { workflows: rows };
+        return {
+          workflows: rows,
+          kube: kube === null ? null : { problem: kube.problem, malformed: kube.malformed },
+        };
       },
     },
     runs: {

@@ -84,6 +84,8 @@ test("floxide ui --help lists every option with its variable", async () => {
     "FLOXIDE_UI_AUTH_TOKEN",
     "FLOXIDE_UI_WORKFLOW",
     "FLOXIDE_UI_READ_ONLY",
+    "FLOXIDE_UI_KUBE",
+    "FLOXIDE_UI_KUBE_NAMESPACE",
     "FLOXIDE_REDIS_URL",
   ])
     assert.match(run.out.stdout, new RegExp(variable), variable);

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
@@ -135,7 +135,7 @@ describe("console in a real browser", () => {
     });
   });
 
-  test("a run that retries: its node is done after two attempts and the retry error is listed", async (t) => {
+  test("a run that retries: its node is done after two attempts and the retry error is listed with its stack", async (t) => {
     if (skip()) return t.skip(skip() as string);
     const runId = await start({ mode: "retry", text: "again" });
     await settled(runId, "completed");
@@ -153,6 +153,15 @@ describe("console in a real browser", () => {
         (await store.listErrors({ runId })).map((e) => e.action),
       );
       assert.ok(actions.includes("retry"));
+      // The thrown Error's stack, as the worker recorded it: collapsed, shown as text when opened.
+      const recorded = (await store.listErrors({ runId })).find((e) => e.action === "retry")?.error.stack;
+      assert.match(recorded ?? "", /^Error: first attempt fails: again\n\s+at .*console\.workflow\.ts/);
+      const stack = page.locator('li[data-error-action="retry"] details[data-stack]');
+      assert.equal(await stack.getAttribute("open"), null, "collapsed by default");
+      assert.equal(await stack.locator("pre").isVisible(), false);
+      await stack.locator("summary").click();
+      assert.equal(await stack.locator("pre").textContent(), recorded);
+      assert.equal(await stack.locator("pre").isVisible(), true);
     });
   });
 
@@ -183,7 +192,7 @@ describe("console in a real browser", () => {
     });
   });
 
-  test("a held run: its node drawn held, and Resume from the page re-delivers it", async (t) => {
+  test("a held run: counted parked on the Workflows page, its node drawn held, and Resume from the page re-delivers it", async (t) => {
     if (skip()) return t.skip(skip() as string);
     const runId = await start({ mode: "hold", text: "wait for me" });
     await waitFor(async () => (await store.getRun(runId))?.held === 1, {
@@ -191,6 +200,13 @@ describe("console in a real browser", () => {
       message: "held",
     });
     await withPage(launched(), t.name, async (page) => {
+      // The Workflows page counts the items parked now, as the store does.
+      await page.goto(ui.url);
+      const parked = page.locator('tr[data-workflow="console-e2e"] [data-field="parked"]');
+      await waitFor(async () => (await parked.textContent()) === String((await store.readMetrics()).parked), {
+        message: "the parked count shown",
+      });
+      assert.ok(Number(await parked.textContent()) >= 1, "the held item is parked");
       await openRun(page, runId);
       assert.equal((await drawnStates(page)).work, "held");
       assert.equal((await store.listItems(runId)).find((i) => i.node === "work")?.status, "held");
@@ -337,7 +353,7 @@ describe("console in a real browser", () => {
     });
   });
 
-  test("the Workers page shows the worker and the item it holds with its lease age", async (t) => {
+  test("the Workers page shows the worker, its host and concurrency, and the item it holds with its lease age", async (t) => {
     if (skip()) return t.skip(skip() as string);
     const runId = await start({ mode: "slow", text: "held lease" });
     await workRunning(runId);
@@ -353,6 +369,9 @@ describe("console in a real browser", () => {
         (await row.textContent()) ?? "",
         /console-worker-1.*busy.*work\s*\(console-worker-1\/\d+\) attempt\s*1,\s*lease age/s,
       );
+      // The worker process runs with --concurrency 4 on this host (its pod name in Kubernetes).
+      assert.equal(await row.locator('[data-field="concurrency"]').textContent(), "4");
+      assert.equal(await row.locator('[data-field="host"]').textContent(), hostname());
     });
     await store.cancelRun(runId, "test over");
   });

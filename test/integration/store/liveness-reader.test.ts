@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import { pino } from "pino";
-import { decodeLivenessEntries, readWorkerLiveness, WorkflowKeys } from "../../../worker/store/index.ts";
+import {
+  decodeLivenessEntries,
+  readWorkerLiveness,
+  WorkflowKeys,
+  type WorkflowStore,
+} from "../../../worker/store/index.ts";
 import { openRedisBackend } from "../../../worker/store/open-redis.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
 
@@ -14,14 +19,26 @@ after(async () => {
   await redis.stop();
 });
 
-test("the read-only liveness reader sees what heartbeats wrote, judged by the Redis clock", async () => {
+/** Workflow `wf`'s store under `keyPrefix` and a plain client, both closed after `body`. */
+async function withStore(
+  keyPrefix: string,
+  body: (store: WorkflowStore, client: Redis) => Promise<void>,
+): Promise<void> {
   const backend = await openRedisBackend(
-    { redisUrl: redis.url, redisMode: "standalone", keyPrefix: "live-test", retentionSeconds: 60 },
+    { redisUrl: redis.url, redisMode: "standalone", keyPrefix, retentionSeconds: 60 },
     pino({ level: "silent" }),
   );
   const client = new Redis(redis.url);
   try {
-    const store = backend.forWorkflow("wf");
+    await body(backend.forWorkflow("wf"), client);
+  } finally {
+    client.disconnect();
+    await backend.close();
+  }
+}
+
+test("the read-only liveness reader sees what heartbeats wrote, judged by the Redis clock", async () => {
+  await withStore("live-test", async (store, client) => {
     await store.heartbeat({ workerId: "a", status: "busy", inFlight: 2, at: Date.now() }, 60_000);
     await store.heartbeat({ workerId: "b", status: "idle", inFlight: 0, at: Date.now() }, 60_000);
     const key = new WorkflowKeys("wf", "live-test").key("workers");
@@ -40,10 +57,7 @@ test("the read-only liveness reader sees what heartbeats wrote, judged by the Re
     assert.equal(reading.malformed.length, 1);
     assert.match(reading.malformed[0] ?? "", /^bad: /);
     assert.equal(await client.hexists(key, "gone"), 1, "the reader never prunes");
-  } finally {
-    client.disconnect();
-    await backend.close();
-  }
+  });
 });
 
 test("decoding: expiry compared with the given (Redis) time, malformed entries reported", () => {
@@ -57,4 +71,22 @@ test("decoding: expiry compared with the given (Redis) time, malformed entries r
     ["y"],
   );
   assert.deepEqual(reading.malformed, ["z: no '<expiresAt>|' prefix"]);
+});
+
+test("a heartbeat carries the worker's concurrency and host; one readers would reject is refused before the write", async () => {
+  await withStore("live-shape", async (store, client) => {
+    const at = Date.now();
+    await store.heartbeat(
+      { workerId: "p", status: "idle", inFlight: 0, at, concurrency: 4, host: "pod-7" },
+      60_000,
+    );
+    const [worker] = (await readWorkerLiveness(client, "wf", "live-shape")).workers;
+    assert.deepEqual([worker?.concurrency, worker?.host], [4, "pod-7"]);
+    await assert.rejects(
+      store.heartbeat({ workerId: "q", status: "idle", inFlight: 0, at, concurrency: 0 }, 60_000),
+      /worker liveness/,
+    );
+    const key = new WorkflowKeys("wf", "live-shape").key("workers");
+    assert.equal(await client.hexists(key, "q"), 0, "nothing written for the refused record");
+  });
 });

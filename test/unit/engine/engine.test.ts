@@ -376,6 +376,40 @@ describe("engine on the memory backend", () => {
     }
   });
 
+  test("a thrown Error is recorded with its stack; a thrown non-Error only with its description", async () => {
+    const def = workflow({
+      name: "throwing",
+      version: "1",
+      start: "a",
+      nodes: [
+        node<string, null>(
+          "a",
+          (_ctx, input) => {
+            if (input === "error") throw new TypeError("bad shape");
+            throw { message: "plain", stack: "at secret (hidden.ts:1:1)" };
+          },
+          { retry: { maxAttempts: 1 } },
+        ),
+      ],
+    });
+    const engine = startEngine(def);
+    try {
+      const thrown = await engine.orchestrator.start("error");
+      const info = await engine.orchestrator.wait(thrown.runId);
+      assert.equal(info.error?.code, "TypeError");
+      assert.match(info.error?.stack ?? "", /^TypeError: bad shape\n\s+at .*engine\.test\.ts/);
+      const [record] = await engine.orchestrator.errors(thrown.runId);
+      assert.equal(record?.error.stack, info.error?.stack, "the error list keeps it too");
+      const plain = await engine.orchestrator.start("plain");
+      const other = await engine.orchestrator.wait(plain.runId);
+      assert.equal(other.status, "failed");
+      assert.equal(other.error?.stack, undefined);
+      assert.match(other.error?.message ?? "", /not an Error: .*hidden\.ts/, "its description, as before");
+    } finally {
+      await engine.stop();
+    }
+  });
+
   test("a payload over the size limit fails the run at once with PayloadTooLarge; an oversized input is refused", async () => {
     let attempts = 0;
     const def = workflow({

@@ -90,6 +90,49 @@ test("ui.readOnly and an existing token Secret; the Redis URL from a Secret", as
   );
 });
 
+test("ui.kube: the console runs with --kube as a ServiceAccount that may only get and list WorkflowDeployments", async () => {
+  const podOf = (manifests: Manifest[]) =>
+    (
+      findManifest(manifests, "Deployment", "floxide-ui").spec as {
+        template: { spec: { serviceAccountName?: string; automountServiceAccountToken: boolean } };
+      }
+    ).template.spec;
+  const off = await renderChart(ON);
+  assert.equal(podOf(off.manifests).automountServiceAccountToken, false, "no token without ui.kube");
+  const rules = [{ apiGroups: ["floxide.dev"], resources: ["workflowdeployments"], verbs: ["get", "list"] }];
+  const everywhere = await renderChart({ ...ON, "ui.kube.enabled": true });
+  assert.deepEqual(containerOf(everywhere.manifests).args, ["--kube"]);
+  assert.deepEqual(podOf(everywhere.manifests), {
+    ...podOf(everywhere.manifests),
+    serviceAccountName: "floxide-ui",
+    automountServiceAccountToken: true,
+  });
+  findManifest(everywhere.manifests, "ServiceAccount", "floxide-ui");
+  assert.deepEqual(findManifest(everywhere.manifests, "ClusterRole", "floxide-ui").rules, rules);
+  assert.deepEqual(findManifest(everywhere.manifests, "ClusterRoleBinding", "floxide-ui").subjects, [
+    {
+      kind: "ServiceAccount",
+      name: "floxide-ui",
+      namespace: findManifest(everywhere.manifests, "Deployment", "floxide-ui").metadata.namespace,
+    },
+  ]);
+  const one = await renderChart({
+    ...ON,
+    "ui.readOnly": true,
+    "ui.kube.enabled": true,
+    "ui.kube.namespace": "apps",
+  });
+  assert.deepEqual(containerOf(one.manifests).args, ["--read-only", "--kube", "--kube-namespace", "apps"]);
+  const role = findManifest(one.manifests, "Role", "floxide-ui");
+  assert.equal(role.metadata.namespace, "apps");
+  assert.deepEqual(role.rules, rules);
+  assert.equal(findManifest(one.manifests, "RoleBinding", "floxide-ui").metadata.namespace, "apps");
+  assert.equal(
+    one.manifests.some((m) => m.kind === "ClusterRole" && m.metadata.name === "floxide-ui"),
+    false,
+  );
+});
+
 test("ui.enabled without a Redis is refused with a clear message; lint passes with it on", async () => {
   const refused = await helm(["template", "floxide", CHART_DIR, ...valueArgs({ "ui.enabled": true })]);
   assert.notEqual(refused.code, 0);

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { FloxideError } from "../../../worker/sdk/index.ts";
+import { FloxideError, STACK_MAX_CHARS } from "../../../worker/sdk/index.ts";
 import {
   decodeCheckpoint,
   decodeDeadLetter,
@@ -15,6 +15,7 @@ import {
   decodeItemStates,
   decodeMetrics,
   decodeRunInfo,
+  encodeError,
   encodeItem,
 } from "../../../worker/store/redis/codec.ts";
 import {
@@ -188,6 +189,30 @@ test("events, error records, dead letters and checkpoints decode by their schema
     }),
   );
   assert.deepEqual(letter, { item, error: { code: "InvalidItem", message: "m" }, at: 9 });
+  // A stack survives the store's encoding; one longer than a worker records is refused.
+  const withStack = {
+    code: "TypeError",
+    message: "m",
+    node: "n",
+    stack: "TypeError: m\n    at f (x.ts:1:1)",
+  };
+  assert.deepEqual(
+    decodeErrorRecord(
+      JSON.stringify({ ...record, action: "fail", error: JSON.parse(encodeError(withStack)) }),
+    ).error,
+    withStack,
+  );
+  assert.throws(
+    () =>
+      decodeErrorRecord(
+        JSON.stringify({
+          ...record,
+          action: "fail",
+          error: { ...withStack, stack: "s".repeat(STACK_MAX_CHARS + 1) },
+        }),
+      ),
+    invalid(/error record .* at \/error\/stack/),
+  );
   assert.deepEqual(decodeCheckpoint({ seq: "2", state: '{"s":1}' }), { seq: 2, state: { s: 1 } });
   assert.equal(decodeCheckpoint({}), null);
   assert.throws(() => decodeCheckpoint({ seq: "two", state: "{}" }), invalid(/checkpoint .* at \/seq/));

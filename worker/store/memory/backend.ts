@@ -682,7 +682,10 @@ export class MemoryWorkflowStore implements WorkflowStore {
   }
 
   async readMetrics(): Promise<WorkflowMetrics> {
-    return copy({ nodes: Object.fromEntries(this.data.nodeMetrics), ...this.data.counters });
+    let parked = 0;
+    for (const run of this.data.runs.values())
+      if (!isTerminal(run.info.status)) parked += run.parked.length + run.heldItems.size;
+    return copy({ nodes: Object.fromEntries(this.data.nodeMetrics), ...this.data.counters, parked });
   }
 
   private recordError(item: WorkItem, error: ErrorInfo, action: ErrorRecord["action"], at: number): void {

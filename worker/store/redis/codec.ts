@@ -154,13 +154,19 @@ export function encodeError(error: ErrorInfo): string {
     code: String(error.code),
     message: String(error.message),
     ...(error.node === undefined ? {} : { node: String(error.node) }),
+    ...(error.stack === undefined ? {} : { stack: String(error.stack) }),
   });
 }
 
 /** The ErrorInfo fields of a decoded error, nothing else. */
 function errorInfo(error: Static<typeof ErrorInfoSchema>): ErrorInfo {
-  const { code, message, node } = error;
-  return typeof node === "string" ? { code, message, node } : { code, message };
+  const { code, message, node, stack } = error;
+  return {
+    code,
+    message,
+    ...(typeof node === "string" ? { node } : {}),
+    ...(stack === undefined ? {} : { stack }),
+  };
 }
 
 export function encodeEvent(draft: EventDraft): string {
@@ -305,7 +311,12 @@ const WORKFLOW_COUNTERS = [
 ] as const;
 const NODE_COUNTERS = ["completed", "failed", "retried", "held", "durationMsTotal"] as const;
 
-/** The metrics HASH: workflow counters by name, node counters as `node:<counter>:<node>`. */
+/**
+ * The metrics HASH: workflow counters by name, node counters as `node:<counter>:<node>`, and one
+ * gauge, `parkedItems`: the items parked now (held by `hold` or kept by a paused run) in the
+ * workflow's live runs, kept by the functions that park and unpark them (park_item, commit's
+ * hold, resume-run, finish, redrive), so the console reads it in O(1).
+ */
 export function decodeMetrics(fields: Record<string, string>): WorkflowMetrics {
   decodeReply(MetricsHashSchema, fields, "metrics");
   const nodes: Record<string, Record<(typeof NODE_COUNTERS)[number], number>> = {};
@@ -324,7 +335,11 @@ export function decodeMetrics(fields: Record<string, string>): WorkflowMetrics {
   const counters = Object.fromEntries(
     WORKFLOW_COUNTERS.map((name) => [name, Number(fields[name] ?? 0)]),
   ) as Record<(typeof WORKFLOW_COUNTERS)[number], number>;
-  return { nodes: nodes as Record<string, NodeMetrics>, ...counters };
+  return {
+    nodes: nodes as Record<string, NodeMetrics>,
+    ...counters,
+    parked: Number(fields.parkedItems ?? 0),
+  };
 }
 
 export function decodeLiveness(raw: string): WorkerLiveness {

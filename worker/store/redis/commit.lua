@@ -118,6 +118,7 @@ local function success(token, head, raw, run_id, run, old, duration_s, hold)
     item_status = 'held'
     redis.call('HSET', rkey('held', run_id), head.id, raw)
     held = held + 1
+    metric('parkedItems')
     fields[#fields + 1], fields[#fields + 2] = 'held', held
   end
   node_metric(head.node, item_status)

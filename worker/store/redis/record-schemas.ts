@@ -5,7 +5,7 @@
  * are the store's own (types.ts), and a drift between the two fails the compile below.
  */
 import { Type, type Static, type TLiteral, type TObject, type TProperties } from "@sinclair/typebox";
-import type { ErrorInfo } from "../../sdk/index.ts";
+import { STACK_MAX_CHARS, type ErrorInfo } from "../../sdk/index.ts";
 import type { DeadLetter, ErrorRecord, FanFrame, ItemStatus, RunStatus, WorkItem } from "../types.ts";
 
 /** A union of string literals, from the list that names them. */
@@ -66,6 +66,8 @@ export const ErrorInfoSchema = Type.Object({
   code: Type.String(),
   message: Type.String(),
   node: Type.Optional(Type.Unknown()),
+  // errorStack's bound: a longer one was not written by a worker.
+  stack: Type.Optional(Type.String({ maxLength: STACK_MAX_CHARS })),
 });
 
 export const EventSchema = Type.Object({

@@ -102,6 +102,8 @@ if pending then
   end
   if run[3] then redis.call('PERSIST', BASE .. ':idem:' .. run[3]) end
   redis.call('ZREM', K.expiring, RUN_ID)
+  -- Items it parked while paused are parked again (finish took them out of the count).
+  metric('parkedItems', redis.call('LLEN', rkey('parked', RUN_ID)))
   LIVE[RUN_ID] = true
   enqueue(RUN_ID, status, fresh, head.id, head.node, 1)
 else

@@ -20,6 +20,9 @@ export const WorkerLivenessSchema = Type.Object({
   inFlight: Count,
   at: Type.Number(),
   version: Type.Optional(Type.String()),
+  concurrency: Type.Optional(Type.Integer({ minimum: 1 })),
+  // A DNS name (a pod's name) is at most 253 characters.
+  host: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
 });
 
 /** The read-only liveness script's reply: Redis' clock (ms) and the workers hash, flat. */

@@ -1,10 +1,12 @@
 -- resume-run: un-park a paused run's items and re-deliver its held items.
 --
 -- KEYS (see includes/base.lua) (`run`: the run's hash, keys.ts):
---@keys run
+--@keys run metrics
 --@read-first run
 -- ARGV[3] run id
 -- Returns {'ok', runHashFlat} | {'RunNotFound'} | {'RunFinished', status}
+--
+-- The workflow's parked gauge (metrics `parkedItems`, codec.ts) drops by what it re-delivers.
 --
 -- Invariant: parked items were pending all along and keep their count; held items were not,
 -- so each becomes pending again as it is enqueued. Both keep their attempt, and their run's
@@ -40,5 +42,6 @@ for i = 1, #held, 2 do
   if item then push_item(RUN_ID, resumed, held[i + 1], item.id, item.node, item.attempt) end
 end
 redis.call('DEL', rkey('held', RUN_ID))
+metric('parkedItems', -(#parked + #held / 2))
 if #parked > 0 then wake() end
 return { 'ok', snapshot(RUN_ID) }

@@ -50,6 +50,7 @@ import type { RedisClient } from "./connection.ts";
 import { totalDepth, type RolloutRequest } from "../versions.ts";
 import { execPipeline, readWorkflowVersions, type WorkflowVersionDepths } from "./depth.ts";
 import { checkVersion, LAYOUT_VERSION, type WorkflowKeys } from "./keys.ts";
+import { decodeReply, WorkerLivenessSchema } from "./reply-schemas.ts";
 import { rolloutArgs } from "./rollout.ts";
 import { keysFor, runScript, type ScriptName } from "./scripts.ts";
 import { needsStaging, stageFollowUps } from "./stage.ts";
@@ -469,8 +470,10 @@ export class RedisWorkflowStore implements WorkflowStore {
   }
 
   async heartbeat(liveness: WorkerLiveness, ttlMs: number): Promise<void> {
-    const { workerId, status, inFlight, at } = liveness;
-    const record = JSON.stringify({ workerId, status, inFlight, at, version: this.version });
+    const { workerId, status, inFlight, at, concurrency, host } = liveness;
+    const fields = { workerId, status, inFlight, at, version: this.version, concurrency, host };
+    // Checked before the write: a record readers would reject would hide a live worker.
+    const record = JSON.stringify(decodeReply(WorkerLivenessSchema, fields, "worker liveness"));
     await this.script("heartbeat", [workerId, ttlMs, record]);
   }
 

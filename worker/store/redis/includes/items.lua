@@ -122,6 +122,7 @@ end
 -- Keeps an item of a paused run on the run until it resumes.
 local function park_item(run_id, raw, id, node, attempt, fresh)
   redis.call('RPUSH', rkey('parked', run_id), raw)
+  metric('parkedItems')
   mark_aux(run_id)
   set_item(run_id, id, node, attempt, 'parked', nil, nil, fresh)
 end

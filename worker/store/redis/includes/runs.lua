@@ -171,6 +171,15 @@ local function finish(run_id, status, err_json, run)
   run = run or redis.call('HMGET', run_key, unpack(FINISH_FIELDS))
   local old = run[1]
   if not old or TERMINAL[old] then return end
+  -- Its held and parked items are no longer parked in the workflow's count (they end with it).
+  local parked = tonumber(run[2] or 0) or 0
+  if run[5] then
+    -- pcall: callers check the parked key's type only on their paths that write it, and this
+    -- read may follow their first write; a corrupt key is reported by the call that uses it.
+    local len = redis.pcall('LLEN', rkey('parked', run_id))
+    if type(len) == 'number' then parked = parked + len end
+  end
+  if parked ~= 0 then metric('parkedItems', -parked) end
   if err_json then
     redis.call('HSET', run_key, 'status', status, 'finishedAt', NOW_S, 'held', 0, 'error', err_json)
   else
