@@ -29,6 +29,8 @@ export class LeaseKeeper {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private reclaimTimer: NodeJS.Timeout | undefined;
   private renewing = false;
+  /** Set by abortAll: a claim held afterwards (a loop's last claim) is stopped at once. */
+  private abortedWith: StepAbort | undefined;
   onReclaim: (result: { requeued: number; deadLettered: number }) => void = () => undefined;
   /** Called after each renewal attempt, so long steps count as progress for /healthz. */
   onRenew: () => void = () => undefined;
@@ -61,6 +63,7 @@ export class LeaseKeeper {
   /** Tracks a claim; the returned stop fires when the lease is lost or the run finishes. */
   hold(claim: Claim): StepStop {
     const stop = new StepStop();
+    if (this.abortedWith !== undefined) stop.abort(this.abortedWith);
     this.held.set(claim.token, { claim, stop });
     return stop;
   }
@@ -79,6 +82,7 @@ export class LeaseKeeper {
 
   /** Aborts every step in flight (drain deadline passed). */
   abortAll(reason: StepAbort): void {
+    this.abortedWith = reason;
     for (const entry of this.held.values()) entry.stop.abort(reason);
   }
 

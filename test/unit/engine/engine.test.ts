@@ -5,6 +5,11 @@ import { videoWorkflow } from "../../../examples/video.ts";
 import { flakyWorkflow } from "../../../examples/flaky.ts";
 import { orderSaga } from "../../../examples/order-saga.ts";
 import { gate, startEngine } from "../../support/engine.ts";
+import { randomUUID } from "node:crypto";
+import { pino } from "pino";
+import { LeaseKeeper } from "../../../worker/engine/lease-keeper.ts";
+import { StepAbort } from "../../../worker/engine/step.ts";
+import { MemoryBackend, type Claim } from "../../../worker/store/index.ts";
 import { waitFor } from "../../support/wait.ts";
 
 describe("engine on the memory backend", () => {
@@ -458,6 +463,42 @@ describe("engine on the memory backend", () => {
     release.open();
     await stopping;
     assert.equal((await engine.orchestrator.status(runId)).status, "completed");
+  });
+
+  test("after the drain deadline, a claim handed to the lease keeper is stopped at once", async () => {
+    // A claim loop's last try when the drain begins can return an item after the deadline has
+    // aborted the steps held then: that step must stop too, or stop() waits for its node.
+    const store = new MemoryBackend().forWorkflow("late", "1");
+    const keeper = new LeaseKeeper(
+      store,
+      { leaseMs: 3000, heartbeatMs: 100, reclaimEveryMs: 1000 },
+      pino({ level: "silent" }),
+    );
+    const claimOf = async (): Promise<Claim> => {
+      const runId = randomUUID();
+      const startItem = {
+        id: randomUUID(),
+        runId,
+        workflow: "late",
+        version: "1",
+        node: "a",
+        attempt: 1,
+        maxAttempts: 3,
+        enqueuedAt: Date.now(),
+        frames: [],
+        input: null,
+      };
+      await store.createRun({ runId, idempotencyKey: null, input: null, version: "1", startItem });
+      const claim = await store.claim({ workerId: "w", leaseMs: 3000, blockMs: 0 });
+      if (claim === null) throw new Error("nothing claimed");
+      return claim;
+    };
+    const before = keeper.hold(await claimOf());
+    keeper.abortAll(new StepAbort("shutdown", "worker is shutting down"));
+    assert.equal(before.aborted, true);
+    const late = keeper.hold(await claimOf());
+    assert.equal(late.aborted, true, "a claim held after abortAll is already stopped");
+    assert.equal((late.reason as StepAbort).reason, "shutdown");
   });
 
   test("a step still running at the drain deadline is released, not failed, and runs again elsewhere", async () => {
