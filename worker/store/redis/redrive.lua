@@ -72,9 +72,7 @@ if not status then return { 'RunNotFound', RUN_ID } end
 if status == 'completed' or status == 'cancelled' then return { 'RunFinished', RUN_ID, status } end
 -- The item goes back to the queue of the version its run is pinned to, whichever version's
 -- store redrives it (as resume-run does).
-if not run[5] then return redis.error_reply('CORRUPT field version of ' .. run_key .. ' is missing') end
-K.ready, K.wake = vkey('ready', run[5]), vkey('wake', run[5])
-local problem_queue = type_problem(K.ready, 'ready') or type_problem(K.wake, 'wake')
+local problem_queue = use_run_version(run_key, run[5])
 if problem_queue then return redis.error_reply('CORRUPT ' .. problem_queue) end
 
 local LIVE_ITEM = { queued = true, running = true, retrying = true, parked = true }

@@ -21,9 +21,7 @@ local run = redis.call('HMGET', run_key, 'status', 'version')
 local status = run[1]
 if not status then return { 'RunNotFound' } end
 if TERMINAL[status] then return { 'RunFinished', status } end
-if not run[2] then return redis.error_reply('CORRUPT field version of ' .. run_key .. ' is missing') end
-K.ready, K.wake = vkey('ready', run[2]), vkey('wake', run[2])
-problem = type_problem(K.ready, 'ready') or type_problem(K.wake, 'wake')
+problem = use_run_version(run_key, run[2])
 if problem then return redis.error_reply('CORRUPT ' .. problem) end
 local resumed = redis.call('HEXISTS', run_key, 'startedAt') == 1 and 'running' or 'queued'
 if status ~= resumed then redis.call('HSET', run_key, 'status', resumed) end

@@ -206,6 +206,15 @@ local function vkey(name, version)
   return BASE .. ':' .. name .. ':' .. version
 end
 
+-- Points K.ready and K.wake at the queue of the version a run is pinned to (`version`: the run
+-- hash's field, nil when missing), for functions that enqueue a run's items whichever version's
+-- store calls them (resume-run, redrive). Returns the problem (nothing written yet) or nil.
+local function use_run_version(run_key, version)
+  if not version then return 'field version of ' .. run_key .. ' is missing' end
+  K.ready, K.wake = vkey('ready', version), vkey('wake', version)
+  return type_problem(K.ready, 'ready') or type_problem(K.wake, 'wake')
+end
+
 local function wake()
   WAKE = true
 end
