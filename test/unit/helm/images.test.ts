@@ -1,12 +1,12 @@
 // The Dockerfiles without a container engine: what each image's build stage copies holds every
 // source file its entry point imports, .dockerignore keeps none of them out, the final stage
 // takes the compiled dist/ and production dependencies only, and the images follow the
-// conventions the chart and the operator rely on (non-root, exec-form entrypoint, floxide worker).
+// conventions the chart and the operator rely on (non-root, exec-form entrypoint, the worker command).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { WORKER_CONTAINER } from "../../../operator/build/deployment.ts";
+import { WORKER_COMMAND, WORKER_CONTAINER } from "../../../operator/build/deployment.ts";
 import { REPO_ROOT } from "./helm-cli.ts";
 
 interface Image {
@@ -137,10 +137,20 @@ test("every package the images' code imports is a production dependency (npm ci 
   assert.deepEqual(missing, [], "imported at run time but not in dependencies");
 });
 
-test("the worker base image runs the command the operator gives worker containers", () => {
+test("the worker base image runs the command the operator gives worker containers, without a shell", () => {
   const dockerfile = read("Dockerfile.worker");
-  assert.match(dockerfile, /^ENTRYPOINT \["floxide", "worker"\]$/m);
-  assert.match(dockerfile, /ln -s \/opt\/floxide\/dist\/cli\/bin\.js \/usr\/local\/bin\/floxide/);
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
+  assert.ok(entrypoint, "Dockerfile.worker has an exec-form ENTRYPOINT");
+  assert.deepEqual(JSON.parse(entrypoint) as unknown, WORKER_COMMAND);
+  assert.equal(WORKER_COMMAND[0], "/usr/local/bin/node", "node by absolute path: no shell, no /usr/bin/env");
   assert.equal(WORKER_CONTAINER, "worker");
-  assert.match(read("operator/build/deployment.ts"), /command: \["floxide", "worker"\]/);
+  // The runtime base has no shell: the final stage only copies; `floxide` on PATH is a launcher
+  // whose shebang names node by absolute path.
+  const final = stage(dockerfile, "final");
+  assert.match(dockerfile, /^FROM \$\{RUNTIME_IMAGE\}$/m);
+  assert.doesNotMatch(final, /^RUN /m, "no RUN in the final stage: its base has no /bin/sh");
+  assert.match(
+    dockerfile,
+    /printf '#!\/usr\/local\/bin\/node\\nimport\("\/opt\/floxide\/dist\/cli\/bin\.js"\);/,
+  );
 });

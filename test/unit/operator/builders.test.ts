@@ -5,6 +5,7 @@ import {
   buildDisruptionBudget,
   buildService,
   selectorString,
+  WORKER_COMMAND,
   WORKER_CONTAINER,
 } from "../../../operator/build/index.ts";
 import { WORKER_OPTIONS } from "../../../contract/index.ts";
@@ -31,7 +32,8 @@ test("the Deployment runs `floxide worker` with the spec as FLOXIDE_* variables 
     fieldRef: { fieldPath: "metadata.name" },
   });
   const container = buildDeployment(workflowDeployment(), 2).spec!.template.spec!.containers[0]!;
-  assert.deepEqual(container.command, ["floxide", "worker"]);
+  assert.deepEqual(container.command, ["/usr/local/bin/node", "/opt/floxide/dist/cli/bin.js", "worker"]);
+  assert.deepEqual(container.command, WORKER_COMMAND);
   assert.equal(container.name, WORKER_CONTAINER);
 });
 
