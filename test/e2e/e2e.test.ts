@@ -242,14 +242,14 @@ describe("on a one-node cluster (kubelet, containerd, kube-proxy)", { skip }, ()
     await withLogs(t, async () => {
       // test/e2e/workflows/Dockerfile: npm ci in a build stage, node_modules copied onto the
       // base's /app/node_modules (with its floxide-k8s link); deps.mjs imports both. No shell:
-      // `floxide` is the image's launcher, run by kubectl as the README runs it.
-      const output = await cluster.kubectl(
+      // `floxide` is the image's launcher. Read with `kubectl logs` once the pod has finished:
+      // `kubectl run -i` attaches after the start and can miss a command this short.
+      const pod = "e2e-user-deps";
+      await cluster.kubectl(
         "run",
-        "e2e-user-deps",
+        pod,
         "-n",
         NS,
-        "--rm",
-        "-i",
         "--restart=Never",
         `--image=${WORKFLOWS_IMAGE}`,
         "--image-pull-policy=IfNotPresent",
@@ -259,10 +259,24 @@ describe("on a one-node cluster (kubelet, containerd, kube-proxy)", { skip }, ()
         "graph",
         "/app/workflows/deps.mjs",
       );
+      t.after(() =>
+        core()
+          .deleteNamespacedPod({ name: pod, namespace: NS })
+          .catch(() => undefined),
+      );
+      const phase = await waitFor(
+        async () => {
+          const status = (await core().readNamespacedPod({ name: pod, namespace: NS })).status?.phase;
+          return status === "Succeeded" || status === "Failed" ? status : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 250, message: `the pod ${pod} to finish` },
+      );
+      const logs = await cluster.kubectl("logs", "-n", NS, pod);
+      assert.equal(phase, "Succeeded", `floxide graph /app/workflows/deps.mjs failed:\n${logs}`);
       assert.match(
-        output,
+        logs,
         /wait-1m/,
-        `floxide graph of deps.mjs (its node is named by the ms package):\n${output}`,
+        `floxide graph of deps.mjs (its node is named by the ms package):\n${logs}`,
       );
     });
   });
