@@ -16,7 +16,7 @@ import { parseExposition, queriesOf, selectorsOf, dashboardFiles } from "../supp
 import { startE2eCluster, WORKFLOWS_IMAGE, type E2eCluster } from "../support/e2e-cluster.ts";
 import { normalizedName } from "../support/base-images.ts";
 import { baseImagesOf, REPO_ROOT } from "../support/images.ts";
-import { currentSysctls, nodeLeftovers, nodeOwnedPaths } from "../support/node-host.ts";
+import { currentSysctls, nodeLeftovers, nodeOwnedPaths, recordedSysctls } from "../support/node-host.ts";
 import { NODE_LOCK } from "../support/node-lock.ts";
 import { whyNodeCannotStart } from "../support/node.ts";
 import { waitFor } from "../support/wait.ts";
@@ -39,7 +39,8 @@ const skip = notReferencePass() ?? whyNodeCannotStart();
 const WFD = { group: "floxide.dev", version: "v1alpha1", plural: "workflowdeployments" };
 const NS = "e2e";
 const WORKER_SELECTOR = "app.kubernetes.io/name=floxide-worker";
-const sysctlsBefore = currentSysctls();
+// Replaced by what the suite's node recorded under the lock: another run's node may be up now.
+let sysctlsBefore = currentSysctls();
 
 let cluster: E2eCluster;
 const core = (): CoreV1Api => cluster.node.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
@@ -192,6 +193,7 @@ describe("on a one-node cluster (kubelet, containerd, kube-proxy)", { skip }, ()
     async () => {
       const started = Date.now();
       cluster = await startE2eCluster((line) => process.stdout.write(`# e2e: ${line}\n`));
+      sysctlsBefore = recordedSysctls() ?? sysctlsBefore;
       process.stdout.write(
         `# e2e: cluster and images ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
       );

@@ -104,6 +104,16 @@ export function currentSysctls(): Record<string, string | undefined> {
   return Object.fromEntries(NODE_SYSCTLS.map((key) => [key, readSysctl(key)]));
 }
 
+/**
+ * The sysctls as the running node found them, recorded under the node lock before it changed
+ * any (undefined when no node has recorded them). A test's own reading taken before its node
+ * holds the lock may see another run's node's values.
+ */
+export function recordedSysctls(): Record<string, string | undefined> | undefined {
+  const snapshot = readSnapshot();
+  return snapshot && Object.fromEntries(NODE_SYSCTLS.map((key) => [key, snapshot.sysctls[key]]));
+}
+
 // ---- processes
 
 function cmdline(pid: string): string {
