@@ -25,6 +25,8 @@ export function batchSize(count: number): number {
 export interface CommitEntry {
   /** commitArgs(): the entry's argument count, then its arguments. */
   readonly args: readonly Arg[];
+  /** When the commit's lease ends (ms since the epoch): a replicated commit waits no longer. */
+  readonly deadline: number;
   /** Claim an item for this worker after the batch (its token is fresh). */
   readonly next?: { readonly token: string; readonly workerId: string; readonly leaseMs: number };
 }
@@ -42,8 +44,11 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-/** Sends one batch: the function's ARGV after base and retention. */
-export type SendBatch = (args: Arg[]) => Promise<unknown>;
+/**
+ * Sends one batch: the function's ARGV after base and retention, and the earliest lease end of
+ * its commits (the replicated durability confirms the whole call with one WAIT before it).
+ */
+export type SendBatch = (args: Arg[], deadline: number) => Promise<unknown>;
 
 export class CommitBatcher {
   private readonly send: SendBatch;
@@ -95,7 +100,7 @@ export class CommitBatcher {
       if (entry.next !== undefined) args.push(entry.next.token, entry.next.workerId);
     let reply: unknown;
     try {
-      reply = await this.send(args);
+      reply = await this.send(args, Math.min(...batch.map(({ entry }) => entry.deadline)));
     } catch (error) {
       for (const pending of batch) pending.reject(error);
       return;
