@@ -93,6 +93,11 @@ export interface RedisClusterServer {
    * Resolves once they are asleep; `awake` resolves when they answer again.
    */
   stallReplicas(ms: number): Promise<{ readonly awake: Promise<void> }>;
+  /**
+   * Closes the replication links of the master `node` (CLIENT KILL TYPE replica): what it writes
+   * next reaches no replica until one reconnects (a stalled one cannot), as with a partition.
+   */
+  cutReplication(node: RedisClusterNode): Promise<void>;
   /** `CLUSTER FAILOVER` on a replica of `node` (no write lost); resolves once the roles swapped. */
   manualFailover(node: RedisClusterNode): Promise<{ readonly promoted: RedisClusterNode }>;
 }
@@ -467,6 +472,11 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       });
       return { awake };
     },
+    cutReplication: async (node) => {
+      await withOneShotClient(node.port, HOST, async (client) =>
+        client.call("CLIENT", "KILL", "TYPE", "replica"),
+      );
+    },
     manualFailover: async (node) => {
       const replica = await replicaOf(node);
       await withOneShotClient(replica.port, HOST, async (client) => client.call("CLUSTER", "FAILOVER"));
@@ -497,6 +507,7 @@ function externalCluster(fromEnv: string): RedisClusterServer {
     killMaster: refuse,
     restartNode: refuse,
     stallReplicas: refuse,
+    cutReplication: refuse,
     manualFailover: refuse,
   };
 }
