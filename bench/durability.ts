@@ -2,15 +2,16 @@
  * What `durability: replicated` costs (not part of `npm run bench`; about a minute):
  * `node scripts/run.mjs bench/durability.ts [--runs N] [--reps N]`. A local Redis Cluster of 3
  * masters + 3 replicas; noop1 runs driven by claim -> commit(+claim next) loops with the store's
- * own calls (no node code: what is measured is the store's commit path), fast and replicated
- * alternately on fresh key prefixes. Prints steps/s with 16 loops in flight (throughput) and the
- * p50/p99 of one step (claim to confirmed commit) with a single loop (latency), medians of the
- * repetitions with their spread.
+ * own calls (no node code: what is measured is the store's commit path), and by a WorkerPool of
+ * concurrency 16 in this process (the whole worker: step runner, context, lease keeper), fast and
+ * replicated alternately on fresh key prefixes. Prints steps/s of the pool and of 16 loops in
+ * flight (throughput) and the p50/p99 of one step (claim to confirmed commit) with a single loop
+ * (latency), medians of the repetitions with their spread.
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import type { Durability } from "../contract/index.ts";
-import { Orchestrator } from "../worker/engine/index.ts";
+import { Orchestrator, WorkerPool } from "../worker/engine/index.ts";
 import type { Claim, StepOutcome, WorkflowStore } from "../worker/store/index.ts";
 import { createRedisBackend } from "../worker/store/index.ts";
 import { startRedisCluster } from "../test/support/redis.ts";
@@ -87,6 +88,49 @@ async function measure(
   }
 }
 
+/** A WorkerPool of concurrency 16 drains `runs` noop1 runs; steps/s between 10 % and 90 % of them. */
+async function measurePool(url: string, durability: Durability, runs: number, rep: number): Promise<number> {
+  const backend = createRedisBackend({
+    connection: url,
+    keyPrefix: `bench-pool-${durability}-${rep}`,
+    durability,
+    retentionMs: 600_000,
+  });
+  const def = BENCH_WORKFLOWS.noop1;
+  const store = backend.forWorkflow(def.name, def.version);
+  let done = 0;
+  let window: { t0: number; done0: number } | null = null;
+  let result: number | null = null;
+  const finished = Promise.withResolvers<void>();
+  const pool = new WorkerPool({
+    store,
+    workflow: def,
+    concurrency: 16,
+    onStep: (report) => {
+      if (report.commit?.status !== "committed") return;
+      done += 1;
+      if (window === null && done >= runs * 0.1) window = { t0: performance.now(), done0: done };
+      else if (window !== null && result === null && done >= runs * 0.9) {
+        result = (done - window.done0) / ((performance.now() - window.t0) / 1000);
+        finished.resolve();
+      }
+    },
+  });
+  try {
+    const orchestrator = new Orchestrator(store, def);
+    for (let i = 0; i < runs; i += 500)
+      await Promise.all(
+        Array.from({ length: Math.min(500, runs - i) }, () => orchestrator.start({ payload: PAYLOAD })),
+      );
+    pool.start();
+    await finished.promise;
+    return result ?? 0;
+  } finally {
+    await pool.stop({ graceMs: 5000 });
+    await backend.close();
+  }
+}
+
 const fmt = (summary: Summary, digits = 0): string =>
   `${summary.median.toFixed(digits)} [${summary.min.toFixed(digits)}–${summary.max.toFixed(digits)}]`;
 
@@ -102,6 +146,8 @@ async function main(): Promise<void> {
     const results: Record<string, Measure[]> = {};
     for (let rep = 0; rep < reps; rep += 1) {
       for (const durability of ["fast", "replicated"] as const) {
+        const pool = await measurePool(cluster.url, durability, runs, rep);
+        (results[`${durability}/pool`] ??= []).push({ stepsPerSec: pool, p50Ms: 0, p99Ms: 0 });
         for (const [loops, share] of [
           [16, 1],
           [1, 4],
@@ -115,16 +161,18 @@ async function main(): Promise<void> {
       }
     }
     const row = (durability: Durability): string => {
+      const pool = results[`${durability}/pool`] ?? [];
       const busy = results[`${durability}/16`] ?? [];
       const single = results[`${durability}/1`] ?? [];
       return (
-        `${durability.padEnd(10)} ${fmt(summarize(busy.map((m) => m.stepsPerSec))).padEnd(22)} ` +
+        `${durability.padEnd(10)} ${fmt(summarize(pool.map((m) => m.stepsPerSec))).padEnd(22)} ` +
+        `${fmt(summarize(busy.map((m) => m.stepsPerSec))).padEnd(22)} ` +
         `${fmt(summarize(single.map((m) => m.p50Ms)), 2).padEnd(22)} ${fmt(summarize(single.map((m) => m.p99Ms)), 2)}`
       );
     };
     console.log(`3 masters + 3 replicas on loopback, noop1, ${runs} runs per throughput rep, ${reps} reps`);
     console.log(
-      `${"durability".padEnd(10)} ${"steps/s (16 loops)".padEnd(22)} ${"p50 ms (1 loop)".padEnd(22)} p99 ms`,
+      `${"durability".padEnd(10)} ${"steps/s (pool of 16)".padEnd(22)} ${"steps/s (16 loops)".padEnd(22)} ${"p50 ms (1 loop)".padEnd(22)} p99 ms`,
     );
     console.log(row("fast"));
     console.log(row("replicated"));

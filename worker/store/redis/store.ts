@@ -104,7 +104,9 @@ export class RedisWorkflowStore implements WorkflowStore {
     this.config = config;
     this.workflow = config.keys.workflow;
     this.version = config.keys.version;
-    this.batcher = new CommitBatcher(this.workflow, (args, deadline) => this.commitCall(args, deadline));
+    this.batcher = new CommitBatcher(this.workflow, (args, deadline) => this.commitCall(args, deadline), {
+      whole: config.durability === "replicated",
+    });
     this.claimer = new BlockingClaimer({
       attempt: (requests) => this.attemptClaim(requests),
       release: async (claim) => void (await this.release([claim])),
