@@ -69,10 +69,23 @@ describe("durability replicated on a cluster with replicas", () => {
     try {
       const store = backend.forWorkflow("stalled");
       const claim = await startOne(store, 1500);
+      const waiting = randomUUID();
+      await store.createRun({
+        runId: waiting,
+        idempotencyKey: null,
+        input: 2,
+        version: "1",
+        startItem: item(store, waiting, "a"),
+      });
       const { awake } = await cluster.stallReplicas(4000);
       const started = Date.now();
+      const claimNext = { workerId: "w", leaseMs: 60_000 };
       await assert.rejects(
-        store.commit(claim, success({ outputs: [{ node: "a", itemId: claim.item.id, value: 1 }] })),
+        store.commit(
+          claim,
+          success({ outputs: [{ node: "a", itemId: claim.item.id, value: 1 }] }),
+          claimNext,
+        ),
         (error: unknown) =>
           error instanceof FloxideError &&
           error.code === "StoreUnavailable" &&
@@ -85,6 +98,12 @@ describe("durability replicated on a cluster with replicas", () => {
       await awake;
       // Not lost: the master applied it; only its report was withheld.
       assert.equal((await store.getRun(claim.item.runId))?.status, "completed");
+      // The item the call claimed for the loop's next step was handed back, not left to its lease.
+      const depth = await store.depth();
+      assert.deepEqual([depth.ready, depth.inFlight], [1, 0]);
+      const again = await store.claim({ workerId: "w2", leaseMs: 10_000, blockMs: 0 });
+      assert.equal(again?.item.runId, waiting);
+      assert.equal(again?.item.attempt, 1, "no attempt counted");
     } finally {
       await backend.close();
     }

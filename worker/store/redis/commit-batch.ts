@@ -5,6 +5,7 @@
  * own lease token and fencing: the function refuses a stale one alone and applies the others.
  */
 import { FloxideError } from "../../sdk/index.ts";
+import { unconfirmedReply } from "./replicated-call.ts";
 
 type Arg = string | number;
 
@@ -38,6 +39,19 @@ export interface CommitReply {
   readonly run: string;
   /** The item claimed for this entry's `next`: item JSON, deadline, run event sequence. */
   readonly next?: { readonly raw: string; readonly deadline: string; readonly contextSeq: string };
+}
+
+/** The items a commit call claimed for its entries' `next`, by lease token (after n statuses). */
+export function claimedItems(reply: readonly unknown[], commits: number): Map<string, CommitReply["next"]> {
+  const claimed = new Map<string, CommitReply["next"]>();
+  for (let i = commits * 2 + 2; i + 3 < reply.length; i += 4) {
+    claimed.set(String(reply[i]), {
+      raw: String(reply[i + 1]),
+      deadline: String(reply[i + 2]),
+      contextSeq: String(reply[i + 3]),
+    });
+  }
+  return claimed;
 }
 
 interface Pending {
@@ -108,7 +122,18 @@ export class CommitBatcher {
     try {
       reply = await this.send(args, Math.min(...batch.map(({ entry }) => entry.deadline)));
     } catch (error) {
-      for (const pending of batch) pending.reject(error);
+      const unconfirmed = unconfirmedReply(error);
+      const claimed = unconfirmed === undefined ? undefined : claimedItems(unconfirmed, batch.length);
+      for (const pending of batch) {
+        const token = pending.entry.next?.token;
+        const next = token === undefined ? undefined : claimed?.get(token);
+        // Each entry learns the item the call claimed for it, to hand it back (store.ts).
+        pending.reject(
+          next === undefined || !(error instanceof FloxideError)
+            ? error
+            : new FloxideError(error.code, error.message, { ...error.details, next }, { cause: error }),
+        );
+      }
       return;
     }
     if (!Array.isArray(reply) || reply.length < batch.length * 2 + 2) {
@@ -119,14 +144,7 @@ export class CommitBatcher {
       for (const pending of batch) pending.reject(error);
       return;
     }
-    const claimed = new Map<string, CommitReply["next"]>();
-    for (let i = batch.length * 2 + 2; i + 3 < reply.length; i += 4) {
-      claimed.set(String(reply[i]), {
-        raw: String(reply[i + 1]),
-        deadline: String(reply[i + 2]),
-        contextSeq: String(reply[i + 3]),
-      });
-    }
+    const claimed = claimedItems(reply, batch.length);
     batch.forEach((pending, index) => {
       const status = String(reply[2 * index]);
       const run = String(reply[2 * index + 1]);

@@ -38,15 +38,25 @@ type Arg = string | number;
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-/** The failure of a commit no replica confirmed in time: its result must not be reported. */
-export function notReplicated(detail: string): FloxideError {
+/**
+ * The failure of a commit no replica confirmed in time: its result must not be reported.
+ * `reply`: what the master answered, when it did (the items the call claimed are in it).
+ */
+export function notReplicated(detail: string, reply?: unknown): FloxideError {
   return new FloxideError(
     "StoreUnavailable",
     `commit not confirmed by a Redis replica (durability replicated): ${detail}; its steps are not reported, ` +
       "the items are left to their leases (a commit a failover lost runs again). Check the masters' replicas " +
       "(INFO replication: connected_slaves, lag)",
-    { durability: "replicated", notReplicated: true },
+    { durability: "replicated", notReplicated: true, ...(reply === undefined ? {} : { reply }) },
   );
+}
+
+/** The master's reply an unconfirmed commit call got, if the error is one. */
+export function unconfirmedReply(error: unknown): readonly unknown[] | undefined {
+  if (!(error instanceof FloxideError) || error.details.notReplicated !== true) return undefined;
+  const reply = error.details.reply;
+  return Array.isArray(reply) ? reply : undefined;
 }
 
 const refreshed = (cluster: Cluster): Promise<void> =>
@@ -102,7 +112,7 @@ export async function callReplicated(
       throw callError;
     }
     const [waitError, acks] = wait;
-    if (waitError !== null) throw notReplicated(`WAIT failed: ${message(waitError)}`);
+    if (waitError !== null) throw notReplicated(`WAIT failed: ${message(waitError)}`, result);
     let confirmed = Number(acks) >= 1;
     while (!confirmed && deadline - Date.now() > LEASE_MARGIN_MS && node.stream === stream) {
       const more = await node.call("WAIT", 1, step());
@@ -113,6 +123,7 @@ export async function callReplicated(
     if (!confirmed)
       throw notReplicated(
         node.stream === stream ? "no replica acknowledged before the lease ended" : "the connection was lost",
+        result,
       );
     return result;
   }

@@ -33,7 +33,7 @@ import type {
 } from "../types.ts";
 import { BlockingClaimer, type ClaimAttempt, type ClaimRequest } from "./claimer.ts";
 import { commitArgs, createRunArgs } from "./commit-args.ts";
-import { CommitBatcher } from "./commit-batch.ts";
+import { CommitBatcher, type CommitReply } from "./commit-batch.ts";
 import {
   decodeCheckpoint,
   decodeDeadLetter,
@@ -354,7 +354,13 @@ export class RedisWorkflowStore implements WorkflowStore {
         ? undefined
         : { token: randomUUID(), workerId: checkWorkerId(claimNext.workerId), leaseMs: claimNext.leaseMs };
     const entry = { args, deadline: claim.deadline };
-    const reply = await this.batcher.commit(next === undefined ? entry : { ...entry, next });
+    let reply: CommitReply;
+    try {
+      reply = await this.batcher.commit(next === undefined ? entry : { ...entry, next });
+    } catch (error) {
+      if (next !== undefined) await this.releaseUnconfirmedNext(error, next);
+      throw error;
+    }
     let result: CommitResult;
     if (reply.status === "lease-lost") result = { status: "lease-lost" };
     else if (reply.status === "corrupt")
@@ -366,6 +372,27 @@ export class RedisWorkflowStore implements WorkflowStore {
     const { raw, deadline, contextSeq } = reply.next;
     const nextClaim = await this.toClaim(raw, next.token, next.workerId, deadline, contextSeq);
     return nextClaim === null ? result : { ...result, next: nextClaim };
+  }
+
+  /**
+   * An unconfirmed replicated commit claimed this loop's next item, which the loop will not run
+   * now: hand it back (attempt unchanged) rather than let it wait for its lease and count an
+   * attempt. Best effort: if the release fails or a failover loses it, the lease expires.
+   */
+  private async releaseUnconfirmedNext(
+    error: unknown,
+    next: { token: string; workerId: string },
+  ): Promise<void> {
+    if (!(error instanceof FloxideError)) return;
+    const claimed = error.details.next as CommitReply["next"] | undefined;
+    if (claimed === undefined) return;
+    try {
+      const { raw, deadline, contextSeq } = claimed;
+      const claim = await this.toClaim(raw, next.token, next.workerId, deadline, contextSeq);
+      if (claim !== null) await this.release([claim]);
+    } catch {
+      // Not lost: the lease expires and the item is reclaimed (attempt + 1).
+    }
   }
 
   // ---- runs --------------------------------------------------------------------------------------
