@@ -2,20 +2,22 @@
  * A Redis Cluster master failing over under load, for test/chaos/: real `floxide worker`
  * processes run short runs (test/chaos/failover.workflow.ts) on a local cluster with replicas;
  * mid-run the master of the workflow's slot is SIGKILLed, its replica promoted and the killed node
- * started again (it rejoins as the new master's replica, as a restarted pod would). The figure
+ * started again (it rejoins as the new master's replica, as a restarted pod would), optionally
+ * with workers SIGKILLed and replaced all along. The figure
  * that tells the durabilities apart is the acknowledged commits the failover lost: steps the
  * workers reported committed (their "step reported" debug lines) more than once, because the
  * commit of the first report was lost and the step ran and committed again.
  */
 import assert from "node:assert/strict";
-import type { Redis } from "ioredis";
+import { setTimeout as delay } from "node:timers/promises";
+import { Redis } from "ioredis";
 import { pino } from "pino";
 import type { Durability } from "../../contract/index.ts";
 import { Orchestrator } from "../../worker/engine/index.ts";
 import type { StoreBackend } from "../../worker/store/index.ts";
 import { openRedisBackend } from "../../worker/store/open-redis.ts";
 import failoverWorkflow, { FAILOVER_STEPS, type FailoverInput } from "../chaos/failover.workflow.ts";
-import type { RedisClusterServer, RedisServer } from "./redis.ts";
+import { startRedis, startRedisCluster, type RedisClusterServer, type RedisServer } from "./redis.ts";
 import { waitFor } from "./wait.ts";
 import { killAll, startWorkerProcess, type WorkerProcess } from "./worker-process.ts";
 
@@ -41,9 +43,28 @@ export interface FailoverPlan {
   readonly runs: number;
   /** Stall every replica this long just before the kill (0: a replica in sync, the usual case). */
   readonly laggingReplicaMs?: number;
+  /** SIGKILL a random worker about this often (and start another), from the start to the end. */
+  readonly killWorkerEveryMs?: number;
+  /** Deadline for every run to complete after the failover (default 90 s). */
+  readonly timeoutMs?: number;
 }
 
 let prefixes = 0;
+
+/** A 3+3 cluster with a short node timeout, and the side Redis the steps count their runs in. */
+export async function startFailoverEnv(): Promise<FailoverEnv> {
+  // A short node timeout so the failover takes seconds; long enough not to fire under load.
+  const cluster = await startRedisCluster({ replicas: 1, nodeTimeoutMs: 3000 });
+  const side = await startRedis();
+  return { cluster, side, sideClient: new Redis(side.url) };
+}
+
+export async function stopFailoverEnv(env: FailoverEnv | undefined): Promise<void> {
+  if (env === undefined) return;
+  env.sideClient.disconnect();
+  await env.side.stop();
+  await env.cluster.stop();
+}
 
 /** How many times the workers reported each item committed (their "step reported" debug lines). */
 function reportsPerItem(workers: readonly WorkerProcess[]): Map<string, number> {
@@ -60,6 +81,8 @@ function reportsPerItem(workers: readonly WorkerProcess[]): Map<string, number> 
 export interface FailoverReport {
   readonly durability: string;
   readonly laggingReplicaMs: number;
+  /** Workers SIGKILLed during the run (each replaced). */
+  readonly workerKills: number;
   readonly failoverMs: number;
   readonly executedBeforeKill: number;
   readonly stepsCommitted: number;
@@ -88,6 +111,9 @@ export async function runFailover(env: FailoverEnv, plan: FailoverPlan): Promise
     pino({ level: "silent" }),
   );
   const workers: WorkerProcess[] = [];
+  const done = new AbortController();
+  let killer: Promise<void> = Promise.resolve();
+  let workerKills = 0;
   const started = Date.now();
   try {
     const store = backend.forWorkflow(failoverWorkflow.name, failoverWorkflow.version);
@@ -98,24 +124,43 @@ export async function runFailover(env: FailoverEnv, plan: FailoverPlan): Promise
     // The runs themselves are not what this test loses: every replica has them before work starts.
     await cluster.waitReplicasInSync();
     await sideClient.del("exec:total");
+    let generation = 0;
+    const startWorker = (): Promise<WorkerProcess> =>
+      startWorkerProcess({
+        workflow: WORKFLOW,
+        redisUrl: cluster.url,
+        name: `${keyPrefix}-w${(generation += 1)}`,
+        args: [
+          ...["--redis-mode", "cluster", "--key-prefix", keyPrefix, "--durability", durability],
+          ...["--concurrency", String(CONCURRENCY), "--lease-ms", String(LEASE_MS), "--block-ms", "500"],
+        ],
+        // debug: one "step reported" line per step (reportsPerItem).
+        env: { FLOXIDE_TEST_SIDE_EFFECTS: side.url, FLOXIDE_LOG_LEVEL: "debug" },
+      });
     // All at once, so the kill meets every worker busy.
-    workers.push(
-      ...(await Promise.all(
-        Array.from({ length: WORKERS }, (_, i) =>
-          startWorkerProcess({
-            workflow: WORKFLOW,
-            redisUrl: cluster.url,
-            name: `${keyPrefix}-w${i}`,
-            args: [
-              ...["--redis-mode", "cluster", "--key-prefix", keyPrefix, "--durability", durability],
-              ...["--concurrency", String(CONCURRENCY), "--lease-ms", String(LEASE_MS), "--block-ms", "500"],
-            ],
-            // debug: one "step reported" line per step (reportsPerItem).
-            env: { FLOXIDE_TEST_SIDE_EFFECTS: side.url, FLOXIDE_LOG_LEVEL: "debug" },
-          }),
-        ),
-      )),
-    );
+    const live = await Promise.all(Array.from({ length: WORKERS }, startWorker));
+    workers.push(...live);
+    if (plan.killWorkerEveryMs !== undefined) {
+      // SIGKILL a random worker now and then and start a replacement, until the runs are done.
+      const every = plan.killWorkerEveryMs;
+      killer = (async () => {
+        while (!done.signal.aborted) {
+          await delay(every * (0.5 + Math.random()), undefined, { signal: done.signal }).catch(
+            () => undefined,
+          );
+          if (done.signal.aborted) return;
+          const victim = live.splice(Math.floor(Math.random() * live.length), 1)[0];
+          if (victim !== undefined) {
+            victim.signal("SIGKILL");
+            await victim.exited;
+            workerKills += 1;
+          }
+          const replacement = await startWorker();
+          workers.push(replacement);
+          live.push(replacement);
+        }
+      })();
+    }
     const total = runs * FAILOVER_STEPS.length;
     const executed = async (): Promise<number> => Number((await sideClient.get(`exec:total`)) ?? 0);
     await waitFor(async () => (await executed()) >= total * KILL_AT, {
@@ -143,10 +188,12 @@ export async function runFailover(env: FailoverEnv, plan: FailoverPlan): Promise
     await cluster.restartNode(master);
     // None wedged: every run completes (re-executed from its lease where its commit was lost).
     await waitFor(async () => (await store.readMetrics()).runsCompleted >= runs, {
-      timeoutMs: 90_000,
+      timeoutMs: plan.timeoutMs ?? 90_000,
       intervalMs: 200,
       message: `all ${runs} runs to complete after the failover (${durability})`,
     });
+    done.abort();
+    await killer;
     const metrics = await store.readMetrics();
     assert.equal(metrics.runsCompleted, runs, "each run completed once");
     assert.equal(metrics.runsFailed, 0);
@@ -175,6 +222,7 @@ export async function runFailover(env: FailoverEnv, plan: FailoverPlan): Promise
     return {
       durability,
       laggingReplicaMs,
+      workerKills,
       failoverMs,
       executedBeforeKill,
       stepsCommitted,
@@ -185,6 +233,8 @@ export async function runFailover(env: FailoverEnv, plan: FailoverPlan): Promise
       durationMs: Date.now() - started,
     };
   } finally {
+    done.abort();
+    await killer.catch(() => undefined);
     await killAll(workers);
     await backend.close();
   }
