@@ -27,15 +27,17 @@ describeStoreContract("redis cluster 3+3, durability replicated", {
   create: async (options) => replicatedBackend(undefined, options.retentionMs),
 });
 
-async function startOne(store: WorkflowStore, leaseMs = 10_000) {
+/** A new one-node run; its id. */
+async function createOne(store: WorkflowStore, input: unknown = 1): Promise<string> {
   const runId = randomUUID();
-  await store.createRun({
-    runId,
-    idempotencyKey: null,
-    input: 1,
-    version: "1",
-    startItem: item(store, runId, "a"),
-  });
+  const startItem = item(store, runId, "a");
+  await store.createRun({ runId, idempotencyKey: null, input, version: "1", startItem });
+  return runId;
+}
+
+/** A new run whose first item is claimed. */
+async function startOne(store: WorkflowStore, leaseMs = 10_000) {
+  await createOne(store);
   const claim = await store.claim({ workerId: "w", leaseMs, blockMs: 0 });
   assert.ok(claim, "the run's first item is claimed");
   return claim;
@@ -69,14 +71,7 @@ describe("durability replicated on a cluster with replicas", () => {
     try {
       const store = backend.forWorkflow("stalled");
       const claim = await startOne(store, 1500);
-      const waiting = randomUUID();
-      await store.createRun({
-        runId: waiting,
-        idempotencyKey: null,
-        input: 2,
-        version: "1",
-        startItem: item(store, waiting, "a"),
-      });
+      const waiting = await createOne(store, 2);
       const { awake } = await cluster.stallReplicas(4000);
       const started = Date.now();
       const claimNext = { workerId: "w", leaseMs: 60_000 };
