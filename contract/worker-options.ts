@@ -12,6 +12,10 @@ import {
   type RawOptions,
 } from "./options.ts";
 
+/** The worker's `durability` settings (see the option): the store's commit path reads these. */
+export const DURABILITIES = ["fast", "replicated"] as const;
+export type Durability = (typeof DURABILITIES)[number];
+
 /** How `floxide` commands name a Redis server; shared by the worker and every Redis command. */
 export const REDIS_OPTIONS = {
   redisUrl: {
@@ -111,6 +115,17 @@ export const WORKER_OPTIONS = {
     min: 300,
     max: 3_600_000,
     description: "Lease on a claimed item; renewed every third of it.",
+  },
+  durability: {
+    flag: "durability",
+    env: "FLOXIDE_DURABILITY",
+    type: "enum",
+    values: DURABILITIES,
+    default: "fast",
+    description:
+      "When a step counts as done: `fast` when its commit is applied on the Redis master (a failover can lose " +
+      "the last acknowledged commits: the steps run again), `replicated` when a replica has it too (WAIT after " +
+      "each commit call; a failover loses no reported step, each commit waits for a replica's acknowledgement).",
   },
   blockMs: {
     flag: "block-ms",

@@ -9,7 +9,7 @@ import { loadWorkerConfig, WORKER_OPTIONS, type RawOptions, type WorkerConfig } 
 import { WorkerPool } from "./engine/index.ts";
 import { buildHttpServer } from "./http/index.ts";
 import { loadWorkflowModule } from "./load-workflow.ts";
-import { WorkerMetrics } from "./observability/metrics.ts";
+import { outcomeLabel, WorkerMetrics } from "./observability/metrics.ts";
 import { FloxideError } from "./sdk/index.ts";
 import { openRedisBackend } from "./store/open-redis.ts";
 
@@ -49,7 +49,16 @@ export async function startWorker(config: WorkerConfig, log: Pino): Promise<Runn
     blockMs: config.blockMs,
     workerId,
     log: wlog,
-    onStep: (report) => metrics.recordStep(report),
+    onStep: (report) => {
+      metrics.recordStep(report);
+      // Which item's result this worker reported, and as what: lets a test or an operator tell
+      // a step that ran twice from one reported twice (a commit a failover lost).
+      if (wlog.isLevelEnabled("debug")) {
+        const { item } = report.claim;
+        const fields = { run: item.runId, item: item.id, node: item.node, attempt: item.attempt };
+        wlog.debug({ ...fields, outcome: outcomeLabel(report) }, "step reported");
+      }
+    },
     onReclaim: (result) => metrics.recordReclaim(result),
   });
   const metrics: WorkerMetrics = new WorkerMetrics(

@@ -79,6 +79,7 @@ export const LOCAL_WORKER_OPTIONS_LEFT_TO_DEFAULTS: Readonly<Partial<Record<Work
   redisMode: "the local Redis is a standalone server",
   redisSentinelName: "the local Redis is a standalone server",
   leaseMs: "the worker's lease suits the examples",
+  durability: "the local Redis is a standalone server without replicas (`replicated` would never confirm)",
   retentionSeconds: "the local loop reads its runs while it runs",
   workflowVersion: "the local workers run the version their module declares (a dev edit may change it)",
 };

@@ -15,6 +15,7 @@ export {
   findOnPath,
   freePort,
   LOOPBACK,
+  pingOnce,
   startRedisServer,
   type RedisServerOptions,
   type RedisServerProcess,

@@ -6,6 +6,7 @@
 import type { Hint, Kind, OptionalKind, ReadonlyKind } from "@sinclair/typebox";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { DURABILITIES } from "../../contract/index.ts";
 import {
   bool,
   int,
@@ -314,6 +315,13 @@ export const WorkflowDeploymentSpecSchema = withRules(
           minimum: 300,
           maximum: 3600000,
         }),
+      ),
+      durability: oneOfStrings(
+        "When a step counts as done (FLOXIDE_DURABILITY): `fast` once the Redis master applied its commit (a " +
+          "failover can lose the last acknowledged commits; their steps run again), `replicated` once a replica " +
+          "acknowledged it too (WAIT after each commit call; needs a replica per master). Default fast.",
+        DURABILITIES,
+        "fast",
       ),
       drainTimeoutSeconds: int(
         "Seconds a worker lets in-flight steps finish after SIGTERM; the pod's grace period adds a margin. Default 30.",

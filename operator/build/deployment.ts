@@ -66,6 +66,7 @@ export function workerEnv(wfd: WorkflowDeployment): V1EnvVar[] {
     port: spec.metricsPort,
     drainTimeoutSeconds: spec.drainTimeoutSeconds,
     leaseMs: spec.leaseMs,
+    durability: spec.durability,
     logLevel: spec.logLevel,
   });
   if (redis.urlSecretRef) env.push(fromSecret("redisUrl", redis.urlSecretRef));

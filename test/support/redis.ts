@@ -16,6 +16,7 @@ import { join } from "node:path";
 import {
   freePort,
   LOOPBACK as HOST,
+  pingOnce,
   startRedisServer,
   type RedisServerProcess,
   withOneShotClient,
@@ -57,12 +58,57 @@ export interface RedisSentinel {
   stop(): Promise<void>;
 }
 
+export interface RedisClusterNode {
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface RedisClusterServer {
-  readonly nodes: readonly { readonly host: string; readonly port: number }[];
+  /** The masters at start, in port order (`startRedisCluster` made them masters). */
+  readonly nodes: readonly RedisClusterNode[];
+  /** Every node started, masters and replicas. */
+  readonly allNodes: readonly RedisClusterNode[];
   /** `redis://host:port?cluster=true&nodes=...`, understood by the store's connection parser. */
   readonly url: string;
   readonly external: boolean;
   stop(): Promise<void>;
+  /** The master now serving `key`'s slot. */
+  masterOf(key: string): Promise<RedisClusterNode>;
+  /** Resolves once every live replica has everything its master wrote so far. */
+  waitReplicasInSync(timeoutMs?: number): Promise<void>;
+  /**
+   * SIGKILLs the master `node` and resolves once a replica of it is promoted and every live node
+   * reports cluster_state:ok (about node timeout + election). Needs `replicas: 1`.
+   */
+  killMaster(
+    node: RedisClusterNode,
+  ): Promise<{ readonly promoted: RedisClusterNode; readonly tookMs: number }>;
+  /**
+   * Starts a killed node again (same port and nodes.conf, no data): it rejoins as a replica of
+   * the master that replaced it; resolves once it is in sync and the cluster reports ok.
+   */
+  restartNode(node: RedisClusterNode): Promise<void>;
+  /**
+   * Makes every replica unresponsive for `ms` (DEBUG SLEEP): masters get no acknowledgement.
+   * Resolves once they are asleep; `awake` resolves when they answer again.
+   */
+  stallReplicas(ms: number): Promise<{ readonly awake: Promise<void> }>;
+  /**
+   * Closes the replication links of the master `node` (CLIENT KILL TYPE replica): what it writes
+   * next reaches no replica until one reconnects (a stalled one cannot), as with a partition.
+   */
+  cutReplication(node: RedisClusterNode): Promise<void>;
+  /** `CLUSTER FAILOVER` on a replica of `node` (no write lost); resolves once the roles swapped. */
+  manualFailover(node: RedisClusterNode): Promise<{ readonly promoted: RedisClusterNode }>;
+}
+
+export interface RedisClusterOptions {
+  /** Masters (default 3). */
+  readonly masters?: number;
+  /** Replicas per master (default 0). */
+  readonly replicas?: number;
+  /** cluster-node-timeout: how long a silent node takes to be failed (default 5000 ms). */
+  readonly nodeTimeoutMs?: number;
 }
 
 const INSTALL_HINT =
@@ -218,40 +264,99 @@ function clusterInfo(port: number): Promise<string> {
   return withOneShotClient(port, HOST, async (client) => String(await client.call("CLUSTER", "INFO")));
 }
 
-/** A local Redis Cluster of `masters` (default 3) redis-server processes, no replicas. */
-export async function startRedisCluster(options: { masters?: number } = {}): Promise<RedisClusterServer> {
-  const fromEnv = process.env.REDIS_CLUSTER_NODES;
-  if (fromEnv !== undefined && fromEnv !== "") {
-    const nodes = fromEnv.split(",").map((entry) => {
-      const [host = HOST, port = "6379"] = entry.trim().split(":");
-      return { host, port: Number(port) };
+interface NodeLine {
+  readonly id: string;
+  readonly port: number;
+  readonly master: boolean;
+  readonly failed: boolean;
+  /** The master's id, for a replica. */
+  readonly of: string;
+  readonly slots: number;
+}
+
+/** CLUSTER NODES as one node sees it. */
+async function clusterNodes(port: number): Promise<NodeLine[]> {
+  const text = await withOneShotClient(port, HOST, async (client) =>
+    String(await client.call("CLUSTER", "NODES")),
+  );
+  return text
+    .trim()
+    .split("\n")
+    .map((line) => {
+      const [id = "", address = "", flags = "", of = "", , , , , ...slots] = line.split(" ");
+      return {
+        id,
+        port: Number(/:(\d+)@/.exec(address)?.[1]),
+        master: flags.split(",").includes("master"),
+        failed: /(^|,)fail(,|$)/.test(flags),
+        of,
+        slots: slots.filter((slot) => !slot.startsWith("[")).length,
+      };
     });
-    const seeds = nodes.map((node) => `${node.host}:${node.port}`).join(",");
-    return {
-      nodes,
-      url: `redis://${seeds.split(",")[0]}?cluster=true&nodes=${seeds}`,
-      external: true,
-      stop: async () => undefined,
-    };
-  }
+}
+
+const replication = (port: number): Promise<string> =>
+  withOneShotClient(port, HOST, async (client) => String(await client.info("replication")));
+
+const field = (info: string, name: string): string | undefined =>
+  new RegExp(`^${name}:(.*)$`, "m").exec(info)?.[1]?.trim();
+
+/** A local Redis Cluster: `masters` (default 3) redis-server processes, each with `replicas` replicas. */
+export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<RedisClusterServer> {
+  const fromEnv = process.env.REDIS_CLUSTER_NODES;
+  if (fromEnv !== undefined && fromEnv !== "") return externalCluster(fromEnv);
   requireBinary("redis-server");
   requireBinary("redis-cli");
   const masters = options.masters ?? 3;
+  const replicas = options.replicas ?? 0;
+  const total = masters * (1 + replicas);
   const servers: RedisServerProcess[] = [];
+  const dead = new Set<number>();
   const stop = async (): Promise<void> => {
     for (const server of servers.splice(0)) await server.stop();
   };
+  const live = (): RedisServerProcess[] => servers.filter((server) => !dead.has(server.port));
+  const everyNodeOk = async (known: number): Promise<boolean> => {
+    const infos = await Promise.all(live().map((server) => clusterInfo(server.port)));
+    return infos.every(
+      (info) => field(info, "cluster_state") === "ok" && Number(field(info, "cluster_known_nodes")) >= known,
+    );
+  };
+  const waitReplicasInSync = async (timeoutMs = 30_000): Promise<void> => {
+    await waitFor(
+      async () => {
+        const infos = await Promise.all(live().map((server) => replication(server.port)));
+        const offsets = new Map<number, number>();
+        for (const [i, info] of infos.entries())
+          if (field(info, "role") === "master")
+            offsets.set(live()[i]?.port ?? 0, Number(field(info, "master_repl_offset")));
+        return infos.every((info) => {
+          if (field(info, "role") !== "slave") return true;
+          const master = offsets.get(Number(field(info, "master_port")));
+          return (
+            field(info, "master_link_status") === "up" &&
+            field(info, "master_sync_in_progress") === "0" &&
+            master !== undefined &&
+            Number(field(info, "slave_repl_offset")) >= master
+          );
+        });
+      },
+      { timeoutMs, intervalMs: 50, message: "every replica to have its master's writes" },
+    );
+  };
   try {
-    for (let i = 0; i < masters; i += 1) {
+    for (let i = 0; i < total; i += 1) {
       const dir = mkdtempSync(join(tmpdir(), "floxide-redis-cluster-"));
       const args = ["--save", "", "--appendonly", "no", "--cluster-enabled", "yes"];
-      args.push("--cluster-config-file", join(dir, "nodes.conf"), "--cluster-node-timeout", "5000");
+      // DEBUG SLEEP stalls a replica (stallReplicas); only from loopback.
+      args.push("--enable-debug-command", "local", "--cluster-config-file", join(dir, "nodes.conf"));
+      args.push("--cluster-node-timeout", String(options.nodeTimeoutMs ?? 5000));
       servers.push(await startRedisServer({ dir, clusterBus: true, args }));
     }
     const addresses = servers.map((server) => `${HOST}:${server.port}`);
     const create = spawnSync(
       "redis-cli",
-      ["--cluster", "create", ...addresses, "--cluster-replicas", "0", "--cluster-yes"],
+      ["--cluster", "create", ...addresses, "--cluster-replicas", String(replicas), "--cluster-yes"],
       { encoding: "utf8", timeout: 60_000 },
     );
     if (create.status !== 0) {
@@ -259,25 +364,150 @@ export async function startRedisCluster(options: { masters?: number } = {}): Pro
         `redis-cli --cluster create failed (${create.status}):\n${create.stdout}\n${create.stderr}`,
       );
     }
-    await waitFor(
-      async () => {
-        const infos = await Promise.all(servers.map((server) => clusterInfo(server.port)));
-        return infos.every(
-          (info) => info.includes("cluster_state:ok") && info.includes(`cluster_known_nodes:${masters}`),
-        );
-      },
-      { timeoutMs: 30_000, intervalMs: 100, message: "every cluster node to report cluster_state:ok" },
-    );
+    await waitFor(() => everyNodeOk(total), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      message: "every cluster node to report cluster_state:ok",
+    });
+    if (replicas > 0) await waitReplicasInSync();
   } catch (error) {
     await stop();
     throw error;
   }
-  const nodes = servers.map((server) => ({ host: HOST, port: server.port }));
-  const seeds = nodes.map((node) => `${node.host}:${node.port}`).join(",");
+  // redis-cli makes the first `masters` addresses the masters.
+  const nodes = servers.slice(0, masters).map((server) => ({ host: HOST, port: server.port }));
+  const seeds = servers.map((server) => `${HOST}:${server.port}`).join(",");
+  const someLive = (): number => {
+    const server = live()[0];
+    if (server === undefined) throw new Error("every node of the cluster is down");
+    return server.port;
+  };
+  const replicaOf = async (node: RedisClusterNode): Promise<NodeLine> => {
+    const lines = await clusterNodes(node.port);
+    const id = lines.find((line) => line.port === node.port)?.id;
+    const replica = lines.find((line) => !line.master && !line.failed && line.of === id);
+    if (replica === undefined) throw new Error(`master ${node.port} has no live replica`);
+    return replica;
+  };
+  /** Resolves once `port` is a master with slots in every live node's view and the cluster is ok. */
+  const waitPromoted = (port: number, timeoutMs: number): Promise<boolean> =>
+    waitFor(
+      async () => {
+        const views = await Promise.all(live().map((server) => clusterNodes(server.port)));
+        const promoted = views.every((lines) =>
+          lines.some((line) => line.port === port && line.master && line.slots > 0),
+        );
+        return promoted && (await everyNodeOk(total));
+      },
+      { timeoutMs, intervalMs: 50, message: `node ${port} to be promoted and the cluster to report ok` },
+    );
   return {
     nodes,
+    allNodes: servers.map((server) => ({ host: HOST, port: server.port })),
     url: `redis://${HOST}:${nodes[0]?.port}?cluster=true&nodes=${seeds}`,
     external: false,
     stop,
+    masterOf: async (key) => {
+      const port = someLive();
+      const slot = Number(
+        await withOneShotClient(port, HOST, async (client) => client.call("CLUSTER", "KEYSLOT", key)),
+      );
+      const ranges = (await withOneShotClient(port, HOST, async (client) =>
+        client.call("CLUSTER", "SLOTS"),
+      )) as [number, number, [string, number, ...unknown[]], ...unknown[]][];
+      const range = ranges.find(([first, last]) => slot >= first && slot <= last);
+      if (range === undefined) throw new Error(`no master serves slot ${slot}`);
+      return { host: HOST, port: Number(range[2][1]) };
+    },
+    waitReplicasInSync,
+    killMaster: async (node) => {
+      const replica = await replicaOf(node);
+      const server = servers.find((candidate) => candidate.port === node.port);
+      if (server === undefined) throw new Error(`node ${node.port} is not one of this cluster's`);
+      const started = Date.now();
+      await server.kill();
+      dead.add(node.port);
+      await waitPromoted(replica.port, 60_000);
+      return { promoted: { host: HOST, port: replica.port }, tookMs: Date.now() - started };
+    },
+    restartNode: async (node) => {
+      const server = servers.find((candidate) => candidate.port === node.port);
+      if (server === undefined) throw new Error(`node ${node.port} is not one of this cluster's`);
+      await server.restart();
+      dead.delete(node.port);
+      await waitFor(() => everyNodeOk(total), {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        message: `node ${node.port} to rejoin and the cluster to report ok`,
+      });
+      await waitFor(async () => field(await replication(node.port), "role") === "slave", {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        message: `node ${node.port} to become a replica`,
+      });
+      await waitReplicasInSync(60_000);
+    },
+    stallReplicas: async (ms) => {
+      const roles = await Promise.all(
+        live().map(async (server) => field(await replication(server.port), "role")),
+      );
+      const replicaPorts = live()
+        .filter((_, i) => roles[i] === "slave")
+        .map((server) => server.port);
+      const awake = Promise.all(
+        replicaPorts.map((port) =>
+          withOneShotClient(port, HOST, async (client) => client.call("DEBUG", "SLEEP", String(ms / 1000))),
+        ),
+      ).then(() => undefined);
+      // Asleep once a PING goes unanswered for a while.
+      const answers = (port: number): Promise<boolean> =>
+        Promise.race([
+          pingOnce(port),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 100)),
+        ]);
+      await waitFor(async () => !(await Promise.all(replicaPorts.map(answers))).some(Boolean), {
+        timeoutMs: Math.min(ms, 5000),
+        intervalMs: 10,
+        message: "the replicas to stop answering",
+      });
+      return { awake };
+    },
+    cutReplication: async (node) => {
+      await withOneShotClient(node.port, HOST, async (client) =>
+        client.call("CLIENT", "KILL", "TYPE", "replica"),
+      );
+    },
+    manualFailover: async (node) => {
+      const replica = await replicaOf(node);
+      await withOneShotClient(replica.port, HOST, async (client) => client.call("CLUSTER", "FAILOVER"));
+      await waitPromoted(replica.port, 30_000);
+      return { promoted: { host: HOST, port: replica.port } };
+    },
+  };
+}
+
+/** REDIS_CLUSTER_NODES: a running cluster this helper can neither stop nor fail over. */
+function externalCluster(fromEnv: string): RedisClusterServer {
+  const nodes = fromEnv.split(",").map((entry) => {
+    const [host = HOST, port = "6379"] = entry.trim().split(":");
+    return { host, port: Number(port) };
+  });
+  const seeds = nodes.map((node) => `${node.host}:${node.port}`).join(",");
+  const refuse = async (): Promise<never> => {
+    throw new Error("REDIS_CLUSTER_NODES names an external cluster: this test needs one it can fail over");
+  };
+  return {
+    nodes,
+    allNodes: nodes,
+    url: `redis://${seeds.split(",")[0]}?cluster=true&nodes=${seeds}`,
+    external: true,
+    stop: async () => undefined,
+    masterOf: refuse,
+    waitReplicasInSync: async () => undefined,
+    killMaster: refuse,
+    restartNode: refuse,
+    stallReplicas: refuse,
+    cutReplication: refuse,
+    manualFailover: refuse,
   };
 }

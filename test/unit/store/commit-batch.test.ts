@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { batchSize, MAX_COMMIT_BATCH } from "../../../worker/store/redis/commit-batch.ts";
+import { batchSize, CommitBatcher, MAX_COMMIT_BATCH } from "../../../worker/store/redis/commit-batch.ts";
 
 test("a tick's commits go out whole below 4, in two halves from 4, never over the call limit", () => {
   const cases: [count: number, size: number][] = [
@@ -13,4 +13,35 @@ test("a tick's commits go out whole below 4, in two halves from 4, never over th
     [10 * MAX_COMMIT_BATCH, MAX_COMMIT_BATCH],
   ];
   for (const [count, size] of cases) assert.equal(batchSize(count), size, `${count} commits`);
+});
+
+test("whole (durability replicated): a tick's commits go out in one call, never over the call limit", () => {
+  const cases: [count: number, size: number][] = [
+    [1, 1],
+    [4, 4],
+    [16, 16],
+    [2 * MAX_COMMIT_BATCH, MAX_COMMIT_BATCH],
+  ];
+  for (const [count, size] of cases) assert.equal(batchSize(count, true), size, `${count} commits`);
+});
+
+test("a call carries the earliest lease end of its commits (a replicated commit waits no longer)", async () => {
+  const calls: { args: (string | number)[]; deadline: number }[] = [];
+  // Records what would go to Redis and answers each commit 'committed' (no Redis in a unit test).
+  const recordingSend = async (args: (string | number)[], deadline: number): Promise<unknown> => {
+    calls.push({ args, deadline });
+    const commits = Number(args[1]);
+    return [...Array.from({ length: commits }, () => ["committed", "running"]).flat(), "none", 0];
+  };
+  const batcher = new CommitBatcher("wf", recordingSend, { whole: true });
+  const entry = (deadline: number) => ({ args: [1, `token-${deadline}`], deadline });
+  const replies = await Promise.all(
+    [3000, 2000, 5000, 1000].map((deadline) => batcher.commit(entry(deadline))),
+  );
+  assert.deepEqual(
+    replies.map((reply) => reply.status),
+    ["committed", "committed", "committed", "committed"],
+  );
+  assert.equal(calls.length, 1, "one call for the tick");
+  assert.equal(calls[0]?.deadline, 1000);
 });

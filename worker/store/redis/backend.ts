@@ -3,6 +3,7 @@
  * blocking connection per store that is waiting for work (see claimer.ts).
  */
 import { Cluster, Redis } from "ioredis";
+import { DURABILITIES, type Durability } from "../../../contract/index.ts";
 import { FloxideError } from "../../sdk/index.ts";
 import type { BackendOptions, StoreBackend } from "../contract.ts";
 import {
@@ -27,6 +28,8 @@ export interface RedisBackendOptions extends BackendOptions {
   readonly reclaimGuardMs?: number;
   /** Expired leases handled per sweep (default 500). */
   readonly reclaimBatch?: number;
+  /** When a commit counts (default `fast`; see the worker option `durability`). */
+  readonly durability?: Durability;
 }
 
 const DAY_MS = 24 * 3600_000;
@@ -48,6 +51,7 @@ export class RedisBackend implements StoreBackend {
   private readonly retentionMs: number;
   private readonly reclaimGuardMs: number;
   private readonly reclaimBatch: number;
+  private readonly durability: Durability;
   private readonly stores = new Map<string, RedisWorkflowStore>();
   private lastError: Error | undefined;
   /** Connections the client made so far: a reconnect may meet a server that lost writes. */
@@ -62,6 +66,13 @@ export class RedisBackend implements StoreBackend {
     this.retentionMs = Math.round(positive(options.retentionMs ?? DAY_MS, "retentionMs"));
     this.reclaimGuardMs = Math.round(positive(options.reclaimGuardMs ?? 1000, "reclaimGuardMs"));
     this.reclaimBatch = Math.round(positive(options.reclaimBatch ?? 500, "reclaimBatch"));
+    this.durability = options.durability ?? "fast";
+    if (!DURABILITIES.includes(this.durability)) {
+      throw new FloxideError(
+        "InvalidConfig",
+        `durability must be one of ${DURABILITIES.join(", ")} (got ${JSON.stringify(this.durability)})`,
+      );
+    }
     if (options.client !== undefined) {
       this.client = options.client;
       this.ownsClient = false;
@@ -98,6 +109,7 @@ export class RedisBackend implements StoreBackend {
         retentionMs: this.retentionMs,
         reclaimGuardMs: this.reclaimGuardMs,
         reclaimBatch: this.reclaimBatch,
+        durability: this.durability,
         createBlocker: () => this.createBlocker(),
         connectionEpoch: () => this.connections,
       });

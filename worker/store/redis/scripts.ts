@@ -259,12 +259,19 @@ export function corruptionOf(error: unknown): string | null {
   return typeof corrupt === "string" ? corrupt : null;
 }
 
-/** Runs one function. Any failure is a StoreUnavailable error naming it (InvalidConfig for < 7.0). */
+/** Sends one FCALL (its arguments after the command name); by default a plain call on the client. */
+export type SendFcall = (fcall: (string | number)[]) => Promise<unknown>;
+
+/**
+ * Runs one function. Any failure is a StoreUnavailable error naming it (InvalidConfig for < 7.0).
+ * `send`: how the FCALL goes out (the replicated commit pipelines a WAIT after it).
+ */
 export async function runScript(
   client: RedisClient,
   name: ScriptName,
   keys: readonly string[],
   args: readonly (string | number)[],
+  send: SendFcall = (fcall) => client.call("FCALL", fcall),
 ): Promise<unknown> {
   const fn = `${loadLibrary().name}_${luaName(name)}`;
   try {
@@ -274,12 +281,12 @@ export async function runScript(
     for (const key of keys) fcall.push(key);
     for (const arg of args) fcall.push(arg);
     try {
-      return await client.call("FCALL", fcall);
+      return await send(fcall);
     } catch (error) {
       if (!isMissing(error)) throw error;
       // Restarted, flushed or failed over since the load: load again, once.
       await ensureLibrary(client, true);
-      return await client.call("FCALL", fcall);
+      return await send(fcall);
     }
   } catch (error) {
     if (error instanceof FloxideError) throw error;

@@ -4,6 +4,7 @@
  * Semantics are those of the memory store (worker/store/memory/backend.ts).
  */
 import { randomUUID } from "node:crypto";
+import type { Durability } from "../../../contract/index.ts";
 import { FloxideError, type EventRecord } from "../../sdk/index.ts";
 import type {
   ClaimNext,
@@ -32,7 +33,7 @@ import type {
 } from "../types.ts";
 import { BlockingClaimer, type ClaimAttempt, type ClaimRequest } from "./claimer.ts";
 import { commitArgs, createRunArgs } from "./commit-args.ts";
-import { CommitBatcher } from "./commit-batch.ts";
+import { CommitBatcher, type CommitReply } from "./commit-batch.ts";
 import {
   decodeCheckpoint,
   decodeDeadLetter,
@@ -52,7 +53,8 @@ import { execPipeline, readWorkflowVersions, type WorkflowVersionDepths } from "
 import { checkVersion, LAYOUT_VERSION, type WorkflowKeys } from "./keys.ts";
 import { decodeReply, WorkerLivenessSchema } from "./reply-schemas.ts";
 import { rolloutArgs } from "./rollout.ts";
-import { keysFor, runScript, type ScriptName } from "./scripts.ts";
+import { callReplicated } from "./replicated-call.ts";
+import { keysFor, runScript, type ScriptName, type SendFcall } from "./scripts.ts";
 import { needsStaging, stageFollowUps } from "./stage.ts";
 
 export interface RedisStoreConfig {
@@ -61,6 +63,8 @@ export interface RedisStoreConfig {
   readonly retentionMs: number;
   readonly reclaimGuardMs: number;
   readonly reclaimBatch: number;
+  /** `replicated`: a commit counts once a replica confirmed it (replicated-call.ts). */
+  readonly durability: Durability;
   readonly createBlocker: () => RedisClient;
   /** Counts the client's connections (see ContextStore.connectionEpoch). */
   readonly connectionEpoch: () => number;
@@ -100,7 +104,9 @@ export class RedisWorkflowStore implements WorkflowStore {
     this.config = config;
     this.workflow = config.keys.workflow;
     this.version = config.keys.version;
-    this.batcher = new CommitBatcher(this.workflow, (args) => this.script("commit", args));
+    this.batcher = new CommitBatcher(this.workflow, (args, deadline) => this.commitCall(args, deadline), {
+      whole: config.durability === "replicated",
+    });
     this.claimer = new BlockingClaimer({
       attempt: (requests) => this.attemptClaim(requests),
       release: async (claim) => void (await this.release([claim])),
@@ -118,10 +124,21 @@ export class RedisWorkflowStore implements WorkflowStore {
     name: ScriptName,
     args: readonly (string | number)[],
     runId?: string,
+    send?: SendFcall,
   ): Promise<unknown> {
     const { client, keys, retentionMs } = this.config;
     await this.checkLayout();
-    return runScript(client, name, keysFor(keys, name, runId), [keys.base, retentionMs, ...args]);
+    return runScript(client, name, keysFor(keys, name, runId), [keys.base, retentionMs, ...args], send);
+  }
+
+  /** One commit call; `replicated`: with a WAIT on the same connection, confirmed before `deadline`. */
+  private commitCall(args: (string | number)[], deadline: number): Promise<unknown> {
+    const { client, keys, durability } = this.config;
+    if (durability === "fast") return this.script("commit", args);
+    const routeKey = keysFor(keys, "commit")[0] as string;
+    return this.script("commit", args, undefined, (fcall) =>
+      callReplicated(client, routeKey, fcall, deadline),
+    );
   }
 
   /**
@@ -336,7 +353,14 @@ export class RedisWorkflowStore implements WorkflowStore {
       claimNext === undefined
         ? undefined
         : { token: randomUUID(), workerId: checkWorkerId(claimNext.workerId), leaseMs: claimNext.leaseMs };
-    const reply = await this.batcher.commit(next === undefined ? { args } : { args, next });
+    const entry = { args, deadline: claim.deadline };
+    let reply: CommitReply;
+    try {
+      reply = await this.batcher.commit(next === undefined ? entry : { ...entry, next });
+    } catch (error) {
+      if (next !== undefined) await this.releaseUnconfirmedNext(error, next);
+      throw error;
+    }
     let result: CommitResult;
     if (reply.status === "lease-lost") result = { status: "lease-lost" };
     else if (reply.status === "corrupt")
@@ -348,6 +372,27 @@ export class RedisWorkflowStore implements WorkflowStore {
     const { raw, deadline, contextSeq } = reply.next;
     const nextClaim = await this.toClaim(raw, next.token, next.workerId, deadline, contextSeq);
     return nextClaim === null ? result : { ...result, next: nextClaim };
+  }
+
+  /**
+   * An unconfirmed replicated commit claimed this loop's next item, which the loop will not run
+   * now: hand it back (attempt unchanged) rather than let it wait for its lease and count an
+   * attempt. Best effort: if the release fails or a failover loses it, the lease expires.
+   */
+  private async releaseUnconfirmedNext(
+    error: unknown,
+    next: { token: string; workerId: string },
+  ): Promise<void> {
+    if (!(error instanceof FloxideError)) return;
+    const claimed = error.details.next as CommitReply["next"] | undefined;
+    if (claimed === undefined) return;
+    try {
+      const { raw, deadline, contextSeq } = claimed;
+      const claim = await this.toClaim(raw, next.token, next.workerId, deadline, contextSeq);
+      if (claim !== null) await this.release([claim]);
+    } catch {
+      // Not lost: the lease expires and the item is reclaimed (attempt + 1).
+    }
   }
 
   // ---- runs --------------------------------------------------------------------------------------
