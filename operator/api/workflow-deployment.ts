@@ -215,7 +215,7 @@ export const WorkflowDeploymentSpecSchema = withRules(
         text("Workflow name: the Redis keys and the queue the workers serve. Immutable.", {
           minLength: 1,
           maxLength: 200,
-          pattern: "^[^{}\\s]+$",
+          pattern: "^[^{}\\s#]+$",
         }),
         [{ rule: "self == oldSelf", message: "spec.workflow is immutable" }],
       ),

@@ -1,9 +1,13 @@
-/** The store contract on a local 3-master Redis Cluster, and the one-slot-per-workflow layout. */
+/**
+ * The store contract on a local 3-master Redis Cluster with one and six partitions, the
+ * one-slot-per-partition layout, and partitions spread over the masters.
+ */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { Cluster, Redis } from "ioredis";
 import { createRedisBackend, createRedisClient, type WorkflowStore } from "../../../worker/store/index.ts";
+import type { PartitionedRedisStore } from "../../../worker/store/redis/index.ts";
 import { describeStoreContract, item, success } from "../../store/contract-suite.ts";
 import { describeVersionContract } from "../../store/versions-suite.ts";
 import { startRedisCluster, type RedisClusterServer } from "../../support/redis.ts";
@@ -22,6 +26,26 @@ describeStoreContract("redis cluster", {
       ...options,
       connection: cluster.url,
       keyPrefix: `test-${randomUUID().slice(0, 8)}`,
+    }),
+});
+
+describeStoreContract("redis cluster, 6 partitions", {
+  create: async (options) =>
+    createRedisBackend({
+      ...options,
+      connection: cluster.url,
+      keyPrefix: `test-${randomUUID().slice(0, 8)}`,
+      partitions: 6,
+    }),
+});
+
+describeVersionContract("redis cluster, 6 partitions", {
+  create: async (options) =>
+    createRedisBackend({
+      ...options,
+      connection: cluster.url,
+      keyPrefix: `test-${randomUUID().slice(0, 8)}`,
+      partitions: 6,
     }),
 });
 
@@ -50,6 +74,65 @@ describe("redis cluster key layout", () => {
       const node = client.nodes("master")[0] as Redis;
       const slots = new Set(await Promise.all(keys.map((key) => node.call("CLUSTER", "KEYSLOT", key))));
       assert.equal(slots.size, 1, `keys spread over slots ${[...slots].join(", ")}`);
+    } finally {
+      client.disconnect();
+      await backend.close();
+    }
+  });
+});
+
+describe("redis cluster partitions", () => {
+  test("each partition's keys hash to one slot of its own, and six partitions use every master", async () => {
+    const keyPrefix = `parts-${randomUUID().slice(0, 8)}`;
+    const backend = createRedisBackend({
+      connection: cluster.url,
+      keyPrefix,
+      retentionMs: 60_000,
+      partitions: 6,
+    });
+    const client = createRedisClient(cluster.url) as Cluster;
+    try {
+      const store = backend.forWorkflow("orders") as PartitionedRedisStore;
+      // Enough runs that every partition holds some: keys, runs, queues, dead letters, metrics.
+      for (let i = 0; i < 40; i += 1) {
+        const runId = store.newRunId(`key-${i}`);
+        const startItem = item(store, runId, "a");
+        await store.createRun({ runId, idempotencyKey: `key-${i}`, input: i, version: "1", startItem });
+      }
+      const lease = { workerId: "w", leaseMs: 10_000, blockMs: 0 };
+      for (
+        let claim = await store.claim(lease), i = 0;
+        claim !== null;
+        claim = await store.claim(lease), i += 1
+      ) {
+        const fail = {
+          kind: "fail",
+          error: { code: "E", message: "dead" },
+          deadLetter: true,
+          durationMs: 1,
+        } as const;
+        await store.commit(claim, i % 2 === 0 ? success() : fail);
+      }
+      await store.heartbeat({ workerId: "w", status: "idle", inFlight: 0, at: Date.now() }, 60_000);
+      const node = client.nodes("master")[0] as Redis;
+      const slotsByPartition = new Map<number, Set<unknown>>();
+      const masters = new Set<string>();
+      for (const master of client.nodes("master")) {
+        const keys = await master.keys(`{${keyPrefix}:orders*`);
+        if (keys.length > 0) masters.add(`${master.options.host}:${master.options.port}`);
+        for (const key of keys) {
+          const partition = Number(/^\{[^}#]*(?:#(\d+))?\}/.exec(key)?.[1] ?? 0);
+          const slots = slotsByPartition.get(partition) ?? new Set();
+          slots.add(await node.call("CLUSTER", "KEYSLOT", key));
+          slotsByPartition.set(partition, slots);
+        }
+      }
+      assert.deepEqual([...slotsByPartition.keys()].sort(), [0, 1, 2, 3, 4, 5]);
+      for (const [partition, slots] of slotsByPartition)
+        assert.equal(slots.size, 1, `partition ${partition}`);
+      const distinct = new Set([...slotsByPartition.values()].map((slots) => [...slots][0]));
+      assert.equal(distinct.size, 6, "six partitions, six slots");
+      assert.equal(masters.size, 3, "the partitions spread over the three masters");
     } finally {
       client.disconnect();
       await backend.close();

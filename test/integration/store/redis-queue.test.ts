@@ -270,7 +270,7 @@ describe("redis store: claiming", () => {
     const keys = new WorkflowKeys("layout", `q-${randomUUID().slice(0, 8)}`);
     const store = open({ keyPrefix: keys.prefix }).forWorkflow("layout");
     await startRun(store);
-    assert.equal(await admin.get(keys.key("layout")), LAYOUT_VERSION);
+    assert.equal(await admin.get(keys.key("layout")), `${LAYOUT_VERSION};partitions=1`);
     const future = new WorkflowKeys("future", keys.prefix);
     await admin.set(future.key("layout"), "99");
     const newer = open({ keyPrefix: keys.prefix }).forWorkflow("future");

@@ -24,3 +24,24 @@ describeVersionContract("redis", {
   create: async (options) =>
     createRedisBackend({ ...options, connection: redis.url, keyPrefix: `test-${randomUUID().slice(0, 8)}` }),
 });
+
+// Six partitions (keys.ts): every run in its own slot's keys, claims sweeping the partitions.
+describeStoreContract("redis, 6 partitions", {
+  create: async (options) =>
+    createRedisBackend({
+      ...options,
+      connection: redis.url,
+      keyPrefix: `test-${randomUUID().slice(0, 8)}`,
+      partitions: 6,
+    }),
+});
+
+describeVersionContract("redis, 6 partitions", {
+  create: async (options) =>
+    createRedisBackend({
+      ...options,
+      connection: redis.url,
+      keyPrefix: `test-${randomUUID().slice(0, 8)}`,
+      partitions: 6,
+    }),
+});
