@@ -1,5 +1,6 @@
-// Reads the backlog (queue depth, per workflow version) and the worker liveness of many workflows
-// from Redis: two round trips per Redis endpoint per poll (the versions, then their depths), over
+// Reads the backlog (queue depth, per workflow version, summed over the workflow's partitions) and
+// the worker liveness of many workflows from Redis: two round trips per Redis node per poll (the
+// versions of every partition on the node, then their depths), over
 // one pooled connection per endpoint. The operator
 // reads through the store's read-only readers (worker/store: depth, liveness by the Redis clock);
 // it never runs the store's other scripts (list-workers would also prune), only its two
@@ -11,7 +12,7 @@ import {
   describeRedisConnection,
   forgetVersionWith,
   readWorkerLiveness,
-  readWorkflowVersions,
+  readWorkflowVersionsOrErrors,
   totalDepth,
   writeRolloutWith,
   type QueueDepth,
@@ -27,6 +28,8 @@ export interface BacklogTarget {
   readonly key: string;
   readonly workflow: string;
   readonly prefix: string;
+  /** The workflow's partitions (spec.partitions): the backlog is their sum. */
+  readonly partitions: number;
   readonly connection: RedisConnectionOptions;
 }
 
@@ -102,12 +105,12 @@ export class RedisBacklogReader implements BacklogReader, VersionWriter {
 
   async writeRollout(target: BacklogTarget, request: RolloutRequest): Promise<void> {
     const client = this.client(endpointKey(target.connection), target.connection);
-    await writeRolloutWith(client, target.workflow, request, target.prefix);
+    await writeRolloutWith(client, target.workflow, request, target.prefix, target.partitions);
   }
 
   async forgetVersion(target: BacklogTarget, version: string): Promise<boolean> {
     const client = this.client(endpointKey(target.connection), target.connection);
-    return forgetVersionWith(client, target.workflow, version, target.prefix);
+    return forgetVersionWith(client, target.workflow, version, target.prefix, target.partitions);
   }
 
   async close(): Promise<void> {
@@ -148,15 +151,18 @@ export class RedisBacklogReader implements BacklogReader, VersionWriter {
       for (const target of targets) out.set(target.key, { ok: false, error: (error as Error).message });
       return out;
     }
-    const byPrefix = new Map<string, string[]>();
-    for (const target of targets)
-      byPrefix.set(target.prefix, [...(byPrefix.get(target.prefix) ?? []), target.workflow]);
+    const byPrefix = new Map<string, Map<string, number>>();
+    for (const target of targets) {
+      const workflows = byPrefix.get(target.prefix) ?? new Map<string, number>();
+      byPrefix.set(target.prefix, workflows.set(target.workflow, target.partitions));
+    }
     let timer: NodeJS.Timeout | undefined;
     try {
-      // All commands are written before any reply is awaited: one round trip for the endpoint.
-      const depthReads = [...byPrefix].map(async ([prefix, workflows]) => ({
+      // All commands are written before any reply is awaited: the depth reads of every partition
+      // on one node share its pipelines (depth.ts).
+      const depthReads = [...byPrefix].map(async ([prefix, partitions]) => ({
         prefix,
-        depths: await readWorkflowVersions(client, workflows, { prefix }),
+        depths: await readWorkflowVersionsOrErrors(client, [...partitions.keys()], { prefix, partitions }),
       }));
       const workerReads = targets.map(async (target) => ({
         target,
@@ -173,7 +179,10 @@ export class RedisBacklogReader implements BacklogReader, VersionWriter {
         const found = depths.find((entry) => entry.prefix === target.prefix)?.depths.get(target.workflow);
         const liveness = workers.find((entry) => entry.target.key === target.key)?.liveness;
         // A malformed liveness entry is a worker we cannot rank: it keeps the default deletion cost.
-        if (found) {
+        if (found instanceof Error) {
+          // Another partition count recorded in Redis: the message names both and what to do.
+          out.set(target.key, { ok: false, error: found.message });
+        } else if (found) {
           const versions = { rollout: found.rollout, versions: found.versions };
           out.set(target.key, {
             ok: true,

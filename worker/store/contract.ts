@@ -167,6 +167,12 @@ export interface WorkflowStore
     LivenessStore,
     VersionStore {
   readonly workflow: string;
+  /**
+   * Refuses (InvalidConfig) data this store cannot serve: another key layout or partition count
+   * recorded (Redis). Absent: nothing to check. Every call checks it too; a worker calls it first
+   * to refuse at start.
+   */
+  checkLayout?(): Promise<void>;
 }
 
 /** A backend (memory, Redis) hands out one store per workflow name. */

@@ -9,6 +9,8 @@ import { createRedisBackend, describeRedisConnection, type RedisConnectionOption
 
 export interface RedisBackendSettings extends RedisSettings {
   readonly keyPrefix: string;
+  /** The workflow's partitions (default 1). */
+  readonly partitions?: number;
   readonly retentionSeconds: number;
   readonly workerId?: string | undefined;
 }
@@ -24,12 +26,17 @@ export function redisConnectionOptions(settings: RedisBackendSettings): RedisCon
 export async function openRedisBackend(settings: RedisBackendSettings, log: Logger): Promise<StoreBackend> {
   const connection = redisConnectionOptions(settings);
   log.info(
-    { redis: describeRedisConnection(connection), keyPrefix: settings.keyPrefix },
+    {
+      redis: describeRedisConnection(connection),
+      keyPrefix: settings.keyPrefix,
+      partitions: settings.partitions ?? 1,
+    },
     "connecting to Redis",
   );
   return createRedisBackend({
     connection,
     keyPrefix: settings.keyPrefix,
     retentionMs: settings.retentionSeconds * 1000,
+    ...(settings.partitions === undefined ? {} : { partitions: settings.partitions }),
   });
 }

@@ -1,10 +1,18 @@
-/** `floxide queue stats`: one line per workflow version, naming a stranded backlog. */
+/**
+ * `floxide queue stats`: one line per workflow version, naming a stranded backlog, and one per
+ * partition of a partitioned workflow.
+ */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import { after, before, test } from "node:test";
-import { createRedisBackend, type RedisBackend, type WorkflowStore } from "../../../worker/store/index.ts";
+import {
+  createRedisBackend,
+  partitionOf,
+  type RedisBackend,
+  type WorkflowStore,
+} from "../../../worker/store/index.ts";
 import { item } from "../../store/contract-suite.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
 
@@ -64,4 +72,69 @@ test("queue stats lists each version's backlog and role, and names the stranded 
       { version: "2", ready: 1, role: "current", stranded: false },
     ],
   );
+});
+
+test("queue stats of six partitions shows each partition's depth; another --partitions is refused, naming both", async () => {
+  const keyPrefix = `stats-${randomUUID().slice(0, 8)}`;
+  const partitioned = createRedisBackend({ connection: redis.url, keyPrefix, partitions: 6 });
+  try {
+    const store = partitioned.forWorkflow("orders");
+    // Skewed: three runs in partition 2, one in partition 5.
+    for (const [partition, count] of [
+      [2, 3],
+      [5, 1],
+    ] as const) {
+      for (let i = 0; i < count; i += 1) {
+        let runId = randomUUID();
+        while (partitionOf(runId, 6) !== partition) runId = randomUUID();
+        await store.createRun({
+          runId,
+          idempotencyKey: null,
+          input: null,
+          version: "1",
+          startItem: item(store, runId, "a"),
+        });
+      }
+    }
+    const run = (...args: string[]) =>
+      promisify(execFile)(process.execPath, [
+        "cli/main.ts",
+        "queue",
+        "stats",
+        "orders",
+        "--redis",
+        redis.url,
+        "--key-prefix",
+        keyPrefix,
+        ...args,
+      ]);
+    const { stdout } = await run("--partitions", "6");
+    assert.match(stdout, /^workflow orders: ready 4, in flight 0, delayed 0, dead 0; workers 0\n/);
+    assert.match(stdout, /\n {2}partition 2: ready 3, in flight 0, delayed 0, dead 0\n/);
+    assert.match(stdout, /\n {2}partition 5: ready 1, in flight 0, delayed 0, dead 0\n/);
+    assert.match(stdout, /\n {2}partition 0: ready 0, in flight 0, delayed 0, dead 0\n/);
+    const json = JSON.parse((await run("--partitions", "6", "--json")).stdout) as {
+      ready: number;
+      partitions: { partition: number; ready: number }[];
+    };
+    assert.equal(json.ready, 4);
+    assert.deepEqual(
+      json.partitions.map(({ partition, ready }) => [partition, ready]),
+      [
+        [0, 0],
+        [1, 0],
+        [2, 3],
+        [3, 0],
+        [4, 0],
+        [5, 1],
+      ],
+    );
+    await assert.rejects(run("--partitions", "4"), (error: { code: number; stderr: string }) => {
+      assert.notEqual(error.code, 0);
+      assert.match(error.stderr, /has 6 partition\(s\) in Redis .* configured with 4: set --partitions 6/);
+      return true;
+    });
+  } finally {
+    await partitioned.close();
+  }
 });

@@ -7,7 +7,7 @@
  * partitions. Replies are decoded by schema.
  */
 import { FloxideError } from "../../sdk/index.ts";
-import type { QueueDepth, Rollout, VersionBacklog, WorkflowVersions } from "../types.ts";
+import type { PartitionBacklog, QueueDepth, Rollout, VersionBacklog, WorkflowVersions } from "../types.ts";
 import { totalDepth } from "../versions.ts";
 import type { RedisClient } from "./connection.ts";
 import { groupByNode } from "./cluster-slots.ts";
@@ -42,11 +42,6 @@ export async function execPipeline(pipeline: Pipeline, what: string): Promise<un
     }
     return value;
   });
-}
-
-/** One partition's backlog, summed over its versions. */
-export interface PartitionBacklog extends QueueDepth {
-  readonly partition: number;
 }
 
 /**

@@ -19,7 +19,6 @@ export {
   readQueueDepths,
   readWorkflowVersions,
   readWorkflowVersionsOrErrors,
-  type PartitionBacklog,
   type QueueDepthOptions,
   type WorkflowVersionDepths,
 } from "./depth.ts";

@@ -75,6 +75,7 @@
  * the batch, the sweep and the workflow go on. test/integration/store/redis-corruption.test.ts
  * keeps this rule for every key kind above.
  */
+import { MAX_PARTITIONS } from "../../../contract/worker-options.ts";
 import { FloxideError } from "../../sdk/index.ts";
 import { DEFAULT_VERSION } from "../versions.ts";
 
@@ -83,13 +84,8 @@ export const DEFAULT_PREFIX = "floxide";
 /** The version of this key layout, stored in `{p:w}:layout` (4: the record names P). */
 export const LAYOUT_VERSION = "4";
 
-/**
- * Most partitions a workflow may have. Each partition is a slot of its own, and an idle worker
- * holds one blocking connection and spends about two commands per block period per partition:
- * 64 spreads a workflow over up to 64 Cluster masters (far more than one workflow's throughput
- * needs) while keeping an idle worker's connections and commands bounded.
- */
-export const MAX_PARTITIONS = 64;
+/** Most partitions a workflow may have (the bound is the worker option's: contract/). */
+export { MAX_PARTITIONS };
 
 /** Checks a partition count (an option, a CRD field, a recorded layout). */
 export function checkPartitions(partitions: number, what = "partitions"): number {

@@ -202,6 +202,11 @@ export class PartitionedRedisStore implements WorkflowStore {
     });
   }
 
+  /** Every partition's layout check (partition 0's first: it refuses another P). */
+  async checkLayout(): Promise<void> {
+    await Promise.all(this.config.parts.map((part) => part.checkLayout()));
+  }
+
   /** Runs a plain read after partition 0's layout check (which refuses another P). */
   private async checked<T>(read: () => Promise<T>): Promise<T> {
     await this.part(0).checkLayout();
@@ -313,8 +318,8 @@ export class PartitionedRedisStore implements WorkflowStore {
   // ---- versions ----------------------------------------------------------------------------------
 
   async readVersions(): Promise<WorkflowVersions> {
-    const { rollout, versions } = await this.readVersionDepths();
-    return { rollout, versions };
+    const { rollout, versions, partitions } = await this.readVersionDepths();
+    return { rollout, versions, partitions };
   }
 
   /** Written to every partition: each create-run reads the rollout of its own slot. */

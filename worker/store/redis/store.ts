@@ -286,8 +286,8 @@ export class RedisWorkflowStore implements WorkflowStore {
   // ---- versions ----------------------------------------------------------------------------------
 
   async readVersions(): Promise<WorkflowVersions> {
-    const { rollout, versions } = await this.readVersionDepths();
-    return { rollout, versions };
+    const { rollout, versions, partitions } = await this.readVersionDepths();
+    return { rollout, versions, partitions };
   }
 
   async writeRollout(request: RolloutRequest): Promise<void> {
