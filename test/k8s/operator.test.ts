@@ -285,7 +285,10 @@ clusterTest(
       timeoutMs: DEADLINE,
       message: "ceil((10 + 15 + 12) / 10) = 4",
     });
-    assert.equal((await getWfd("sharded")).status?.backlog?.ready, 37);
+    await waitFor(async () => (await getWfd("sharded")).status?.backlog?.ready === 37, {
+      timeoutMs: DEADLINE,
+      message: "status.backlog.ready = 37",
+    });
     const env = (await apps.readNamespacedDeployment({ namespace: NS, name: "sharded" })).spec?.template.spec
       ?.containers[0]?.env;
     assert.equal(env?.find((e) => e.name === WORKER_OPTIONS.partitions.env)?.value, "6");
