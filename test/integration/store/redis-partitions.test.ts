@@ -2,7 +2,8 @@
  * What partitions promise beyond the shared contract (which runs with P = 6 in redis.test.ts and
  * redis-cluster.test.ts): P is fixed once recorded and another P is refused, naming both; an
  * idempotency key finds its run in one call; a busy partition cannot starve another; an idle
- * worker of six partitions stays quiet and still picks up an item at once. Real redis-server.
+ * worker of six partitions stays quiet and still picks up an item at once; the console's readers
+ * merge the partitions. Real redis-server.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -13,9 +14,16 @@ import { Orchestrator, WorkerPool } from "../../../worker/engine/index.ts";
 import { next, node, workflow, type FloxideError } from "../../../worker/sdk/index.ts";
 import {
   createRedisBackend,
+  findRun,
+  listWorkflows,
   partitionOf,
+  readDeadLetters,
   readQueueDepth,
+  readRunDetail,
+  readRunsPage,
+  readWorkersWithLeases,
   readWorkflowVersions,
+  type PartitionedRedisStore,
   type RedisBackend,
   type WorkflowStore,
 } from "../../../worker/store/index.ts";
@@ -270,3 +278,69 @@ async function clients(name: string): Promise<{ addr: string; cmd: string }[]> {
 
 const blocked = async (name: string): Promise<unknown[]> =>
   (await clients(name)).filter((client) => client.cmd === "bzpopmin");
+
+describe("redis partitions: the console's readers", () => {
+  test("list, page, find, detail, dead letters and leases see every partition", async () => {
+    const keyPrefix = prefix();
+    const store = open(6, keyPrefix).forWorkflow("orders") as PartitionedRedisStore;
+    const runIds: string[] = [];
+    for (let i = 0; i < 12; i += 1) {
+      const runId = store.newRunId(`key-${i}`);
+      const startItem = item(store, runId, "a");
+      await store.createRun({ runId, idempotencyKey: `key-${i}`, input: i, version: "1", startItem });
+      runIds.push(runId);
+    }
+    const partitionsUsed = new Set(runIds.map((runId) => partitionOf(runId, 6)));
+    assert.ok(partitionsUsed.size >= 3, `runs in ${partitionsUsed.size} partitions`);
+    // Two dead letters, the rest leased by one worker.
+    const claims = [];
+    for (let claim = await store.claim(LEASE); claim !== null; claim = await store.claim(LEASE))
+      claims.push(claim);
+    assert.equal(claims.length, 12);
+    const dead = {
+      kind: "fail",
+      error: { code: "E", message: "dead" },
+      deadLetter: true,
+      durationMs: 1,
+    } as const;
+    for (const claim of claims.slice(0, 2)) await store.commit(claim, dead);
+
+    assert.deepEqual(await listWorkflows(admin, keyPrefix), ["orders"]);
+
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await readRunsPage(admin, "orders", { limit: 5, cursor }, keyPrefix, 6);
+      seen.push(...page.runs.map((run) => run.runId));
+      cursor = page.next ?? undefined;
+    } while (cursor !== undefined);
+    assert.deepEqual(new Set(seen), new Set(runIds), "every run once, over pages");
+    assert.equal(seen.length, 12);
+    const created = await Promise.all(seen.map(async (runId) => (await store.getRun(runId))?.createdAt ?? 0));
+    assert.deepEqual(
+      created,
+      [...created].sort((a, b) => b - a),
+      "newest first across partitions",
+    );
+
+    const last = runIds[11] as string;
+    assert.equal((await findRun(admin, "orders", last, keyPrefix, 6))?.runId, last);
+    assert.equal((await findRun(admin, "orders", "key-11", keyPrefix, 6))?.runId, last);
+    const leased = claims[5]?.item.runId as string;
+    const detail = await readRunDetail(admin, "orders", leased, { prefix: keyPrefix, partitions: 6 });
+    assert.equal(detail?.run.runId, leased);
+    assert.equal(detail?.leased.length, 1);
+
+    const letters = await readDeadLetters(admin, "orders", {}, keyPrefix, 6);
+    assert.equal(letters.total, 2);
+    assert.deepEqual(
+      new Set(letters.entries.map((entry) => entry.letter?.item.runId)),
+      new Set(claims.slice(0, 2).map((claim) => claim.item.runId)),
+    );
+
+    const workers = await readWorkersWithLeases(admin, "orders", keyPrefix, 6);
+    const held = workers.workers.flatMap((worker) => worker.items.map((entry) => entry.item.runId));
+    assert.deepEqual(new Set(held), new Set(claims.slice(2).map((claim) => claim.item.runId)));
+    assert.ok(workers.workers.every((worker) => worker.items.every((entry) => entry.claimedAt !== null)));
+  });
+});

@@ -173,8 +173,9 @@ export async function readWorkflowVersionsOrErrors(
   const unique = [...new Set(workflows)];
   const parts = unique.flatMap((workflow) => {
     const configured = partitionsOf(options, workflow);
-    const keys = new WorkflowKeys(workflow, options.prefix);
-    return Array.from({ length: configured }, (_, i) => ({ keys: keys.inPartition(i), configured }));
+    return new WorkflowKeys(workflow, options.prefix)
+      .partitions(configured)
+      .map((keys) => ({ keys, configured }));
   });
   const groups = groupByNode(redis, parts, ({ keys }) => keys.base);
   const reads = (await Promise.all(groups.map((group) => readOnNode(redis, group)))).flat();

@@ -241,6 +241,16 @@ export class WorkflowKeys {
     this.base = partition === 0 ? `{${prefix}:${workflow}}` : `{${prefix}:${workflow}#${partition}}`;
   }
 
+  /** The keys of each of P partitions (partition 0 first). */
+  partitions(partitions: number): WorkflowKeys[] {
+    return Array.from({ length: checkPartitions(partitions) }, (_, i) => this.inPartition(i));
+  }
+
+  /** The keys of the partition of a run (or idempotency key) among P. */
+  ofRun(runId: string, partitions: number): WorkflowKeys {
+    return this.inPartition(partitionOf(runId, partitions));
+  }
+
   /** The same workflow and version in partition `partition`. */
   inPartition(partition: number): WorkflowKeys {
     return new WorkflowKeys(this.workflow, this.prefix, this.version, partition);

@@ -7,7 +7,7 @@ import { FloxideError } from "../../sdk/index.ts";
 import type { Rollout } from "../types.ts";
 import { checkRolloutRequest, type RolloutRequest } from "../versions.ts";
 import type { RedisClient } from "./connection.ts";
-import { checkPartitions, checkVersion, WorkflowKeys } from "./keys.ts";
+import { checkVersion, WorkflowKeys } from "./keys.ts";
 import { keysFor, runScript } from "./scripts.ts";
 
 const corrupt = (key: string, what: string): FloxideError =>
@@ -56,10 +56,8 @@ export function rolloutArgs(request: RolloutRequest): (string | number)[] {
 }
 
 /** The keys of each of a workflow's partitions (the rollout lives in every one: keys.ts). */
-const partitionKeys = (workflow: string, prefix: string | undefined, partitions: number): WorkflowKeys[] => {
-  const keys = new WorkflowKeys(workflow, prefix);
-  return Array.from({ length: checkPartitions(partitions) }, (_, i) => keys.inPartition(i));
-};
+const partitionKeys = (workflow: string, prefix: string | undefined, partitions: number): WorkflowKeys[] =>
+  new WorkflowKeys(workflow, prefix).partitions(partitions);
 
 /**
  * Writes the rollout of `workflow` with any client (the operator's own connection): the same
