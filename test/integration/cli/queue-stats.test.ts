@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import { after, before, test } from "node:test";
 import {
   createRedisBackend,
-  partitionOf,
+  runIdIn,
   type RedisBackend,
   type WorkflowStore,
 } from "../../../worker/store/index.ts";
@@ -85,8 +85,7 @@ test("queue stats of six partitions shows each partition's depth; another --part
       [5, 1],
     ] as const) {
       for (let i = 0; i < count; i += 1) {
-        let runId = randomUUID();
-        while (partitionOf(runId, 6) !== partition) runId = randomUUID();
+        const runId = runIdIn(partition, 6);
         await store.createRun({
           runId,
           idempotencyKey: null,

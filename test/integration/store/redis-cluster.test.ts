@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import { Cluster, Redis } from "ioredis";
 import { createRedisBackend, createRedisClient, type WorkflowStore } from "../../../worker/store/index.ts";
 import type { PartitionedRedisStore } from "../../../worker/store/redis/index.ts";
-import { describeStoreContract, item, success } from "../../store/contract-suite.ts";
+import { describeStoreContract, item, success, type BackendFactory } from "../../store/contract-suite.ts";
 import { describeVersionContract } from "../../store/versions-suite.ts";
 import { startRedisCluster, type RedisClusterServer } from "../../support/redis.ts";
 
@@ -20,43 +20,21 @@ after(async () => {
   await cluster.stop();
 });
 
-describeStoreContract("redis cluster", {
+/** Backends on the cluster with a key prefix each. */
+const backends = (partitions: number): BackendFactory => ({
   create: async (options) =>
     createRedisBackend({
       ...options,
       connection: cluster.url,
       keyPrefix: `test-${randomUUID().slice(0, 8)}`,
+      partitions,
     }),
 });
 
-describeStoreContract("redis cluster, 6 partitions", {
-  create: async (options) =>
-    createRedisBackend({
-      ...options,
-      connection: cluster.url,
-      keyPrefix: `test-${randomUUID().slice(0, 8)}`,
-      partitions: 6,
-    }),
-});
-
-describeVersionContract("redis cluster, 6 partitions", {
-  create: async (options) =>
-    createRedisBackend({
-      ...options,
-      connection: cluster.url,
-      keyPrefix: `test-${randomUUID().slice(0, 8)}`,
-      partitions: 6,
-    }),
-});
-
-describeVersionContract("redis cluster", {
-  create: async (options) =>
-    createRedisBackend({
-      ...options,
-      connection: cluster.url,
-      keyPrefix: `test-${randomUUID().slice(0, 8)}`,
-    }),
-});
+describeStoreContract("redis cluster", backends(1));
+describeVersionContract("redis cluster", backends(1));
+describeStoreContract("redis cluster, 6 partitions", backends(6));
+describeVersionContract("redis cluster, 6 partitions", backends(6));
 
 describe("redis cluster key layout", () => {
   test("every key of a workflow hashes to one slot, whatever its runs do", async () => {

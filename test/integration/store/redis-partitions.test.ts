@@ -23,12 +23,14 @@ import {
   readRunsPage,
   readWorkersWithLeases,
   readWorkflowVersions,
+  runIdIn,
   type PartitionedRedisStore,
   type RedisBackend,
   type WorkflowStore,
 } from "../../../worker/store/index.ts";
 import { item } from "../../store/contract-suite.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
+import { blockedCount, clientsNamed } from "../../support/redis-clients.ts";
 import { waitFor } from "../../support/wait.ts";
 
 let redis: RedisServer;
@@ -55,14 +57,6 @@ function open(partitions: number, keyPrefix: string, name?: string): RedisBacken
   });
   backends.push(backend);
   return backend;
-}
-
-/** A run id that falls in `partition` of P. */
-function runIdIn(partition: number, partitions: number): string {
-  while (true) {
-    const runId = randomUUID();
-    if (partitionOf(runId, partitions) === partition) return runId;
-  }
 }
 
 async function startRun(store: WorkflowStore, runId: string = randomUUID()): Promise<string> {
@@ -193,10 +187,10 @@ describe("redis partitions: claiming", () => {
         if (claim !== null) claimed.push(claim.item.runId);
       }
     });
-    await waitFor(async () => (await blocked(name)).length === 6, {
+    await waitFor(async () => (await blockedCount(admin, name)) === 6, {
       message: "one blocked doorbell per partition",
     });
-    const addresses = new Set((await clients(name)).map((client) => client.addr));
+    const addresses = new Set((await clientsNamed(admin, name)).map((client) => client.addr));
     const monitor = await admin.monitor(); // a new connection of its own, in MONITOR mode
     let commands = 0;
     monitor.on("monitor", (_time: string, _args: string[], source: string) => {
@@ -231,7 +225,7 @@ describe("redis partitions: claiming", () => {
     const producer = open(6, keyPrefix).forWorkflow("fast");
     for (const partition of [4, 0, 2]) {
       const pending = worker.claim({ ...LEASE, blockMs: 10_000 });
-      await waitFor(async () => (await blocked(name)).length === 6, {
+      await waitFor(async () => (await blockedCount(admin, name)) === 6, {
         intervalMs: 10,
         message: "six doorbells",
       });
@@ -267,18 +261,6 @@ describe("redis partitions: claiming", () => {
     assert.deepEqual(await store.depth(), { ready: 4, inFlight: 0, delayed: 0, dead: 0 });
   });
 });
-
-async function clients(name: string): Promise<{ addr: string; cmd: string }[]> {
-  const list = String(await admin.call("CLIENT", "LIST"));
-  return list
-    .split("\n")
-    .filter((line) => line.includes(` name=${name} `))
-    .map((line) => ({ addr: /addr=(\S+)/.exec(line)?.[1] ?? "", cmd: /cmd=(\S+)/.exec(line)?.[1] ?? "" }));
-}
-
-const blocked = async (name: string): Promise<unknown[]> =>
-  (await clients(name)).filter((client) => client.cmd === "bzpopmin");
-
 describe("redis partitions: the console's readers", () => {
   test("list, page, find, detail, dead letters and leases see every partition", async () => {
     const keyPrefix = prefix();

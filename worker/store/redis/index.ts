@@ -30,6 +30,7 @@ export {
   LAYOUT_VERSION,
   MAX_PARTITIONS,
   partitionOf,
+  runIdIn,
   WorkflowKeys,
 } from "./keys.ts";
 export { corruptionOf } from "./scripts.ts";

@@ -76,6 +76,7 @@
  * keeps this rule for every key kind above.
  */
 import { MAX_PARTITIONS } from "../../../contract/worker-options.ts";
+import { randomUUID } from "node:crypto";
 import { FloxideError } from "../../sdk/index.ts";
 import { DEFAULT_VERSION } from "../versions.ts";
 
@@ -108,6 +109,14 @@ export function partitionOf(id: string, partitions: number): number {
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
   return hash % partitions;
+}
+
+/** A random run id in `partition` of P (about P tries): a run placed beside a key or another run. */
+export function runIdIn(partition: number, partitions: number): string {
+  while (true) {
+    const runId = randomUUID();
+    if (partitionOf(runId, partitions) === partition) return runId;
+  }
 }
 
 /** What `{p:w}:layout` holds for this layout version and P partitions. */

@@ -18,7 +18,16 @@
 import { FloxideError } from "../../sdk/index.ts";
 import type { ClaimOptions } from "../contract.ts";
 import type { Claim } from "../types.ts";
-import { MAX_CLAIM_BATCH, type ClaimAttempt, type ClaimRequest } from "./claimer.ts";
+import {
+  enqueueWaiter,
+  MAX_CLAIM_BATCH,
+  RECENT_EMPTY_MS,
+  settleWaiter,
+  STUCK_GRACE_MS,
+  type ClaimAttempt,
+  type ClaimRequest,
+  type Waiter,
+} from "./claimer.ts";
 import type { RedisClient } from "./connection.ts";
 
 export interface PartitionClaimerDeps {
@@ -32,19 +41,6 @@ export interface PartitionClaimerDeps {
   /** The wake marker key of a partition (its queue's, claimer.ts). */
   wakeKey(partition: number): string;
 }
-
-interface Waiter {
-  readonly options: ClaimOptions;
-  deadline: number;
-  resolve(claim: Claim | null): void;
-  reject(error: unknown): void;
-  detach(): void;
-}
-
-/** How long an empty answer of a partition stands in for a claim call without a confirming wait. */
-const RECENT_EMPTY_MS = 1000;
-/** Extra time a blocking command may take past its own timeout before it is presumed stuck. */
-const STUCK_GRACE_MS = 2000;
 
 interface KnownEmpty {
   /** When the partition was last seen or confirmed empty. */
@@ -80,23 +76,10 @@ export class PartitionClaimer {
   async claim(options: ClaimOptions): Promise<Claim | null> {
     if (this.closed) throw new FloxideError("StoreUnavailable", "the redis store is closed");
     if (options.blockMs <= 0) return this.claimNow(options);
-    return new Promise<Claim | null>((resolve, reject) => {
-      const onAbort = (): void => {
-        waiter.deadline = Date.now();
-        this.nudge?.(false);
-      };
-      const waiter: Waiter = {
-        options,
-        deadline: options.signal?.aborted === true ? Date.now() : Date.now() + options.blockMs,
-        resolve,
-        reject,
-        detach: () => options.signal?.removeEventListener("abort", onAbort),
-      };
-      options.signal?.addEventListener("abort", onAbort, { once: true });
-      this.waiters.push(waiter);
-      if (this.pumping) this.nudge?.(false);
-      else void this.pump();
-    });
+    const claim = enqueueWaiter(this.waiters, options, () => this.nudge?.(false));
+    if (this.pumping) this.nudge?.(false);
+    else void this.pump();
+    return claim;
   }
 
   /** A non-blocking claim sweeps every partition (an enqueue since may not have rung yet). */
@@ -136,10 +119,7 @@ export class PartitionClaimer {
   }
 
   private settle(waiter: Waiter, claim: Claim | null): void {
-    const index = this.waiters.indexOf(waiter);
-    if (index !== -1) this.waiters.splice(index, 1);
-    waiter.detach();
-    waiter.resolve(claim);
+    settleWaiter(this.waiters, waiter, claim);
   }
 
   /** Sweeps from the cursor; true when some waiters got items. */

@@ -36,7 +36,7 @@ import type {
 import { totalDepth, type RolloutRequest } from "../versions.ts";
 import type { RedisClient } from "./connection.ts";
 import { readWorkflowVersions, type WorkflowVersionDepths } from "./depth.ts";
-import { partitionOf } from "./keys.ts";
+import { partitionOf, runIdIn } from "./keys.ts";
 import { PartitionClaimer } from "./partition-claimer.ts";
 import type { RedisWorkflowStore } from "./store.ts";
 
@@ -251,11 +251,7 @@ export class PartitionedRedisStore implements WorkflowStore {
    */
   newRunId(idempotencyKey: string | null): string {
     if (idempotencyKey === null) return randomUUID();
-    const partition = partitionOf(idempotencyKey, this.partitions);
-    while (true) {
-      const runId = randomUUID();
-      if (partitionOf(runId, this.partitions) === partition) return runId;
-    }
+    return runIdIn(partitionOf(idempotencyKey, this.partitions), this.partitions);
   }
 
   async createRun(request: CreateRunRequest): Promise<{ runId: string; created: boolean }> {
