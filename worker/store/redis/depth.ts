@@ -1,19 +1,19 @@
 /**
  * Queue depth in O(1) per version and partition (LLEN / ZCARD), readable with any ioredis client:
  * the operator calls these with its own connection to scale each version's worker Deployment.
- * Items live in the queue keys of their version and partition (keys.ts), so the reader first
- * reads the registered versions (`versions`) of every partition, then each one's depth: two
- * pipelined round trips per Cluster node (one server: two in all), however many workflows and
+ * Items live in the queue keys of their version and partition (keys.ts): one read-depth call per
+ * partition reads its registered versions (`versions`) and each one's depth, all calls sent at
+ * once: one round trip per Cluster node (one server: one in all), however many workflows and
  * partitions. Replies are decoded by schema.
  */
 import { FloxideError } from "../../sdk/index.ts";
 import type { PartitionBacklog, QueueDepth, Rollout, VersionBacklog, WorkflowVersions } from "../types.ts";
 import { totalDepth } from "../versions.ts";
 import type { RedisClient } from "./connection.ts";
-import { groupByNode } from "./cluster-slots.ts";
 import { checkPartitions, decodeLayoutRecord, partitionMismatch, WorkflowKeys } from "./keys.ts";
 import { decodeReply, VersionDepthReplySchema } from "./reply-schemas.ts";
 import { decodeVersionsHash } from "./rollout.ts";
+import { keysFor, runScript } from "./scripts.ts";
 
 export interface QueueDepthOptions {
   /** The key prefix the workers use (default `floxide`). */
@@ -64,56 +64,43 @@ interface PartitionRead {
   readonly keys: WorkflowKeys;
   readonly configured: number;
   readonly rollout: Rollout;
-  readonly since: Map<string, number>;
   readonly dead: number;
   readonly layout: string | null;
-  versions: VersionBacklog[];
+  readonly versions: VersionBacklog[];
 }
 
-/** Reads the partitions on one node: two pipelines (the `versions` hashes, then the depths). */
-async function readOnNode(
+/** One partition's versions, depths, dead letters and layout record: one read-depth call. */
+async function readPartition(
   redis: RedisClient,
-  parts: readonly { keys: WorkflowKeys; configured: number }[],
-): Promise<PartitionRead[]> {
-  const what = parts.map(({ keys }) => keys.base).join(", ");
-  const hashes = await execPipeline(
-    parts.reduce(
-      (p, { keys }) => p.hgetall(keys.key("versions")).llen(keys.key("dead")).get(keys.key("layout")),
-      redis.pipeline(),
-    ),
-    `versions of ${what}`,
-  );
-  const reads: PartitionRead[] = parts.map(({ keys, configured }, i) => {
-    const hash = hashes[3 * i] as Record<string, string>;
-    const layout = hashes[3 * i + 2];
-    return {
-      keys,
-      configured,
-      dead: Number(hashes[3 * i + 1]),
-      layout: typeof layout === "string" ? layout : null,
-      versions: [],
-      ...decodeVersionsHash(keys.key("versions"), hash),
-    };
-  });
-  if (!reads.some(({ since }) => since.size > 0)) return reads;
-  const pipeline = reads.reduce(
-    (p, { keys, since }) => [...since.keys()].reduce((q, v) => depthCommands(q, keys, v), p),
-    redis.pipeline(),
-  );
-  const depths = await execPipeline(pipeline, `version depths of ${what}`);
-  let at = 0;
-  for (const read of reads) {
-    for (const [version, first] of read.since) {
-      const [ready, inFlight, delayed] = decodeReply(
-        VersionDepthReplySchema,
-        depths.slice(at, at + 3),
-        `queue depth of '${read.keys.base}' version '${version}'`,
-      );
-      at += 3;
-      read.versions.push({ version, since: first, ready, inFlight, delayed });
-    }
+  keys: WorkflowKeys,
+  configured: number,
+): Promise<PartitionRead> {
+  const reply = await runScript(redis, "read-depth", keysFor(keys, "read-depth"), [keys.base, 0]);
+  const what = `queue depth of '${keys.base}'`;
+  if (!Array.isArray(reply) || !Array.isArray(reply[0]) || !Array.isArray(reply[3])) {
+    throw new FloxideError("StoreUnavailable", `${what}: unexpected reply ${JSON.stringify(reply)}`);
   }
-  return reads;
+  const [flat, dead, layout, depths] = reply as [unknown[], unknown, unknown, unknown[]];
+  const hash: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) hash[String(flat[i])] = String(flat[i + 1]);
+  const { rollout, since } = decodeVersionsHash(keys.key("versions"), hash);
+  const versions = depths.map((entry) => {
+    const [version, ...counts] = Array.isArray(entry) ? (entry as unknown[]) : [];
+    const [ready, inFlight, delayed] = decodeReply(
+      VersionDepthReplySchema,
+      counts,
+      `${what} version '${String(version)}'`,
+    );
+    return { version: String(version), since: since.get(String(version)) ?? 0, ready, inFlight, delayed };
+  });
+  return {
+    keys,
+    configured,
+    rollout,
+    dead: Number(dead),
+    layout: typeof layout === "string" ? layout : null,
+    versions,
+  };
 }
 
 /** A workflow's partitions merged: the rollout is partition 0's (written to all), depths summed. */
@@ -162,8 +149,9 @@ const partitionsOf = (options: QueueDepthOptions, workflow: string): number => {
 
 /**
  * The versions of each workflow with their queue depth summed over its partitions (or the error
- * that refuses it: another recorded partition count). Every partition on one node is read with
- * the same two pipelines: two round trips per node, all nodes at once, however many workflows.
+ * that refuses it: another recorded partition count). One read-depth call per partition, all sent
+ * at once: one round trip per node (the calls to one node go out together on its connection),
+ * however many workflows, partitions and versions.
  */
 export async function readWorkflowVersionsOrErrors(
   redis: RedisClient,
@@ -177,8 +165,9 @@ export async function readWorkflowVersionsOrErrors(
       .partitions(configured)
       .map((keys) => ({ keys, configured }));
   });
-  const groups = groupByNode(redis, parts, ({ keys }) => keys.base);
-  const reads = (await Promise.all(groups.map((group) => readOnNode(redis, group)))).flat();
+  const reads = await Promise.all(
+    parts.map(({ keys, configured }) => readPartition(redis, keys, configured)),
+  );
   return new Map(
     unique.map((workflow) => [
       workflow,
