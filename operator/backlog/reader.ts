@@ -151,18 +151,26 @@ export class RedisBacklogReader implements BacklogReader, VersionWriter {
       for (const target of targets) out.set(target.key, { ok: false, error: (error as Error).message });
       return out;
     }
-    const byPrefix = new Map<string, Map<string, number>>();
+    // By prefix and partition count: two WorkflowDeployments may name one workflow differently.
+    const byPrefix = new Map<string, { prefix: string; partitions: number; workflows: string[] }>();
     for (const target of targets) {
-      const workflows = byPrefix.get(target.prefix) ?? new Map<string, number>();
-      byPrefix.set(target.prefix, workflows.set(target.workflow, target.partitions));
+      const group = `${target.partitions}:${target.prefix}`;
+      const found = byPrefix.get(group) ?? {
+        prefix: target.prefix,
+        partitions: target.partitions,
+        workflows: [],
+      };
+      found.workflows.push(target.workflow);
+      byPrefix.set(group, found);
     }
     let timer: NodeJS.Timeout | undefined;
     try {
       // All commands are written before any reply is awaited: the depth reads of every partition
       // on one node share its pipelines (depth.ts).
-      const depthReads = [...byPrefix].map(async ([prefix, partitions]) => ({
+      const depthReads = [...byPrefix.values()].map(async ({ prefix, partitions, workflows }) => ({
         prefix,
-        depths: await readWorkflowVersionsOrErrors(client, [...partitions.keys()], { prefix, partitions }),
+        partitions,
+        depths: await readWorkflowVersionsOrErrors(client, workflows, { prefix, partitions }),
       }));
       const workerReads = targets.map(async (target) => ({
         target,
@@ -176,7 +184,9 @@ export class RedisBacklogReader implements BacklogReader, VersionWriter {
       all.catch(() => undefined);
       const [depths, workers] = await Promise.race([all, deadline]);
       for (const target of targets) {
-        const found = depths.find((entry) => entry.prefix === target.prefix)?.depths.get(target.workflow);
+        const found = depths
+          .find((entry) => entry.prefix === target.prefix && entry.partitions === target.partitions)
+          ?.depths.get(target.workflow);
         const liveness = workers.find((entry) => entry.target.key === target.key)?.liveness;
         // A malformed liveness entry is a worker we cannot rank: it keeps the default deletion cost.
         if (found instanceof Error) {

@@ -7,7 +7,8 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { Cluster, Redis } from "ioredis";
 import { createRedisBackend, createRedisClient, type WorkflowStore } from "../../../worker/store/index.ts";
-import type { PartitionedRedisStore } from "../../../worker/store/redis/index.ts";
+import { runIdIn, type PartitionedRedisStore } from "../../../worker/store/redis/index.ts";
+import { RedisBacklogReader } from "../../../operator/backlog/reader.ts";
 import { describeStoreContract, item, success, type BackendFactory } from "../../store/contract-suite.ts";
 import { describeVersionContract } from "../../store/versions-suite.ts";
 import { startRedisCluster, type RedisClusterServer } from "../../support/redis.ts";
@@ -113,6 +114,52 @@ describe("redis cluster partitions", () => {
       assert.equal(masters.size, 3, "the partitions spread over the three masters");
     } finally {
       client.disconnect();
+      await backend.close();
+    }
+  });
+});
+
+describe("the operator's backlog reader on the cluster", () => {
+  test("sums the six partitions spread over the masters; another partition count is refused", async () => {
+    const keyPrefix = `reader-${randomUUID().slice(0, 8)}`;
+    const backend = createRedisBackend({
+      connection: cluster.url,
+      keyPrefix,
+      retentionMs: 60_000,
+      partitions: 6,
+    });
+    const reader = new RedisBacklogReader({ timeoutMs: 10_000 });
+    try {
+      const store = backend.forWorkflow("orders");
+      for (let partition = 0; partition < 6; partition += 1) {
+        for (let i = 0; i <= partition; i += 1) {
+          const runId = runIdIn(partition, 6);
+          await store.createRun({
+            runId,
+            idempotencyKey: null,
+            input: i,
+            version: "1",
+            startItem: item(store, runId, "a"),
+          });
+        }
+      }
+      const target = {
+        workflow: "orders",
+        prefix: keyPrefix,
+        connection: { url: cluster.url, cluster: true as const },
+      };
+      const readings = await reader.read([
+        { ...target, key: "apps/orders", partitions: 6 },
+        { ...target, key: "apps/wrong", partitions: 3 },
+      ]);
+      const orders = readings.get("apps/orders");
+      assert.ok(orders?.ok, JSON.stringify(orders));
+      assert.deepEqual(orders.depth, { ready: 21, inFlight: 0, delayed: 0, dead: 0 });
+      const wrong = readings.get("apps/wrong");
+      assert.ok(wrong !== undefined && !wrong.ok);
+      assert.match(wrong.error, /has 6 partition\(s\) in Redis .*configured with 3: set --partitions 6/);
+    } finally {
+      await reader.close();
       await backend.close();
     }
   });

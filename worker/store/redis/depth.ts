@@ -19,10 +19,10 @@ export interface QueueDepthOptions {
   /** The key prefix the workers use (default `floxide`). */
   readonly prefix?: string;
   /**
-   * Each workflow's partition count (keys.ts; default 1): one number for all, or per workflow. A
-   * workflow whose keys record another count is refused (partitionMismatch).
+   * The workflows' partition count (keys.ts; default 1). A workflow whose keys record another
+   * count is refused (partitionMismatch).
    */
-  readonly partitions?: number | ReadonlyMap<string, number>;
+  readonly partitions?: number;
 }
 
 type Pipeline = ReturnType<RedisClient["pipeline"]>;
@@ -142,11 +142,6 @@ function mergePartitions(reads: readonly PartitionRead[]): WorkflowVersionDepths
   };
 }
 
-const partitionsOf = (options: QueueDepthOptions, workflow: string): number => {
-  const { partitions } = options;
-  return checkPartitions(typeof partitions === "number" ? partitions : (partitions?.get(workflow) ?? 1));
-};
-
 /**
  * The versions of each workflow with their queue depth summed over its partitions (or the error
  * that refuses it: another recorded partition count). One read-depth call per partition, all sent
@@ -160,7 +155,7 @@ export async function readWorkflowVersionsOrErrors(
 ): Promise<Map<string, WorkflowVersionDepths | FloxideError>> {
   const unique = [...new Set(workflows)];
   const parts = unique.flatMap((workflow) => {
-    const configured = partitionsOf(options, workflow);
+    const configured = checkPartitions(options.partitions ?? 1);
     return new WorkflowKeys(workflow, options.prefix)
       .partitions(configured)
       .map((keys) => ({ keys, configured }));
