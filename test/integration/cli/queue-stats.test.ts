@@ -7,13 +7,8 @@ import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import { after, before, test } from "node:test";
-import {
-  createRedisBackend,
-  runIdIn,
-  type RedisBackend,
-  type WorkflowStore,
-} from "../../../worker/store/index.ts";
-import { item } from "../../store/contract-suite.ts";
+import { createRedisBackend, runIdIn, type RedisBackend } from "../../../worker/store/index.ts";
+import { startRun } from "../../store/versions-suite.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
 
 let redis: RedisServer;
@@ -28,30 +23,27 @@ after(async () => {
   await redis.stop();
 });
 
-async function start(store: WorkflowStore): Promise<void> {
-  const runId = randomUUID();
-  const startItem = item(store, runId, "a", null, { version: store.version });
-  await store.createRun({ runId, idempotencyKey: null, input: null, version: store.version, startItem });
-}
+/** `floxide queue stats <workflow> --redis <url> ...args` in a child process. */
+const queueStats = (workflow: string, ...args: string[]) =>
+  promisify(execFile)(process.execPath, [
+    "cli/main.ts",
+    "queue",
+    "stats",
+    workflow,
+    "--redis",
+    redis.url,
+    ...args,
+  ]);
 
 test("queue stats lists each version's backlog and role, and names the stranded one", async () => {
   const v1 = backend.forWorkflow("orders", "1");
   const v2 = backend.forWorkflow("orders", "2");
-  for (let i = 0; i < 3; i += 1) await start(v1);
+  for (let i = 0; i < 3; i += 1) await startRun(v1);
   await v1.writeRollout({ current: "2", ramp: null });
-  await start(v1); // goes to version 2, the current one
+  await startRun(v1); // goes to version 2, the current one
   await v2.heartbeat({ workerId: "pod-v2", status: "idle", inFlight: 0, at: Date.now() }, 60_000);
 
-  const run = (...args: string[]) =>
-    promisify(execFile)(process.execPath, [
-      "cli/main.ts",
-      "queue",
-      "stats",
-      "orders",
-      "--redis",
-      redis.url,
-      ...args,
-    ]);
+  const run = (...args: string[]) => queueStats("orders", ...args);
   const { stdout } = await run();
   assert.match(stdout, /^workflow orders: ready 4, in flight 0, delayed 0, dead 0; workers 1\n/);
   assert.match(
@@ -85,28 +77,10 @@ test("queue stats of six partitions shows each partition's depth; another --part
       [5, 1],
     ] as const) {
       for (let i = 0; i < count; i += 1) {
-        const runId = runIdIn(partition, 6);
-        await store.createRun({
-          runId,
-          idempotencyKey: null,
-          input: null,
-          version: "1",
-          startItem: item(store, runId, "a"),
-        });
+        await startRun(store, runIdIn(partition, 6));
       }
     }
-    const run = (...args: string[]) =>
-      promisify(execFile)(process.execPath, [
-        "cli/main.ts",
-        "queue",
-        "stats",
-        "orders",
-        "--redis",
-        redis.url,
-        "--key-prefix",
-        keyPrefix,
-        ...args,
-      ]);
+    const run = (...args: string[]) => queueStats("orders", "--key-prefix", keyPrefix, ...args);
     const { stdout } = await run("--partitions", "6");
     assert.match(stdout, /^workflow orders: ready 4, in flight 0, delayed 0, dead 0; workers 0\n/);
     assert.match(stdout, /\n {2}partition 2: ready 3, in flight 0, delayed 0, dead 0\n/);

@@ -26,9 +26,9 @@ import {
   runIdIn,
   type PartitionedRedisStore,
   type RedisBackend,
-  type WorkflowStore,
 } from "../../../worker/store/index.ts";
 import { item } from "../../store/contract-suite.ts";
+import { startRun } from "../../store/versions-suite.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
 import { blockedCount, clientsNamed } from "../../support/redis-clients.ts";
 import { waitFor } from "../../support/wait.ts";
@@ -57,17 +57,6 @@ function open(partitions: number, keyPrefix: string, name?: string): RedisBacken
   });
   backends.push(backend);
   return backend;
-}
-
-async function startRun(store: WorkflowStore, runId: string = randomUUID()): Promise<string> {
-  await store.createRun({
-    runId,
-    idempotencyKey: null,
-    input: null,
-    version: "1",
-    startItem: item(store, runId, "a"),
-  });
-  return runId;
 }
 
 const prefix = (): string => `parts-${randomUUID().slice(0, 8)}`;
