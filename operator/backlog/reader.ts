@@ -1,10 +1,10 @@
 // Reads the backlog (queue depth, per workflow version, summed over the workflow's partitions) and
-// the worker liveness of many workflows from Redis: two round trips per Redis node per poll (the
-// versions of every partition on the node, then their depths), over
-// one pooled connection per endpoint. The operator
-// reads through the store's read-only readers (worker/store: depth, liveness by the Redis clock);
-// it never runs the store's other scripts (list-workers would also prune), only its two
-// idempotent writes of versions (VersionWriter: the rollout, forgetting a retired version).
+// the worker liveness of many workflows from Redis: one round trip per Redis node per poll (one
+// read-only read-depth call per partition, all sent at once), over one pooled connection per
+// endpoint. The operator reads through the store's read-only readers (worker/store: depth,
+// liveness by the Redis clock); the only store functions it runs besides read-depth are its two
+// idempotent writes of versions (VersionWriter: the rollout, forgetting a retired version);
+// never the others (list-workers would also prune).
 import type { RedisOptions } from "ioredis";
 import { backoffDelayMs, type Backoff } from "../../common/backoff.ts";
 import {

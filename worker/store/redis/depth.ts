@@ -199,7 +199,7 @@ export async function readQueueDepth(
   return (await readQueueDepths(redis, [workflow], options)).get(workflow) as QueueDepth;
 }
 
-/** The depth of many workflows (all versions and partitions each), in two round trips per node. */
+/** The depth of many workflows (all versions and partitions each), in one round trip per node. */
 export async function readQueueDepths(
   redis: RedisClient,
   workflows: readonly string[],
