@@ -27,7 +27,7 @@ import {
   type PartitionedRedisStore,
   type RedisBackend,
 } from "../../../worker/store/index.ts";
-import { item } from "../../store/contract-suite.ts";
+import { item, success } from "../../store/contract-suite.ts";
 import { startRun } from "../../store/versions-suite.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
 import { blockedCount, clientsNamed } from "../../support/redis-clients.ts";
@@ -120,6 +120,27 @@ describe("redis partitions: runs and idempotency keys", () => {
       },
     );
     assert.equal((await store.depth()).ready, 1);
+  });
+});
+
+describe("redis partitions: commits", () => {
+  test("commits asked for in one tick are batched per partition: one call per partition", async () => {
+    const store = open(6, prefix()).forWorkflow("batched");
+    const fcalls = async (): Promise<number> =>
+      Number(/cmdstat_fcall:calls=(\d+)/.exec(String(await admin.info("commandstats")))?.[1] ?? 0);
+    // Two runs in partition 1, one in partition 4: two calls (one batch of three would be one).
+    for (const partition of [1, 1, 4]) await startRun(store, runIdIn(partition, 6));
+    const claims = [];
+    for (let i = 0; i < 3; i += 1) claims.push(await store.claim(LEASE));
+    const before = await fcalls();
+    const results = await Promise.all(
+      claims.map((claim) => store.commit(claim as NonNullable<typeof claim>, success())),
+    );
+    assert.equal((await fcalls()) - before, 2, "one commit call per partition");
+    assert.deepEqual(
+      results.map((result) => result.status),
+      ["committed", "committed", "committed"],
+    );
   });
 });
 
