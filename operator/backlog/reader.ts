@@ -42,7 +42,12 @@ export type BacklogReading =
       /** The rollout state and each version's backlog (runs are pinned to their version). */
       readonly versions: WorkflowVersions;
     }
-  | { readonly ok: false; readonly error: string };
+  | {
+      readonly ok: false;
+      readonly error: string;
+      /** Why, when Redis answered: PartitionMismatch (another partition count is recorded). */
+      readonly reason?: string;
+    };
 
 export interface BacklogReader {
   read(targets: readonly BacklogTarget[]): Promise<Map<string, BacklogReading>>;
@@ -191,7 +196,7 @@ export class RedisBacklogReader implements BacklogReader, VersionWriter {
         // A malformed liveness entry is a worker we cannot rank: it keeps the default deletion cost.
         if (found instanceof Error) {
           // Another partition count recorded in Redis: the message names both and what to do.
-          out.set(target.key, { ok: false, error: found.message });
+          out.set(target.key, { ok: false, error: found.message, reason: "PartitionMismatch" });
         } else if (found) {
           const versions = { rollout: found.rollout, versions: found.versions };
           out.set(target.key, {

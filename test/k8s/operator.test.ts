@@ -316,6 +316,7 @@ clusterTest(
       refused.message ?? "",
       /has 6 partition\(s\) in Redis .*configured with 4: set --partitions 6/,
     );
+    assert.equal(refused.reason, "PartitionMismatch");
     await custom.deleteNamespacedCustomObject({ ...group, namespace: NS, name: "recorded" });
     await custom.deleteNamespacedCustomObject({ ...group, namespace: NS, name: "sharded" });
   },
