@@ -37,7 +37,7 @@ export async function runOperatorPoll(
       const liveness = { workerId: `w${w}`, status: "busy", inFlight: 1, at };
       fill.hset(keys.key("workers"), `w${w}`, `${at + 60_000}|${JSON.stringify(liveness)}`);
     }
-    targets.push({ key: `default/${workflow}`, workflow, prefix, connection: { url } });
+    targets.push({ key: `default/${workflow}`, workflow, prefix, partitions: 1, connection: { url } });
   }
   await fill.exec();
   const reader = new RedisBacklogReader();

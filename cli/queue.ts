@@ -2,6 +2,7 @@ import { resolveOptions } from "../contract/index.ts";
 import {
   reportVersions,
   type DeadLetter,
+  type PartitionBacklog,
   type VersionReport,
   type WorkflowStore,
 } from "../worker/store/index.ts";
@@ -34,12 +35,15 @@ async function stats(store: WorkflowStore, json: boolean): Promise<string> {
   const report = reportVersions(versions, workers);
   if (json) {
     const { deadLettered, leaseReclaims } = metrics;
-    const { rollout } = versions;
-    return `${JSON.stringify({ workflow, ...depth, workers: workers.length, deadLettered, leaseReclaims, rollout, versions: report }, null, 2)}\n`;
+    const { rollout, partitions = [] } = versions;
+    return `${JSON.stringify({ workflow, ...depth, workers: workers.length, deadLettered, leaseReclaims, rollout, versions: report, partitions }, null, 2)}\n`;
   }
+  const partitions = versions.partitions ?? [];
   return [
     `workflow ${workflow}: ready ${depth.ready}, in flight ${depth.inFlight}, delayed ${depth.delayed}, dead ${depth.dead}; workers ${workers.length}`,
     ...report.map(versionLine),
+    // One line per partition of a partitioned workflow: a skew (one hot partition) shows here.
+    ...(partitions.length > 1 ? partitions.map(partitionLine) : []),
   ]
     .map((line) => `${line}\n`)
     .join("");
@@ -52,6 +56,9 @@ function versionLine(v: VersionReport): string {
     ? `${line}; STRANDED: no worker of version ${v.version} is running and new runs go elsewhere; start one (WorkflowDeployment spec.version ${v.version}) to finish its runs`
     : line;
 }
+
+const partitionLine = (p: PartitionBacklog): string =>
+  `  partition ${p.partition}: ready ${p.ready}, in flight ${p.inFlight}, delayed ${p.delayed}, dead ${p.dead}`;
 
 async function dead(store: WorkflowStore, limit: number, json: boolean): Promise<string> {
   const letters = await store.deadLetters(limit);

@@ -16,6 +16,14 @@ import {
 export const DURABILITIES = ["fast", "replicated"] as const;
 export type Durability = (typeof DURABILITIES)[number];
 
+/**
+ * Most partitions a workflow may have (worker/store/redis/keys.ts). Each partition is a slot of
+ * its own, and an idle worker holds one blocking connection and sends about one command per block
+ * period per partition: 64 spreads a workflow over up to 64 Cluster masters (far more than one
+ * workflow's throughput needs) while keeping an idle worker's connections and commands bounded.
+ */
+export const MAX_PARTITIONS = 64;
+
 /** How `floxide` commands name a Redis server; shared by the worker and every Redis command. */
 export const REDIS_OPTIONS = {
   redisUrl: {
@@ -66,6 +74,16 @@ export const REDIS_OPTIONS = {
     type: "string",
     default: "floxide",
     description: "Prefix of every Redis key.",
+  },
+  partitions: {
+    flag: "partitions",
+    env: "FLOXIDE_PARTITIONS",
+    type: "int",
+    default: 1,
+    min: 1,
+    max: MAX_PARTITIONS,
+    description:
+      "Partitions of the workflow: each its own Redis Cluster slot, a run wholly in one. Fixed once the workflow's keys exist: every worker, CLI and the operator must use the recorded count.",
   },
 } as const satisfies OptionTable;
 

@@ -34,10 +34,18 @@ export async function startWorker(config: WorkerConfig, log: Pino): Promise<Runn
   const wlog = log.child({ workflow: def.name, worker: workerId });
   const backend = await openRedisBackend(config, wlog);
   const store = backend.forWorkflow(def.name, def.version);
-  await backend.ping().catch((error: unknown) => {
+  try {
+    await backend.ping();
+    // Keys of another layout or partition count: this worker could never serve them.
+    await store.checkLayout?.();
+  } catch (error) {
+    if (error instanceof FloxideError && error.code === "InvalidConfig") {
+      await backend.close();
+      throw error;
+    }
     // Not fatal: the loops retry and /readyz reports it until Redis answers.
     wlog.warn({ err: error }, "Redis is not reachable yet");
-  });
+  }
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "floxide_worker_" });

@@ -82,6 +82,7 @@ export const LOCAL_WORKER_OPTIONS_LEFT_TO_DEFAULTS: Readonly<Partial<Record<Work
   durability: "the local Redis is a standalone server without replicas (`replicated` would never confirm)",
   retentionSeconds: "the local loop reads its runs while it runs",
   workflowVersion: "the local workers run the version their module declares (a dev edit may change it)",
+  partitions: "the local loop serves one workflow on one standalone Redis: one partition",
 };
 
 /** The flags of one local worker process, named by the worker's contract. */

@@ -10,6 +10,8 @@ export interface ConsoleContext {
   /** For actions: they go through the store's functions, never raw writes. */
   readonly backend: StoreBackend;
   readonly prefix: string;
+  /** The workflows' partition count (--partitions; default 1): the readers merge the partitions. */
+  readonly partitions?: number;
   /** The workflows shown; null: every workflow found in the Redis. */
   readonly workflows: readonly string[] | null;
   /** Graphs of the workflows given as modules, by name. */

@@ -69,7 +69,7 @@ async function workflowsOf(entries: readonly string[]) {
 async function connect(
   redis: RawOptions,
   env: NodeJS.ProcessEnv,
-): Promise<{ client: RedisClient; backend: StoreBackend; prefix: string }> {
+): Promise<{ client: RedisClient; backend: StoreBackend; prefix: string; partitions: number }> {
   const settings = resolveOptions(REDIS_OPTIONS, redis, env);
   const retentionSeconds = WORKER_OPTIONS.retentionSeconds.default;
   const client = createRedisClient(redisConnectionOptions({ ...settings, retentionSeconds }));
@@ -89,8 +89,9 @@ async function connect(
     client,
     keyPrefix: settings.keyPrefix,
     retentionMs: retentionSeconds * 1000,
+    partitions: settings.partitions,
   });
-  return { client, backend, prefix: settings.keyPrefix };
+  return { client, backend, prefix: settings.keyPrefix, partitions: settings.partitions };
 }
 
 /** Starts the console; the caller closes it. */
@@ -106,11 +107,12 @@ export async function startConsole(settings: ConsoleSettings): Promise<RunningCo
           inCluster: settings.env.KUBERNETES_SERVICE_HOST !== undefined,
           namespace: settings.kube.namespace,
         });
-  const { client, backend, prefix } = await connect(settings.redis, settings.env);
+  const { client, backend, prefix, partitions } = await connect(settings.redis, settings.env);
   const ctx: ConsoleContext = {
     redis: client,
     backend,
     prefix,
+    partitions,
     workflows: names.length === 0 ? null : names,
     graphs,
     contexts,

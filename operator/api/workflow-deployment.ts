@@ -6,7 +6,7 @@
 import type { Hint, Kind, OptionalKind, ReadonlyKind } from "@sinclair/typebox";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { DURABILITIES } from "../../contract/index.ts";
+import { DURABILITIES, MAX_PARTITIONS } from "../../contract/index.ts";
 import {
   bool,
   int,
@@ -216,7 +216,7 @@ export const WorkflowDeploymentSpecSchema = withRules(
         text("Workflow name: the Redis keys and the queue the workers serve. Immutable.", {
           minLength: 1,
           maxLength: 200,
-          pattern: "^[^{}\\s]+$",
+          pattern: "^[^{}\\s#]+$",
         }),
         [{ rule: "self == oldSelf", message: "spec.workflow is immutable" }],
       ),
@@ -305,6 +305,10 @@ export const WorkflowDeploymentSpecSchema = withRules(
         pattern: "^[^{}\\s]+$",
         default: "floxide",
       }),
+      partitions: int(
+        `Partitions of the workflow (FLOXIDE_PARTITIONS): each its own Redis Cluster slot, so its throughput grows with the cluster's masters; the backlog is their sum. Fixed once the workflow's keys exist in Redis (workers and the operator refuse another count). 1 to ${MAX_PARTITIONS}. Default 1.`,
+        { minimum: 1, maximum: MAX_PARTITIONS, default: 1 },
+      ),
       logLevel: oneOfStrings(
         "Worker log level. Default info.",
         ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const,

@@ -1,9 +1,10 @@
-// Reads the backlog (queue depth, per workflow version) and the worker liveness of many workflows
-// from Redis: two round trips per Redis endpoint per poll (the versions, then their depths), over
-// one pooled connection per endpoint. The operator
-// reads through the store's read-only readers (worker/store: depth, liveness by the Redis clock);
-// it never runs the store's other scripts (list-workers would also prune), only its two
-// idempotent writes of versions (VersionWriter: the rollout, forgetting a retired version).
+// Reads the backlog (queue depth, per workflow version, summed over the workflow's partitions) and
+// the worker liveness of many workflows from Redis: one round trip per Redis node per poll (one
+// read-only read-depth call per partition, all sent at once), over one pooled connection per
+// endpoint. The operator reads through the store's read-only readers (worker/store: depth,
+// liveness by the Redis clock); the only store functions it runs besides read-depth are its two
+// idempotent writes of versions (VersionWriter: the rollout, forgetting a retired version);
+// never the others (list-workers would also prune).
 import type { RedisOptions } from "ioredis";
 import { backoffDelayMs, type Backoff } from "../../common/backoff.ts";
 import {
@@ -11,7 +12,7 @@ import {
   describeRedisConnection,
   forgetVersionWith,
   readWorkerLiveness,
-  readWorkflowVersions,
+  readWorkflowVersionsOrErrors,
   totalDepth,
   writeRolloutWith,
   type QueueDepth,
@@ -27,6 +28,8 @@ export interface BacklogTarget {
   readonly key: string;
   readonly workflow: string;
   readonly prefix: string;
+  /** The workflow's partitions (spec.partitions): the backlog is their sum. */
+  readonly partitions: number;
   readonly connection: RedisConnectionOptions;
 }
 
@@ -39,7 +42,12 @@ export type BacklogReading =
       /** The rollout state and each version's backlog (runs are pinned to their version). */
       readonly versions: WorkflowVersions;
     }
-  | { readonly ok: false; readonly error: string };
+  | {
+      readonly ok: false;
+      readonly error: string;
+      /** Why, when Redis answered: PartitionMismatch (another partition count is recorded). */
+      readonly reason?: string;
+    };
 
 export interface BacklogReader {
   read(targets: readonly BacklogTarget[]): Promise<Map<string, BacklogReading>>;
@@ -102,12 +110,12 @@ export class RedisBacklogReader implements BacklogReader, VersionWriter {
 
   async writeRollout(target: BacklogTarget, request: RolloutRequest): Promise<void> {
     const client = this.client(endpointKey(target.connection), target.connection);
-    await writeRolloutWith(client, target.workflow, request, target.prefix);
+    await writeRolloutWith(client, target.workflow, request, target.prefix, target.partitions);
   }
 
   async forgetVersion(target: BacklogTarget, version: string): Promise<boolean> {
     const client = this.client(endpointKey(target.connection), target.connection);
-    return forgetVersionWith(client, target.workflow, version, target.prefix);
+    return forgetVersionWith(client, target.workflow, version, target.prefix, target.partitions);
   }
 
   async close(): Promise<void> {
@@ -148,15 +156,26 @@ export class RedisBacklogReader implements BacklogReader, VersionWriter {
       for (const target of targets) out.set(target.key, { ok: false, error: (error as Error).message });
       return out;
     }
-    const byPrefix = new Map<string, string[]>();
-    for (const target of targets)
-      byPrefix.set(target.prefix, [...(byPrefix.get(target.prefix) ?? []), target.workflow]);
+    // By prefix and partition count: two WorkflowDeployments may name one workflow differently.
+    const byPrefix = new Map<string, { prefix: string; partitions: number; workflows: string[] }>();
+    for (const target of targets) {
+      const group = `${target.partitions}:${target.prefix}`;
+      const found = byPrefix.get(group) ?? {
+        prefix: target.prefix,
+        partitions: target.partitions,
+        workflows: [],
+      };
+      found.workflows.push(target.workflow);
+      byPrefix.set(group, found);
+    }
     let timer: NodeJS.Timeout | undefined;
     try {
-      // All commands are written before any reply is awaited: one round trip for the endpoint.
-      const depthReads = [...byPrefix].map(async ([prefix, workflows]) => ({
+      // All commands are written before any reply is awaited: the depth reads of every partition
+      // on one node share its pipelines (depth.ts).
+      const depthReads = [...byPrefix.values()].map(async ({ prefix, partitions, workflows }) => ({
         prefix,
-        depths: await readWorkflowVersions(client, workflows, { prefix }),
+        partitions,
+        depths: await readWorkflowVersionsOrErrors(client, workflows, { prefix, partitions }),
       }));
       const workerReads = targets.map(async (target) => ({
         target,
@@ -170,10 +189,15 @@ export class RedisBacklogReader implements BacklogReader, VersionWriter {
       all.catch(() => undefined);
       const [depths, workers] = await Promise.race([all, deadline]);
       for (const target of targets) {
-        const found = depths.find((entry) => entry.prefix === target.prefix)?.depths.get(target.workflow);
+        const found = depths
+          .find((entry) => entry.prefix === target.prefix && entry.partitions === target.partitions)
+          ?.depths.get(target.workflow);
         const liveness = workers.find((entry) => entry.target.key === target.key)?.liveness;
         // A malformed liveness entry is a worker we cannot rank: it keeps the default deletion cost.
-        if (found) {
+        if (found instanceof Error) {
+          // Another partition count recorded in Redis: the message names both and what to do.
+          out.set(target.key, { ok: false, error: found.message, reason: "PartitionMismatch" });
+        } else if (found) {
           const versions = { rollout: found.rollout, versions: found.versions };
           out.set(target.key, {
             ok: true,

@@ -30,6 +30,7 @@ export async function backlogTarget(wfd: WorkflowDeployment, secrets: SecretRead
     key: `${namespace}/${wfd.metadata.name}`,
     workflow: wfd.spec.workflow,
     prefix: wfd.spec.keyPrefix,
+    partitions: wfd.spec.partitions,
     connection,
   };
 }

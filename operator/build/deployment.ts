@@ -62,6 +62,7 @@ export function workerEnv(wfd: WorkflowDeployment): V1EnvVar[] {
     redisMode: redis.mode,
     redisSentinelName: redis.sentinelName,
     keyPrefix: spec.keyPrefix,
+    partitions: spec.partitions,
     concurrency: spec.concurrency,
     port: spec.metricsPort,
     drainTimeoutSeconds: spec.drainTimeoutSeconds,

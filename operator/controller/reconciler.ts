@@ -66,7 +66,7 @@ function toObservation(
   const { reading } = observation;
   return reading.ok
     ? { ok: true, depth: reading.depth, busyWorkers: busyWorkerCount(reading.workers) }
-    : { ok: false, error: reading.error };
+    : reading;
 }
 
 export class Reconciler {

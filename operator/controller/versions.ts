@@ -46,7 +46,7 @@ export function versionObservation(
   version: string,
 ): BacklogObservation | undefined {
   if (!reading) return undefined;
-  if (!reading.ok) return { ok: false, error: reading.error };
+  if (!reading.ok) return reading;
   const found = reading.versions.versions.find((v) => v.version === version);
   const depth = {
     ready: found?.ready ?? 0,

@@ -28,7 +28,12 @@ export interface ScalingMemory {
 
 export type BacklogObservation =
   | { readonly ok: true; readonly depth: QueueDepth; readonly busyWorkers: number }
-  | { readonly ok: false; readonly error: string };
+  | {
+      readonly ok: false;
+      readonly error: string;
+      /** The StoreReachable reason (default RedisUnreachable), e.g. PartitionMismatch. */
+      readonly reason?: string;
+    };
 
 export interface ScalingInput {
   readonly scaling: ScalingSpec;

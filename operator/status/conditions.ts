@@ -75,7 +75,12 @@ export function computeConditions(input: StatusInput): ConditionInput[] {
           reason: "BacklogRead",
           message: "the backlog was read from Redis",
         }
-      : { type: "StoreReachable", status: "False", reason: "RedisUnreachable", message: observation.error };
+      : {
+          type: "StoreReachable",
+          status: "False",
+          reason: observation.reason ?? "RedisUnreachable",
+          message: observation.error,
+        };
 
   const failed = deploymentCondition(deployment, "ReplicaFailure", "True");
   const stuck = deploymentCondition(deployment, "Progressing", "False");

@@ -26,6 +26,8 @@ import {
   WFD_GROUP as group,
 } from "../support/operator.ts";
 import { waitFor } from "../support/wait.ts";
+import { WORKER_OPTIONS } from "../../contract/index.ts";
+import { createRedisBackend } from "../../worker/store/index.ts";
 import type { RunningOperator } from "../../operator/manager.ts";
 import type { WorkflowDeploymentStatus } from "../../operator/api/workflow-deployment.ts";
 
@@ -112,6 +114,9 @@ clusterTest(
       [{ concurrency: 0 }, /spec\.concurrency/],
       [{ env: [{ name: "FLOXIDE_REDIS_URL", value: "x" }] }, /spec\.env/],
       [{ drainTimeoutSeconds: -1 }, /spec\.drainTimeoutSeconds/],
+      [{ partitions: 0 }, /spec\.partitions/],
+      [{ partitions: 65 }, /spec\.partitions/],
+      [{ workflow: "a#1" }, /spec\.workflow/],
     ];
     for (const [index, [patch, message]] of invalid.entries()) {
       const body = wfd(`invalid-${index}`, patch);
@@ -260,6 +265,64 @@ clusterTest(
     await pushBacklog(client, "scaled", 1);
     await waitFor(async () => (await replicasOf("scaled")) === 1, { timeoutMs: DEADLINE, message: "0 -> 1" });
     await clearBacklog(client, "scaled");
+  },
+);
+
+clusterTest(
+  "partitions: 6 scales on the sum of the partitions' backlog; a workflow recorded with another count is refused",
+  async () => {
+    const scaling = { minReplicas: 0, maxReplicas: 10, targetPerReplica: 10, pollIntervalSeconds: 1 };
+    await custom.createNamespacedCustomObject({
+      ...group,
+      namespace: NS,
+      body: wfd("sharded", { partitions: 6, scaling }),
+    });
+    // Skewed over three of the six partitions: 37 in all, ceil(37 / 10) = 4 replicas.
+    for (const [partition, count] of [
+      [0, 10],
+      [3, 15],
+      [5, 12],
+    ] as const) {
+      await pushBacklog(client, "sharded", count, undefined, partition);
+    }
+    await waitFor(async () => (await replicasOf("sharded")) === 4, {
+      timeoutMs: DEADLINE,
+      message: "ceil((10 + 15 + 12) / 10) = 4",
+    });
+    await waitFor(async () => (await getWfd("sharded")).status?.backlog?.ready === 37, {
+      timeoutMs: DEADLINE,
+      message: "status.backlog.ready = 37",
+    });
+    const env = (await apps.readNamespacedDeployment({ namespace: NS, name: "sharded" })).spec?.template.spec
+      ?.containers[0]?.env;
+    assert.equal(env?.find((e) => e.name === WORKER_OPTIONS.partitions.env)?.value, "6");
+
+    // The workflow "recorded" has 6 partitions in Redis; a WorkflowDeployment of 4 is refused.
+    const recorder = createRedisBackend({ connection: redis.url, partitions: 6 });
+    try {
+      await recorder.forWorkflow("recorded").checkLayout();
+    } finally {
+      await recorder.close();
+    }
+    await custom.createNamespacedCustomObject({
+      ...group,
+      namespace: NS,
+      body: wfd("recorded", { workflow: "recorded", partitions: 4, scaling }),
+    });
+    const refused = await waitFor(
+      async () => {
+        const found = condition((await getWfd("recorded")).status, "StoreReachable");
+        return found?.status === "False" ? found : null;
+      },
+      { timeoutMs: DEADLINE, message: "StoreReachable=False for the other partition count" },
+    );
+    assert.match(
+      refused.message ?? "",
+      /has 6 partition\(s\) in Redis .*configured with 4: set --partitions 6/,
+    );
+    assert.equal(refused.reason, "PartitionMismatch");
+    await custom.deleteNamespacedCustomObject({ ...group, namespace: NS, name: "recorded" });
+    await custom.deleteNamespacedCustomObject({ ...group, namespace: NS, name: "sharded" });
   },
 );
 

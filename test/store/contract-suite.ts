@@ -72,8 +72,8 @@ export function describeStoreContract(name: string, factory: BackendFactory): vo
       input: unknown = { n: 1 },
       startNode = "a",
       extra: Partial<WorkItem> = {},
+      runId: string = randomUUID(),
     ) {
-      const runId = randomUUID();
       await store.createRun({
         runId,
         idempotencyKey: null,
@@ -108,7 +108,8 @@ export function describeStoreContract(name: string, factory: BackendFactory): vo
 
     test("createRun with an idempotency key returns the existing run the second time", async () => {
       const store = backend.forWorkflow(uniqueWorkflow());
-      const first = randomUUID();
+      // The store chooses ids when it places runs by id (partitions: the idempotency key's).
+      const first = store.newRunId?.("order-7") ?? randomUUID();
       const a = await store.createRun({
         runId: first,
         idempotencyKey: "order-7",
@@ -116,7 +117,7 @@ export function describeStoreContract(name: string, factory: BackendFactory): vo
         version: "1",
         startItem: item(store, first, "a"),
       });
-      const second = randomUUID();
+      const second = store.newRunId?.("order-7") ?? randomUUID();
       const b = await store.createRun({
         runId: second,
         idempotencyKey: "order-7",
@@ -610,7 +611,8 @@ export function describeStoreContract(name: string, factory: BackendFactory): vo
       const store = backend.forWorkflow(uniqueWorkflow());
       await startRun(store);
       const claim = await claimOne(store);
-      await startRun(store);
+      // In the same queue: a partitioned store places it in the first run's partition.
+      await startRun(store, { n: 2 }, "a", {}, store.newRunId?.(claim.item.runId));
       await store.release([claim]);
       assert.equal((await claimOne(store)).item.id, claim.item.id);
     });

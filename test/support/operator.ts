@@ -116,8 +116,9 @@ export async function pushBacklog(
   workflow: string,
   count: number,
   prefix?: string,
+  partition = 0,
 ): Promise<void> {
-  const keys = new WorkflowKeys(workflow, prefix);
+  const keys = new WorkflowKeys(workflow, prefix, undefined, partition);
   await client
     .pipeline()
     .hset(keys.key("versions"), versionField(keys.version), Date.now())

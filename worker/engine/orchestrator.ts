@@ -57,7 +57,7 @@ export class Orchestrator<S = unknown, E = unknown> {
         { bytes },
       );
     }
-    const runId = options.runId ?? randomUUID();
+    const runId = options.runId ?? this.store.newRunId?.(options.idempotencyKey ?? null) ?? randomUUID();
     const { def } = this.workflow;
     return this.store.createRun({
       runId,

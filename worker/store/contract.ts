@@ -69,6 +69,11 @@ export interface RunInfoStore {
    * starter's, when there is none); the first item is re-labelled with it.
    */
   createRun(request: CreateRunRequest): Promise<{ runId: string; created: boolean }>;
+  /**
+   * A run id for a new run, when the store places runs by id (Redis partitions: one whose
+   * partition is the idempotency key's). Absent: any unique id will do.
+   */
+  newRunId?(idempotencyKey: string | null): string;
   getRun(runId: string): Promise<RunInfo | null>;
   listRuns(options?: { status?: RunStatus; limit?: number }): Promise<RunInfo[]>;
   /** No new item of the run starts until resume; steps in flight finish. */
@@ -162,6 +167,12 @@ export interface WorkflowStore
     LivenessStore,
     VersionStore {
   readonly workflow: string;
+  /**
+   * Refuses (InvalidConfig) data this store cannot serve: another key layout or partition count
+   * recorded (Redis). Absent: nothing to check. Every call checks it too; a worker calls it first
+   * to refuse at start.
+   */
+  checkLayout?(): Promise<void>;
 }
 
 /** A backend (memory, Redis) hands out one store per workflow name. */

@@ -9,6 +9,8 @@ import { createRedisBackend, describeRedisConnection, type RedisConnectionOption
 
 export interface RedisBackendSettings extends RedisSettings {
   readonly keyPrefix: string;
+  /** The workflow's partitions (default 1). */
+  readonly partitions?: number;
   readonly retentionSeconds: number;
   readonly workerId?: string | undefined;
   /** The worker's commit durability (the CLI and the demo leave the default). */
@@ -30,6 +32,7 @@ export async function openRedisBackend(settings: RedisBackendSettings, log: Logg
       redis: describeRedisConnection(connection),
       keyPrefix: settings.keyPrefix,
       durability: settings.durability,
+      partitions: settings.partitions ?? 1,
     },
     "connecting to Redis",
   );
@@ -39,5 +42,6 @@ export async function openRedisBackend(settings: RedisBackendSettings, log: Logg
     retentionMs: settings.retentionSeconds * 1000,
     // Checked by the backend (the worker's option parser already refused anything else).
     ...(settings.durability === undefined ? {} : { durability: settings.durability as Durability }),
+    ...(settings.partitions === undefined ? {} : { partitions: settings.partitions }),
   });
 }

@@ -53,6 +53,8 @@ export interface RunDetail {
 
 export interface RunDetailOptions {
   readonly prefix?: string;
+  /** The workflow's partitions (the run is in one: keys.ts). Default 1. */
+  readonly partitions?: number;
   readonly eventLimit?: number;
   readonly errorLimit?: number;
   readonly delayedLimit?: number;
@@ -78,8 +80,12 @@ export async function readRunDetail(
 ): Promise<RunDetail | null> {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   // The run's live items are in the queue keys of the version it is pinned to (keys.ts).
-  const version = await redis.hget(new WorkflowKeys(workflow, prefix).run("run", runId), "version");
-  const keys = new WorkflowKeys(workflow, prefix, version ?? undefined);
+  const partition = new WorkflowKeys(workflow, prefix).ofRun(runId, options.partitions ?? 1).partition;
+  const version = await redis.hget(
+    new WorkflowKeys(workflow, prefix, undefined, partition).run("run", runId),
+    "version",
+  );
+  const keys = new WorkflowKeys(workflow, prefix, version ?? undefined, partition);
   const eventLimit = options.eventLimit ?? 500;
   const replies = await execPipeline(
     redis

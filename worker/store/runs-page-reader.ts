@@ -1,6 +1,6 @@
 /**
- * A page of a workflow's runs, newest first, read from the one run index (`{p:w}:runs`, runId ->
- * createdAt: keys.ts) by score, so the first page costs O(log N + page) whatever the number of
+ * A page of a workflow's runs, newest first, read from the run index (`{p:w}:runs`, runId ->
+ * createdAt: keys.ts; one per partition, merged) by score, so the first page costs O(log N + page) whatever the number of
  * runs retained. Paging is by key (a cursor `<createdAt>:<runId>`), never by offset: page 1,000
  * costs what page 1 costs. Status is a field of the run, not an index: a status filter reads
  * past runs of other statuses, at most `scanLimit` index entries per call, and says where it
@@ -10,7 +10,7 @@ import { FloxideError } from "../sdk/index.ts";
 import { decodeRunInfo, toFields } from "./redis/codec.ts";
 import type { RedisClient } from "./redis/connection.ts";
 import { execPipeline } from "./redis/depth.ts";
-import { DEFAULT_PREFIX, WorkflowKeys } from "./redis/keys.ts";
+import { DEFAULT_PREFIX, partitionOf, WorkflowKeys } from "./redis/keys.ts";
 import { keysFor, runScript } from "./redis/scripts.ts";
 import type { RunInfo, RunStatus } from "./types.ts";
 
@@ -108,13 +108,50 @@ async function indexSlice(
   return entries;
 }
 
+/** Run infos of runs of any partitions: one read-runs call per partition holding some. */
+async function readPartitionedRunInfos(
+  redis: RedisClient,
+  all: readonly WorkflowKeys[],
+  runIds: readonly string[],
+): Promise<RunInfo[]> {
+  const byPartition = new Map<number, string[]>();
+  for (const runId of runIds) {
+    const partition = partitionOf(runId, all.length);
+    byPartition.set(partition, [...(byPartition.get(partition) ?? []), runId]);
+  }
+  const infos = await Promise.all(
+    [...byPartition].map(([partition, ids]) => readRunInfos(redis, all[partition] as WorkflowKeys, ids)),
+  );
+  return infos.flat();
+}
+
+/** Index entries of every partition older than the cursor, newest first (ties: by id, descending). */
+async function partitionedSlice(
+  redis: RedisClient,
+  all: readonly WorkflowKeys[],
+  cursor: Cursor | null,
+  min: number,
+  max: number,
+  count: number,
+): Promise<{ runId: string; score: number }[]> {
+  const slices = await Promise.all(
+    all.map((keys) => indexSlice(redis, keys.key("runs"), cursor, min, max, count)),
+  );
+  return slices
+    .flat()
+    .sort((a, b) => b.score - a.score || (a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0))
+    .slice(0, count);
+}
+
 export async function readRunsPage(
   redis: RedisClient,
   workflow: string,
   query: RunsPageQuery = {},
   prefix: string = DEFAULT_PREFIX,
+  partitions = 1,
 ): Promise<RunsPage> {
-  const keys = new WorkflowKeys(workflow, prefix);
+  // A workflow of partitions has one index each (keys.ts): their slices are merged.
+  const all = new WorkflowKeys(workflow, prefix).partitions(partitions);
   const limit = query.limit ?? 50;
   const scanLimit = query.scanLimit ?? 5000;
   const min = query.from ?? 0;
@@ -125,11 +162,11 @@ export async function readRunsPage(
   let expired = 0;
   while (runs.length < limit && scanned < scanLimit) {
     const batch = query.status === undefined ? limit - runs.length : Math.min(500, scanLimit - scanned);
-    const entries = await indexSlice(redis, keys.key("runs"), cursor, min, max, batch);
+    const entries = await partitionedSlice(redis, all, cursor, min, max, batch);
     if (entries.length === 0) return { runs, next: null, scanned, expired };
-    const infos = await readRunInfos(
+    const infos = await readPartitionedRunInfos(
       redis,
-      keys,
+      all,
       entries.map((entry) => entry.runId),
     );
     const byId = new Map(infos.map((info) => [info.runId, info]));
@@ -159,10 +196,13 @@ export async function findRun(
   workflow: string,
   idOrKey: string,
   prefix: string = DEFAULT_PREFIX,
+  partitions = 1,
 ): Promise<RunInfo | null> {
-  const keys = new WorkflowKeys(workflow, prefix);
-  const [byId] = await readRunInfos(redis, keys, [idOrKey]);
+  const workflowKeys = new WorkflowKeys(workflow, prefix);
+  const [byId] = await readRunInfos(redis, workflowKeys.ofRun(idOrKey, partitions), [idOrKey]);
   if (byId !== undefined) return byId;
+  // A key's run lives in the key's partition (keys.ts).
+  const keys = workflowKeys.ofRun(idOrKey, partitions);
   const runId = await redis.get(keys.idempotency(idOrKey));
   if (runId === null) return null;
   const [byKey] = await readRunInfos(redis, keys, [runId]);

@@ -224,10 +224,17 @@ export interface VersionBacklog {
   readonly delayed: number;
 }
 
+/** One partition's backlog (Redis partitions), summed over its versions. */
+export interface PartitionBacklog extends QueueDepth {
+  readonly partition: number;
+}
+
 /** The rollout state and every version that may still hold items. */
 export interface WorkflowVersions {
   readonly rollout: Rollout;
   readonly versions: readonly VersionBacklog[];
+  /** Each partition's backlog (a store of partitions: Redis); the versions' depths are their sum. */
+  readonly partitions?: readonly PartitionBacklog[];
 }
 
 export interface Checkpoint<S = unknown> {

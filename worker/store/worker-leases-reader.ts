@@ -1,14 +1,15 @@
 /**
  * The workers of a workflow with what each holds: its liveness record (liveness-reader.ts's
  * decoding, by the Redis clock) and its in-flight items, each with the age of its lease (since
- * the claim, from the item's record) and its deadline. Read-only, two round trips: the liveness
- * and lease keys in one MULTI, then one HGET per in-flight item (bounded by the workflow's total
- * concurrency, not its history).
+ * the claim, from the item's record) and its deadline. Read-only, three round trips: the versions,
+ * the liveness and lease keys in one MULTI (per partition: liveness lives in partition 0, leases in
+ * each), then one HGET per in-flight item (bounded by the workflow's total concurrency, not its
+ * history).
  */
 import { decodeItem } from "./redis/codec.ts";
 import type { RedisClient } from "./redis/connection.ts";
 import { execPipeline } from "./redis/depth.ts";
-import { DEFAULT_PREFIX, WorkflowKeys } from "./redis/keys.ts";
+import { DEFAULT_PREFIX, partitionOf, WorkflowKeys } from "./redis/keys.ts";
 import { versionField } from "./redis/rollout.ts";
 import { decodeLivenessEntries } from "./liveness-reader.ts";
 import type { WorkerLiveness, WorkItem } from "./types.ts";
@@ -35,12 +36,16 @@ export interface WorkersReading {
   readonly malformed: readonly string[];
 }
 
-export async function readWorkersWithLeases(
+/** One partition's leases, with the Redis clock and (partition 0) the liveness hash (one MULTI). */
+async function readPartitionLeases(
   redis: RedisClient,
-  workflow: string,
-  prefix: string = DEFAULT_PREFIX,
-): Promise<WorkersReading> {
-  const keys = new WorkflowKeys(workflow, prefix);
+  keys: WorkflowKeys,
+): Promise<{
+  time: [string, string];
+  workersHash: Record<string, string>;
+  leaseItems: Record<string, string>;
+  leaseFlat: string[];
+}> {
   // Every registered version's leases (each version has its own lease keys: keys.ts).
   const versionsHash = await redis.hgetall(keys.key("versions"));
   const versions = Object.keys(versionsHash)
@@ -52,7 +57,7 @@ export async function readWorkersWithLeases(
     pipeline = pipeline
       .hgetall(keys.versionKey("lease-items", version))
       .zrange(keys.versionKey("leases", version), "0", "-1", "WITHSCORES");
-  const replies = await execPipeline(pipeline, `workers of '${workflow}'`);
+  const replies = await execPipeline(pipeline, `workers of '${keys.workflow}' (${keys.base})`);
   const [time, workersHash] = replies as [[string, string], Record<string, string>];
   const leaseItems: Record<string, string> = {};
   const leaseFlat: string[] = [];
@@ -60,6 +65,21 @@ export async function readWorkersWithLeases(
     Object.assign(leaseItems, replies[2 + 2 * i] as Record<string, string>);
     for (const entry of replies[3 + 2 * i] as string[]) leaseFlat.push(entry);
   }
+  return { time, workersHash, leaseItems, leaseFlat };
+}
+
+export async function readWorkersWithLeases(
+  redis: RedisClient,
+  workflow: string,
+  prefix: string = DEFAULT_PREFIX,
+  partitions = 1,
+): Promise<WorkersReading> {
+  const all = new WorkflowKeys(workflow, prefix).partitions(partitions);
+  // Liveness lives in partition 0, leases in every partition (keys.ts).
+  const reads = await Promise.all(all.map((keys) => readPartitionLeases(redis, keys)));
+  const { time, workersHash } = reads[0] as Awaited<ReturnType<typeof readPartitionLeases>>;
+  const leaseItems: Record<string, string> = Object.assign({}, ...reads.map((read) => read.leaseItems));
+  const leaseFlat = reads.flatMap((read) => read.leaseFlat);
   const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
   const liveness = decodeLivenessEntries(Object.entries(workersHash).flat(), now);
   const malformed = [...liveness.malformed];
@@ -81,16 +101,26 @@ export async function readWorkersWithLeases(
       malformed.push(`lease ${token}: ${(error as Error).message}`);
     }
   }
-  const records =
-    leases.length === 0
-      ? []
-      : await execPipeline(
-          leases.reduce(
-            (pipeline, { item }) => pipeline.hget(keys.run("run", item.runId), `i:${item.id}`),
-            redis.pipeline(),
-          ),
-          `item records of '${workflow}'`,
-        );
+  // One pipeline per partition holding leases (a pipeline stays on one Cluster node).
+  const records: unknown[] = [];
+  await Promise.all(
+    all.map(async (keys) => {
+      const mine = leases.flatMap(({ item }, index) =>
+        partitionOf(item.runId, partitions) === keys.partition ? [{ item, index }] : [],
+      );
+      if (mine.length === 0) return;
+      const replies = await execPipeline(
+        mine.reduce(
+          (pipeline, { item }) => pipeline.hget(keys.run("run", item.runId), `i:${item.id}`),
+          redis.pipeline(),
+        ),
+        `item records of '${workflow}'`,
+      );
+      mine.forEach(({ index }, i) => {
+        records[index] = replies[i];
+      });
+    }),
+  );
   const live = new Set(liveness.workers.map((worker) => worker.workerId));
   // A pool's slots claim as `<pool id>/<slot>` (engine/pool.ts): file them under the pool.
   const holderOf = (leaseWorkerId: string): string => {

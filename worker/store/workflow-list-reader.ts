@@ -23,7 +23,8 @@ export async function listWorkflows(redis: RedisClient, prefix: string = DEFAULT
       cursor = next;
       for (const key of keys) {
         const name = key.slice(head.length, key.length - layoutSuffix.length - 1);
-        if (key.startsWith(head) && name !== "" && !/[{}\s]/.test(name)) names.add(name);
+        // `<workflow>#<i>`: a partition of a workflow whose partition 0 names it (keys.ts).
+        if (key.startsWith(head) && name !== "" && !/[{}\s#]/.test(name)) names.add(name);
       }
     } while (cursor !== "0");
   }

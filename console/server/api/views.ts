@@ -71,7 +71,7 @@ function views(ctx: ConsoleContext): Record<string, View> {
       read: async () => {
         const names = await workflowNames();
         const [depths, kube] = await Promise.all([
-          readQueueDepths(ctx.redis, names, { prefix: ctx.prefix }),
+          readQueueDepths(ctx.redis, names, { prefix: ctx.prefix, partitions: ctx.partitions ?? 1 }),
           kubeReading(ctx.kube),
         ]);
         const rows = await Promise.all(
@@ -120,7 +120,7 @@ function views(ctx: ConsoleContext): Record<string, View> {
       read: async (query) => {
         const workflow = await checkShown(query.workflow as string);
         if (query.q !== undefined) {
-          const run = await findRun(ctx.redis, workflow, query.q as string, ctx.prefix);
+          const run = await findRun(ctx.redis, workflow, query.q as string, ctx.prefix, ctx.partitions);
           return { runs: run === null ? [] : [run], next: null, scanned: 1, expired: 0 };
         }
         return readRunsPage(
@@ -134,6 +134,7 @@ function views(ctx: ConsoleContext): Record<string, View> {
             limit: (query.limit as number | undefined) ?? 50,
           },
           ctx.prefix,
+          ctx.partitions,
         );
       },
     },
@@ -143,6 +144,7 @@ function views(ctx: ConsoleContext): Record<string, View> {
         const workflow = await checkShown(query.workflow as string);
         const detail = await readRunDetail(ctx.redis, workflow, query.runId as string, {
           prefix: ctx.prefix,
+          partitions: ctx.partitions ?? 1,
         });
         if (detail === null) {
           throw Object.assign(new Error(`run '${String(query.runId)}' not found (or expired)`), {
@@ -183,12 +185,18 @@ function views(ctx: ConsoleContext): Record<string, View> {
           await checkShown(query.workflow as string),
           { offset: query.offset as number | undefined, limit: query.limit as number | undefined },
           ctx.prefix,
+          ctx.partitions,
         ),
     },
     workers: {
       schema: workflowObject(),
       read: async (query) =>
-        readWorkersWithLeases(ctx.redis, await checkShown(query.workflow as string), ctx.prefix),
+        readWorkersWithLeases(
+          ctx.redis,
+          await checkShown(query.workflow as string),
+          ctx.prefix,
+          ctx.partitions,
+        ),
     },
   };
 }

@@ -162,10 +162,14 @@ describe("bad input", () => {
     );
     const stats = cli("stats", "--json");
     assert.equal(stats.status, 0, stats.stderr);
-    const { rollout, versions, ...totals } = JSON.parse(stats.stdout) as Record<string, unknown> & {
+    const { rollout, versions, partitions, ...totals } = JSON.parse(stats.stdout) as Record<
+      string,
+      unknown
+    > & {
       versions: { version: string; ready: number; workers: number; stranded: boolean }[];
     };
     assert.deepEqual(rollout, { current: null, ramp: null });
+    assert.deepEqual(partitions, [{ partition: 0, ready: 0, inFlight: 0, delayed: 0, dead: 2 }]);
     assert.deepEqual(
       versions.map(({ version, ready, workers, stranded }) => ({ version, ready, workers, stranded })),
       [{ version: "1", ready: 0, workers: 1, stranded: false }],

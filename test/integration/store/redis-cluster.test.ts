@@ -1,10 +1,15 @@
-/** The store contract on a local 3-master Redis Cluster, and the one-slot-per-workflow layout. */
+/**
+ * The store contract on a local 3-master Redis Cluster with one and six partitions, the
+ * one-slot-per-partition layout, and partitions spread over the masters.
+ */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { Cluster, Redis } from "ioredis";
 import { createRedisBackend, createRedisClient, type WorkflowStore } from "../../../worker/store/index.ts";
-import { describeStoreContract, item, success } from "../../store/contract-suite.ts";
+import { runIdIn, type PartitionedRedisStore } from "../../../worker/store/redis/index.ts";
+import { RedisBacklogReader } from "../../../operator/backlog/reader.ts";
+import { describeStoreContract, item, success, type BackendFactory } from "../../store/contract-suite.ts";
 import { describeVersionContract } from "../../store/versions-suite.ts";
 import { startRedisCluster, type RedisClusterServer } from "../../support/redis.ts";
 
@@ -16,23 +21,21 @@ after(async () => {
   await cluster.stop();
 });
 
-describeStoreContract("redis cluster", {
+/** Backends on the cluster with a key prefix each. */
+const backends = (partitions: number): BackendFactory => ({
   create: async (options) =>
     createRedisBackend({
       ...options,
       connection: cluster.url,
       keyPrefix: `test-${randomUUID().slice(0, 8)}`,
+      partitions,
     }),
 });
 
-describeVersionContract("redis cluster", {
-  create: async (options) =>
-    createRedisBackend({
-      ...options,
-      connection: cluster.url,
-      keyPrefix: `test-${randomUUID().slice(0, 8)}`,
-    }),
-});
+describeStoreContract("redis cluster", backends(1));
+describeVersionContract("redis cluster", backends(1));
+describeStoreContract("redis cluster, 6 partitions", backends(6));
+describeVersionContract("redis cluster, 6 partitions", backends(6));
 
 describe("redis cluster key layout", () => {
   test("every key of a workflow hashes to one slot, whatever its runs do", async () => {
@@ -52,6 +55,111 @@ describe("redis cluster key layout", () => {
       assert.equal(slots.size, 1, `keys spread over slots ${[...slots].join(", ")}`);
     } finally {
       client.disconnect();
+      await backend.close();
+    }
+  });
+});
+
+describe("redis cluster partitions", () => {
+  test("each partition's keys hash to one slot of its own, and six partitions use every master", async () => {
+    const keyPrefix = `parts-${randomUUID().slice(0, 8)}`;
+    const backend = createRedisBackend({
+      connection: cluster.url,
+      keyPrefix,
+      retentionMs: 60_000,
+      partitions: 6,
+    });
+    const client = createRedisClient(cluster.url) as Cluster;
+    try {
+      const store = backend.forWorkflow("orders") as PartitionedRedisStore;
+      // Enough runs that every partition holds some: keys, runs, queues, dead letters, metrics.
+      for (let i = 0; i < 40; i += 1) {
+        const runId = store.newRunId(`key-${i}`);
+        const startItem = item(store, runId, "a");
+        await store.createRun({ runId, idempotencyKey: `key-${i}`, input: i, version: "1", startItem });
+      }
+      const lease = { workerId: "w", leaseMs: 10_000, blockMs: 0 };
+      for (
+        let claim = await store.claim(lease), i = 0;
+        claim !== null;
+        claim = await store.claim(lease), i += 1
+      ) {
+        const fail = {
+          kind: "fail",
+          error: { code: "E", message: "dead" },
+          deadLetter: true,
+          durationMs: 1,
+        } as const;
+        await store.commit(claim, i % 2 === 0 ? success() : fail);
+      }
+      await store.heartbeat({ workerId: "w", status: "idle", inFlight: 0, at: Date.now() }, 60_000);
+      const node = client.nodes("master")[0] as Redis;
+      const slotsByPartition = new Map<number, Set<unknown>>();
+      const masters = new Set<string>();
+      for (const master of client.nodes("master")) {
+        const keys = await master.keys(`{${keyPrefix}:orders*`);
+        if (keys.length > 0) masters.add(`${master.options.host}:${master.options.port}`);
+        for (const key of keys) {
+          const partition = Number(/^\{[^}#]*(?:#(\d+))?\}/.exec(key)?.[1] ?? 0);
+          const slots = slotsByPartition.get(partition) ?? new Set();
+          slots.add(await node.call("CLUSTER", "KEYSLOT", key));
+          slotsByPartition.set(partition, slots);
+        }
+      }
+      assert.deepEqual([...slotsByPartition.keys()].sort(), [0, 1, 2, 3, 4, 5]);
+      for (const [partition, slots] of slotsByPartition)
+        assert.equal(slots.size, 1, `partition ${partition}`);
+      const distinct = new Set([...slotsByPartition.values()].map((slots) => [...slots][0]));
+      assert.equal(distinct.size, 6, "six partitions, six slots");
+      assert.equal(masters.size, 3, "the partitions spread over the three masters");
+    } finally {
+      client.disconnect();
+      await backend.close();
+    }
+  });
+});
+
+describe("the operator's backlog reader on the cluster", () => {
+  test("sums the six partitions spread over the masters; another partition count is refused", async () => {
+    const keyPrefix = `reader-${randomUUID().slice(0, 8)}`;
+    const backend = createRedisBackend({
+      connection: cluster.url,
+      keyPrefix,
+      retentionMs: 60_000,
+      partitions: 6,
+    });
+    const reader = new RedisBacklogReader({ timeoutMs: 10_000 });
+    try {
+      const store = backend.forWorkflow("orders");
+      for (let partition = 0; partition < 6; partition += 1) {
+        for (let i = 0; i <= partition; i += 1) {
+          const runId = runIdIn(partition, 6);
+          await store.createRun({
+            runId,
+            idempotencyKey: null,
+            input: i,
+            version: "1",
+            startItem: item(store, runId, "a"),
+          });
+        }
+      }
+      const target = {
+        workflow: "orders",
+        prefix: keyPrefix,
+        connection: { url: cluster.url, cluster: true as const },
+      };
+      const readings = await reader.read([
+        { ...target, key: "apps/orders", partitions: 6 },
+        { ...target, key: "apps/wrong", partitions: 3 },
+      ]);
+      const orders = readings.get("apps/orders");
+      assert.ok(orders?.ok, JSON.stringify(orders));
+      assert.deepEqual(orders.depth, { ready: 21, inFlight: 0, delayed: 0, dead: 0 });
+      const wrong = readings.get("apps/wrong");
+      assert.ok(wrong !== undefined && !wrong.ok);
+      assert.match(wrong.error, /has 6 partition\(s\) in Redis .*configured with 3: set --partitions 6/);
+    } finally {
+      await reader.close();
       await backend.close();
     }
   });

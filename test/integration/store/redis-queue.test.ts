@@ -22,6 +22,7 @@ import {
 import { keysFor, runScript } from "../../../worker/store/redis/scripts.ts";
 import { item, success } from "../../store/contract-suite.ts";
 import { startRedis, type RedisServer } from "../../support/redis.ts";
+import { blockedCount, clientsNamed } from "../../support/redis-clients.ts";
 import { waitFor } from "../../support/wait.ts";
 
 let redis: RedisServer;
@@ -63,16 +64,8 @@ async function startRun(store: WorkflowStore, extra: Parameters<typeof item>[4] 
 }
 
 /** CLIENT LIST entries of the connections named `name`. */
-async function clients(name: string): Promise<{ addr: string; cmd: string }[]> {
-  const list = String(await admin.call("CLIENT", "LIST"));
-  return list
-    .split("\n")
-    .filter((line) => line.includes(` name=${name} `))
-    .map((line) => ({ addr: /addr=(\S+)/.exec(line)?.[1] ?? "", cmd: /cmd=(\S+)/.exec(line)?.[1] ?? "" }));
-}
-
-const blockedIn = async (name: string): Promise<boolean> =>
-  (await clients(name)).some((client) => client.cmd === "bzpopmin");
+const clients = (name: string) => clientsNamed(admin, name);
+const blockedIn = async (name: string): Promise<boolean> => (await blockedCount(admin, name)) > 0;
 
 describe("redis store: claiming", () => {
   test("an idle worker with four claim loops sends at most about one command per second", async (t) => {
@@ -270,7 +263,7 @@ describe("redis store: claiming", () => {
     const keys = new WorkflowKeys("layout", `q-${randomUUID().slice(0, 8)}`);
     const store = open({ keyPrefix: keys.prefix }).forWorkflow("layout");
     await startRun(store);
-    assert.equal(await admin.get(keys.key("layout")), LAYOUT_VERSION);
+    assert.equal(await admin.get(keys.key("layout")), `${LAYOUT_VERSION};partitions=1`);
     const future = new WorkflowKeys("future", keys.prefix);
     await admin.set(future.key("layout"), "99");
     const newer = open({ keyPrefix: keys.prefix }).forWorkflow("future");

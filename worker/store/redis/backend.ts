@@ -14,7 +14,8 @@ import {
   type RedisConnectionOptions,
 } from "./connection.ts";
 import { DEFAULT_VERSION } from "../versions.ts";
-import { DEFAULT_PREFIX, WorkflowKeys } from "./keys.ts";
+import { checkPartitions, DEFAULT_PREFIX, WorkflowKeys } from "./keys.ts";
+import { PartitionedRedisStore } from "./partitioned-store.ts";
 import { RedisWorkflowStore } from "./store.ts";
 
 export interface RedisBackendOptions extends BackendOptions {
@@ -30,6 +31,11 @@ export interface RedisBackendOptions extends BackendOptions {
   readonly reclaimBatch?: number;
   /** When a commit counts (default `fast`; see the worker option `durability`). */
   readonly durability?: Durability;
+  /**
+   * The partitions of every workflow this backend opens (keys.ts; default 1). Fixed once a
+   * workflow's keys exist: a store configured with another count refuses its first call.
+   */
+  readonly partitions?: number;
 }
 
 const DAY_MS = 24 * 3600_000;
@@ -52,7 +58,8 @@ export class RedisBackend implements StoreBackend {
   private readonly reclaimGuardMs: number;
   private readonly reclaimBatch: number;
   private readonly durability: Durability;
-  private readonly stores = new Map<string, RedisWorkflowStore>();
+  private readonly partitions: number;
+  private readonly stores = new Map<string, RedisWorkflowStore | PartitionedRedisStore>();
   private lastError: Error | undefined;
   /** Connections the client made so far: a reconnect may meet a server that lost writes. */
   private connections = 0;
@@ -73,6 +80,7 @@ export class RedisBackend implements StoreBackend {
         `durability must be one of ${DURABILITIES.join(", ")} (got ${JSON.stringify(this.durability)})`,
       );
     }
+    this.partitions = checkPartitions(options.partitions ?? 1);
     if (options.client !== undefined) {
       this.client = options.client;
       this.ownsClient = false;
@@ -99,23 +107,54 @@ export class RedisBackend implements StoreBackend {
     this.client.on("+node", this.countConnection);
   }
 
-  forWorkflow(workflow: string, version: string = DEFAULT_VERSION): RedisWorkflowStore {
+  forWorkflow(
+    workflow: string,
+    version: string = DEFAULT_VERSION,
+  ): RedisWorkflowStore | PartitionedRedisStore {
     const id = `${workflow}\n${version}`;
     let store = this.stores.get(id);
     if (store === undefined) {
-      store = new RedisWorkflowStore({
-        client: this.client,
-        keys: new WorkflowKeys(workflow, this.prefix, version),
-        retentionMs: this.retentionMs,
-        reclaimGuardMs: this.reclaimGuardMs,
-        reclaimBatch: this.reclaimBatch,
-        durability: this.durability,
-        createBlocker: () => this.createBlocker(),
-        connectionEpoch: () => this.connections,
-      });
+      store =
+        this.partitions === 1 ? this.partition(workflow, version, 0) : this.partitioned(workflow, version);
       this.stores.set(id, store);
     }
     return store;
+  }
+
+  /** The store of one partition; partitions after 0 check their layout after partition 0's. */
+  private partition(
+    workflow: string,
+    version: string,
+    partition: number,
+    first?: RedisWorkflowStore,
+  ): RedisWorkflowStore {
+    return new RedisWorkflowStore({
+      client: this.client,
+      keys: new WorkflowKeys(workflow, this.prefix, version, partition),
+      retentionMs: this.retentionMs,
+      reclaimGuardMs: this.reclaimGuardMs,
+      reclaimBatch: this.reclaimBatch,
+      durability: this.durability,
+      createBlocker: () => this.createBlocker(),
+      connectionEpoch: () => this.connections,
+      partitions: this.partitions,
+      ...(first === undefined ? {} : { checkFirst: () => first.checkLayout() }),
+    });
+  }
+
+  private partitioned(workflow: string, version: string): PartitionedRedisStore {
+    const first = this.partition(workflow, version, 0);
+    const parts = [first];
+    for (let partition = 1; partition < this.partitions; partition += 1) {
+      parts.push(this.partition(workflow, version, partition, first));
+    }
+    return new PartitionedRedisStore({
+      parts,
+      client: this.client,
+      prefix: this.prefix,
+      createBlocker: () => this.createBlocker(),
+      connectionEpoch: () => this.connections,
+    });
   }
 
   /** A connection of its own for BZPOPMIN; it never gives up a blocked command on retries. */

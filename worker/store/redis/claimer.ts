@@ -38,7 +38,8 @@ export type ClaimRequest = Pick<ClaimOptions, "workerId" | "leaseMs">;
 /** Most items one claim call leases (a process's waiting claim loops beyond it wait a call). */
 export const MAX_CLAIM_BATCH = 64;
 
-interface Waiter {
+/** A blocking claim() waiting in a claimer's queue (this one's and partition-claimer.ts'). */
+export interface Waiter {
   readonly options: ClaimOptions;
   deadline: number;
   resolve(claim: Claim | null): void;
@@ -46,10 +47,45 @@ interface Waiter {
   detach(): void;
 }
 
+/**
+ * Queues a blocking claim in `waiters`: its promise settles when the claimer settles the waiter.
+ * An abort of its signal makes its deadline now (like the memory store: one last try, then null)
+ * and calls `onAbort`, for the claimer to end its wait early.
+ */
+export function enqueueWaiter(
+  waiters: Waiter[],
+  options: ClaimOptions,
+  onAbort: (waiter: Waiter) => void,
+): Promise<Claim | null> {
+  return new Promise<Claim | null>((resolve, reject) => {
+    const aborted = (): void => {
+      waiter.deadline = Date.now();
+      onAbort(waiter);
+    };
+    const waiter: Waiter = {
+      options,
+      deadline: options.signal?.aborted === true ? Date.now() : Date.now() + options.blockMs,
+      resolve,
+      reject,
+      detach: () => options.signal?.removeEventListener("abort", aborted),
+    };
+    options.signal?.addEventListener("abort", aborted, { once: true });
+    waiters.push(waiter);
+  });
+}
+
+/** Takes a waiter out of the queue and hands it its claim (or null). */
+export function settleWaiter(waiters: Waiter[], waiter: Waiter, claim: Claim | null): void {
+  const index = waiters.indexOf(waiter);
+  if (index !== -1) waiters.splice(index, 1);
+  waiter.detach();
+  waiter.resolve(claim);
+}
+
 /** Extra time a blocking command may take past its own timeout before it is presumed stuck. */
-const STUCK_GRACE_MS = 2000;
-/** How long an empty claim result stands in for a new script run (see recentlyEmpty). */
-const RECENT_EMPTY_MS = 1000;
+export const STUCK_GRACE_MS = 2000;
+/** How long an empty claim result stands in for a new claim call (see recentlyEmpty). */
+export const RECENT_EMPTY_MS = 1000;
 
 export class BlockingClaimer {
   private readonly deps: ClaimerDeps;
@@ -69,24 +105,11 @@ export class BlockingClaimer {
   async claim(options: ClaimOptions): Promise<Claim | null> {
     if (this.closed) throw new FloxideError("StoreUnavailable", "the redis store is closed");
     if (options.blockMs <= 0) return this.claimNow(options);
-    return new Promise<Claim | null>((resolve, reject) => {
-      const onAbort = (): void => {
-        // Like the memory store: one last try, then null. Ending the block makes it prompt.
-        waiter.deadline = Date.now();
-        this.interruptIfEarlier(waiter.deadline);
-      };
-      const waiter: Waiter = {
-        options,
-        deadline: options.signal?.aborted === true ? Date.now() : Date.now() + options.blockMs,
-        resolve,
-        reject,
-        detach: () => options.signal?.removeEventListener("abort", onAbort),
-      };
-      options.signal?.addEventListener("abort", onAbort, { once: true });
-      this.waiters.push(waiter);
-      if (this.pumping) this.interruptIfEarlier(waiter.deadline);
-      else void this.pump();
-    });
+    const claim = enqueueWaiter(this.waiters, options, (waiter) => this.interruptIfEarlier(waiter.deadline));
+    const waiter = this.waiters.at(-1) as Waiter;
+    if (this.pumping) this.interruptIfEarlier(waiter.deadline);
+    else void this.pump();
+    return claim;
   }
 
   /** A non-blocking claim bypasses the queue: it must not wait behind a blocked one. */
@@ -99,10 +122,7 @@ export class BlockingClaimer {
   }
 
   private settle(waiter: Waiter, claim: Claim | null): void {
-    const index = this.waiters.indexOf(waiter);
-    if (index !== -1) this.waiters.splice(index, 1);
-    waiter.detach();
-    waiter.resolve(claim);
+    settleWaiter(this.waiters, waiter, claim);
   }
 
   private async attemptFor(requests: readonly ClaimRequest[]): Promise<ClaimAttempt> {

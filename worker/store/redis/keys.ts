@@ -1,7 +1,22 @@
 /**
  * The Redis key layout of one workflow (layout version LAYOUT_VERSION). Every key starts with the
- * hash tag `{<prefix>:<workflow>}`, so all keys of a workflow live in one Cluster slot and every
- * function may touch any of them.
+ * hash tag of its PARTITION, so all keys of a partition live in one Cluster slot and every
+ * function may touch any key of its partition. `{p:w}` below is that tag.
+ *
+ * PARTITIONS: a workflow has P partitions (default 1, at most MAX_PARTITIONS). Partition 0's tag
+ * is `{<prefix>:<workflow>}` (P = 1 is exactly the one-slot layout), partition i > 0's is
+ * `{<prefix>:<workflow>#<i>}` (workflow names cannot hold `#`, so no workflow's tag is another's
+ * partition). A run lives wholly in the partition `partitionOf(runId, P)` (FNV-1a of its id); a
+ * run started with an idempotency key lives in `partitionOf(key, P)`, and its id is chosen to hash
+ * there too (PartitionedRedisStore.newRunId), so create-run looks the key up and creates the run
+ * in one call on one slot. RULE: every function call touches one partition. So everything a call
+ * writes besides its run is per partition: queues, leases, the rollout `versions` hash (written to
+ * every partition), dead letters, errors, metrics, the run index, idempotency keys; readers merge
+ * or sum the partitions. Only the workers' liveness (`workers`, `worker-expiry`: written by a
+ * heartbeat, which touches no run) lives in partition 0 alone. `layout` exists in every partition
+ * and records P beside the layout version (`<layout>;partitions=<P>`), written by the first call
+ * on each partition (partition 0 first): a worker, CLI or operator configured with another P
+ * refuses (store.ts, depth.ts), since its runs would be looked up in the wrong partitions.
  *
  * RUNS ARE PINNED TO THEIR VERSION: the queue keys are per workflow version `<v>` (the `version`
  * of the workflow module), so a worker claims only items of its own version and versions coexist
@@ -10,8 +25,9 @@
  * create-run chooses the version of a new run from `versions` (the rollout state) and enqueues it
  * there; a run's follow-ups, retries and reclaims stay in the queue they came from.
  *
- *   {p:w}:layout         STRING the layout version these keys were written with; a worker refuses
- *                               a version it does not know (store.ts checks it once per connection)
+ *   {p:w}:layout         STRING `<layout version>;partitions=<P>` these keys were written with; a
+ *                               worker refuses a version it does not know or another P (store.ts
+ *                               checks it once per connection)
  *   {p:w}:versions       HASH   the rollout state and the versions that have runs (rollout.ts):
  *                               `current` (new runs' version), `ramp-version`, `ramp-percent`,
  *                               `ramp-until` (ms: until then that share of new runs goes to the ramp
@@ -27,8 +43,8 @@
  *   {p:w}:metrics        HASH   counters (see codec.ts decodeMetrics), one HINCRBY per counter per call
  *   {p:w}:runs           ZSET   runId -> createdAt: the one run index (status is a field of the run)
  *   {p:w}:expiring       ZSET   runId -> when its keys expire (to prune `runs`)
- *   {p:w}:workers        HASH   workerId -> "<expiresAt>|<liveness JSON>"
- *   {p:w}:worker-expiry  ZSET   workerId -> expiresAt (to forget dead workers cheaply)
+ *   {p:w}:workers        HASH   workerId -> "<expiresAt>|<liveness JSON>" (partition 0 only)
+ *   {p:w}:worker-expiry  ZSET   workerId -> expiresAt (to forget dead workers cheaply; partition 0)
  *   {p:w}:idem:<key>     STRING idempotency key -> runId
  *   {p:w}:staged:<token> LIST   item JSON of a large fan-out staged under lease <token> (stage.lua),
  *                               published and dropped by its commit, dropped with the lease
@@ -59,13 +75,76 @@
  * the batch, the sweep and the workflow go on. test/integration/store/redis-corruption.test.ts
  * keeps this rule for every key kind above.
  */
+import { MAX_PARTITIONS } from "../../../contract/worker-options.ts";
+import { randomUUID } from "node:crypto";
 import { FloxideError } from "../../sdk/index.ts";
 import { DEFAULT_VERSION } from "../versions.ts";
 
 export const DEFAULT_PREFIX = "floxide";
 
-/** The version of this key layout, stored in `{p:w}:layout`. */
-export const LAYOUT_VERSION = "3";
+/** The version of this key layout, stored in `{p:w}:layout` (4: the record names P). */
+export const LAYOUT_VERSION = "4";
+
+/** Most partitions a workflow may have (the bound is the worker option's: contract/). */
+export { MAX_PARTITIONS };
+
+/** Checks a partition count (an option, a CRD field, a recorded layout). */
+export function checkPartitions(partitions: number, what = "partitions"): number {
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+    throw new FloxideError(
+      "InvalidConfig",
+      `${what} must be an integer from 1 to ${MAX_PARTITIONS} (got ${partitions})`,
+      { partitions: String(partitions) },
+    );
+  }
+  return partitions;
+}
+
+/** The partition (0..P-1) of a run id or idempotency key: FNV-1a (32 bits) of its UTF-8 bytes. */
+export function partitionOf(id: string, partitions: number): number {
+  if (partitions === 1) return 0;
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(id, "utf8")) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % partitions;
+}
+
+/** A random run id in `partition` of P (about P tries): a run placed beside a key or another run. */
+export function runIdIn(partition: number, partitions: number): string {
+  while (true) {
+    const runId = randomUUID();
+    if (partitionOf(runId, partitions) === partition) return runId;
+  }
+}
+
+/** What `{p:w}:layout` holds for this layout version and P partitions. */
+export const layoutRecord = (partitions: number): string => `${LAYOUT_VERSION};partitions=${partitions}`;
+
+/** A `{p:w}:layout` value read back: its layout version and, from version 4 on, P. */
+export function decodeLayoutRecord(value: string): { layout: string; partitions: number | null } {
+  const match = /^([^;]*);partitions=(\d+)$/.exec(value);
+  return match === null
+    ? { layout: value, partitions: null }
+    : { layout: match[1] as string, partitions: Number(match[2]) };
+}
+
+/** The refusal of a process configured with another P than the workflow's recorded one. */
+export function partitionMismatch(
+  workflow: string,
+  key: string,
+  recorded: number,
+  configured: number,
+): FloxideError {
+  return new FloxideError(
+    "InvalidConfig",
+    `workflow '${workflow}' has ${recorded} partition(s) in Redis (${key}), this process is configured with ` +
+      `${configured}: set --partitions ${recorded} (FLOXIDE_PARTITIONS, spec.partitions on the WorkflowDeployment). ` +
+      `P is fixed once the workflow's keys exist; to change it, drain the workflow and delete its keys, or use another keyPrefix`,
+    { workflow, recorded: String(recorded), configured: String(configured) },
+  );
+}
 
 /** Workflow-level keys; each function names the ones it receives on its `--@keys` line. */
 export const WORKFLOW_KEY_NAMES = [
@@ -141,16 +220,49 @@ export class WorkflowKeys {
   readonly workflow: string;
   /** The version whose queue keys `key()` names. */
   readonly version: string;
-  /** `{prefix:workflow}`: the hash tag, and the base every script builds run keys from. */
+  /** The partition these keys are of (0 for a workflow of one partition). */
+  readonly partition: number;
+  /** The partition's hash tag, and the base every script builds run keys from. */
   readonly base: string;
 
-  constructor(workflow: string, prefix: string = DEFAULT_PREFIX, version: string = DEFAULT_VERSION) {
+  constructor(
+    workflow: string,
+    prefix: string = DEFAULT_PREFIX,
+    version: string = DEFAULT_VERSION,
+    partition = 0,
+  ) {
     checkName(prefix, "prefix");
     checkName(workflow, "workflow");
+    if (workflow.includes("#")) {
+      throw new FloxideError(
+        "InvalidConfig",
+        `workflow '${workflow}' must not contain '#' (it marks a partition's hash tag)`,
+        { workflow },
+      );
+    }
+    if (!Number.isInteger(partition) || partition < 0 || partition >= MAX_PARTITIONS) {
+      throw new FloxideError("InvalidConfig", `partition ${partition} is not 0..${MAX_PARTITIONS - 1}`);
+    }
     this.prefix = prefix;
     this.workflow = workflow;
     this.version = checkVersion(version);
-    this.base = `{${prefix}:${workflow}}`;
+    this.partition = partition;
+    this.base = partition === 0 ? `{${prefix}:${workflow}}` : `{${prefix}:${workflow}#${partition}}`;
+  }
+
+  /** The keys of each of P partitions (partition 0 first). */
+  partitions(partitions: number): WorkflowKeys[] {
+    return Array.from({ length: checkPartitions(partitions) }, (_, i) => this.inPartition(i));
+  }
+
+  /** The keys of the partition of a run (or idempotency key) among P. */
+  ofRun(runId: string, partitions: number): WorkflowKeys {
+    return this.inPartition(partitionOf(runId, partitions));
+  }
+
+  /** The same workflow and version in partition `partition`. */
+  inPartition(partition: number): WorkflowKeys {
+    return new WorkflowKeys(this.workflow, this.prefix, this.version, partition);
   }
 
   /** A workflow key; a queue key (VERSION_KEY_NAMES) of this version. */

@@ -55,35 +55,47 @@ export function rolloutArgs(request: RolloutRequest): (string | number)[] {
   return [current, ramp?.version ?? "", ramp?.percent ?? 0, ramp?.periodMs ?? 0];
 }
 
+/** The keys of each of a workflow's partitions (the rollout lives in every one: keys.ts). */
+const partitionKeys = (workflow: string, prefix: string | undefined, partitions: number): WorkflowKeys[] =>
+  new WorkflowKeys(workflow, prefix).partitions(partitions);
+
 /**
  * Writes the rollout of `workflow` with any client (the operator's own connection): the same
- * function the store calls. Returns the ramp's end (Redis clock, ms) or null for no ramp.
+ * function the store calls, on every partition. Returns the ramp's end (Redis clock, ms; partition
+ * 0's) or null for no ramp.
  */
 export async function writeRolloutWith(
   client: RedisClient,
   workflow: string,
   request: RolloutRequest,
   prefix?: string,
+  partitions = 1,
 ): Promise<number | null> {
-  const keys = new WorkflowKeys(workflow, prefix);
-  const until = Number(
-    await runScript(client, "write-rollout", keysFor(keys, "write-rollout"), [
-      keys.base,
-      0,
-      ...rolloutArgs(request),
-    ]),
+  const args = rolloutArgs(request);
+  const untils = await Promise.all(
+    partitionKeys(workflow, prefix, partitions).map(async (keys) =>
+      Number(
+        await runScript(client, "write-rollout", keysFor(keys, "write-rollout"), [keys.base, 0, ...args]),
+      ),
+    ),
   );
+  const until = untils[0] as number;
   return until < 0 ? null : until;
 }
 
-/** Forgets a retired version of `workflow` (see forget-version.lua) with any client. */
+/** Forgets a retired version of `workflow` (see forget-version.lua) with any client: true when every partition did. */
 export async function forgetVersionWith(
   client: RedisClient,
   workflow: string,
   version: string,
   prefix?: string,
+  partitions = 1,
 ): Promise<boolean> {
-  const keys = new WorkflowKeys(workflow, prefix);
-  const args = [keys.base, 0, checkVersion(version)];
-  return Number(await runScript(client, "forget-version", keysFor(keys, "forget-version"), args)) === 1;
+  const forgotten = await Promise.all(
+    partitionKeys(workflow, prefix, partitions).map(async (keys) => {
+      const args = [keys.base, 0, checkVersion(version)];
+      return Number(await runScript(client, "forget-version", keysFor(keys, "forget-version"), args)) === 1;
+    }),
+  );
+  return forgotten.every(Boolean);
 }

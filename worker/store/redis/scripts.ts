@@ -36,6 +36,7 @@ export const SCRIPT_NAMES = [
   "heartbeat",
   "list-workers",
   "read-runs",
+  "read-depth",
   "stage",
   "redrive",
   "write-rollout",

@@ -50,7 +50,14 @@ import {
 import type { RedisClient } from "./connection.ts";
 import { totalDepth, type RolloutRequest } from "../versions.ts";
 import { execPipeline, readWorkflowVersions, type WorkflowVersionDepths } from "./depth.ts";
-import { checkVersion, LAYOUT_VERSION, type WorkflowKeys } from "./keys.ts";
+import {
+  checkVersion,
+  decodeLayoutRecord,
+  LAYOUT_VERSION,
+  layoutRecord,
+  partitionMismatch,
+  type WorkflowKeys,
+} from "./keys.ts";
 import { decodeReply, WorkerLivenessSchema } from "./reply-schemas.ts";
 import { rolloutArgs } from "./rollout.ts";
 import { callReplicated } from "./replicated-call.ts";
@@ -68,6 +75,10 @@ export interface RedisStoreConfig {
   readonly createBlocker: () => RedisClient;
   /** Counts the client's connections (see ContextStore.connectionEpoch). */
   readonly connectionEpoch: () => number;
+  /** The workflow's partition count, recorded beside the layout version (keys.ts). */
+  readonly partitions: number;
+  /** Runs before this partition's layout check (partition 0's check, for the others). */
+  readonly checkFirst?: () => Promise<void>;
 }
 
 const unexpected = (script: string, reply: unknown): FloxideError =>
@@ -111,12 +122,17 @@ export class RedisWorkflowStore implements WorkflowStore {
       attempt: (requests) => this.attemptClaim(requests),
       release: async (claim) => void (await this.release([claim])),
       createBlocker: config.createBlocker,
-      wakeKey: config.keys.key("wake"),
+      wakeKey: this.wakeKey,
     });
   }
 
   get connectionEpoch(): number {
     return this.config.connectionEpoch();
+  }
+
+  /** The wake marker an idle claim of this store blocks on (claimer.ts). */
+  get wakeKey(): string {
+    return this.config.keys.key("wake");
   }
 
   /** Calls one function with the keys it declares (`runId`: the run a run-control acts on). */
@@ -145,23 +161,28 @@ export class RedisWorkflowStore implements WorkflowStore {
    * Refuses keys written in a layout this code does not know (and records ours on a new
    * workflow). Checked once per connection: a restart or failover may bring other data.
    */
-  private checkLayout(): Promise<void> {
+  checkLayout(): Promise<void> {
     const epoch = this.config.connectionEpoch();
     if (this.layout?.epoch === epoch) return this.layout.check;
-    const key = this.config.keys.key("layout");
+    const { keys, partitions, checkFirst } = this.config;
+    const key = keys.key("layout");
     const check = (async () => {
+      await checkFirst?.();
       const replies = await execPipeline(
-        this.client.pipeline().set(key, LAYOUT_VERSION, "NX").get(key),
+        this.client.pipeline().set(key, layoutRecord(partitions), "NX").get(key),
         `layout version of '${this.workflow}'`,
       );
-      const found = replies[1];
-      if (found !== LAYOUT_VERSION) {
+      const found = decodeLayoutRecord(String(replies[1]));
+      if (found.layout !== LAYOUT_VERSION) {
         throw new FloxideError(
           "InvalidConfig",
-          `the Redis keys of workflow '${this.workflow}' (${key}) have layout version ${String(found)}; this worker ` +
+          `the Redis keys of workflow '${this.workflow}' (${key}) have layout version ${found.layout}; this worker ` +
             `knows only version ${LAYOUT_VERSION}: run a release that writes that layout, or use another keyPrefix`,
-          { workflow: this.workflow, layout: String(found) },
+          { workflow: this.workflow, layout: found.layout },
         );
+      }
+      if (found.partitions !== partitions) {
+        throw partitionMismatch(this.workflow, key, found.partitions ?? 0, partitions);
       }
     })();
     this.layout = { epoch, check };
@@ -181,7 +202,8 @@ export class RedisWorkflowStore implements WorkflowStore {
     return this.claimer.claim(options);
   }
 
-  private async attemptClaim(requests: readonly ClaimRequest[]): Promise<ClaimAttempt> {
+  /** One run of the claim function for up to one item per request (the claimers call it). */
+  async attemptClaim(requests: readonly ClaimRequest[]): Promise<ClaimAttempt> {
     const args: (string | number)[] = [this.workflow, (requests[0] as ClaimRequest).leaseMs];
     const workers = new Map<string, string>();
     for (const { workerId } of requests) {
@@ -273,6 +295,7 @@ export class RedisWorkflowStore implements WorkflowStore {
   private async readVersionDepths(): Promise<WorkflowVersionDepths> {
     const found = await readWorkflowVersions(this.client, [this.workflow], {
       prefix: this.config.keys.prefix,
+      partitions: this.config.partitions,
     });
     return found.get(this.workflow) as WorkflowVersionDepths;
   }
@@ -280,8 +303,8 @@ export class RedisWorkflowStore implements WorkflowStore {
   // ---- versions ----------------------------------------------------------------------------------
 
   async readVersions(): Promise<WorkflowVersions> {
-    const { rollout, versions } = await this.readVersionDepths();
-    return { rollout, versions };
+    const { rollout, versions, partitions } = await this.readVersionDepths();
+    return { rollout, versions, partitions };
   }
 
   async writeRollout(request: RolloutRequest): Promise<void> {
