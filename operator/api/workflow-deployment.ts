@@ -306,7 +306,7 @@ export const WorkflowDeploymentSpecSchema = withRules(
         default: "floxide",
       }),
       partitions: int(
-        `Partitions of the workflow (FLOXIDE_PARTITIONS): each its own Redis Cluster slot, so its throughput grows with the cluster's masters; the backlog is their sum. Fixed once the workflow's keys exist in Redis (workers and the operator refuse another count). 1 to ${MAX_PARTITIONS}. Default 1.`,
+        `Partitions of the workflow (FLOXIDE_PARTITIONS): each its own Redis Cluster slot, so its throughput grows with the cluster's masters; the backlog is their sum. Fixed once the workflow's keys exist in Redis (workers and the operator refuse another count). Default 1.`,
         { minimum: 1, maximum: MAX_PARTITIONS, default: 1 },
       ),
       logLevel: oneOfStrings(

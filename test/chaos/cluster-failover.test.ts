@@ -1,6 +1,6 @@
 /**
  * A Redis Cluster master fails over under load (test/support/cluster-failover.ts): 3 masters + 3
- * replicas, two worker processes, 400 runs of three steps; the master of the workflow's slot is
+ * replicas, two worker processes, 400 runs of three steps (one test over 6 partitions); the master of the workflow's slot is
  * SIGKILLed at 30 % of the steps (in the first test, workers are SIGKILLed and replaced too).
  * For each durability every run completes with each step committed exactly once and nothing
  * wedged; `replicated` must lose no step it reported, even when the replica lagged behind at the
@@ -42,6 +42,17 @@ describe("a cluster master fails over mid-run (3 masters + 3 replicas, workers a
     const report = await runFailover(env, {
       durability: "replicated",
       runs: RUNS,
+      laggingReplicaMs: LAG_MS,
+    });
+    t.diagnostic(`failover report: ${JSON.stringify(report)}`);
+    assert.equal(report.acknowledgedCommitsLost, 0, "a step reported committed was lost");
+  });
+
+  test("durability replicated over 6 partitions on the 3 masters, replica lagging at the kill: no reported step lost", async (t) => {
+    const report = await runFailover(env, {
+      durability: "replicated",
+      runs: RUNS,
+      partitions: 6,
       laggingReplicaMs: LAG_MS,
     });
     t.diagnostic(`failover report: ${JSON.stringify(report)}`);

@@ -41,6 +41,8 @@ export interface FailoverEnv {
 export interface FailoverPlan {
   readonly durability: Durability;
   readonly runs: number;
+  /** The workflow's partitions (default 1); the master killed is partition 0's. */
+  readonly partitions?: number;
   /** Stall every replica this long just before the kill (0: a replica in sync, the usual case). */
   readonly laggingReplicaMs?: number;
   /** SIGKILL a random worker about this often (and start another), from the start to the end. */
@@ -105,9 +107,10 @@ export interface FailoverReport {
 export async function runFailover(env: FailoverEnv, plan: FailoverPlan): Promise<FailoverReport> {
   const { cluster, side, sideClient } = env;
   const { durability, runs } = plan;
+  const partitions = plan.partitions ?? 1;
   const keyPrefix = `failover-${durability}-${(prefixes += 1)}`;
   const backend: StoreBackend = await openRedisBackend(
-    { redisUrl: cluster.url, redisMode: "cluster", keyPrefix, retentionSeconds: 3600 },
+    { redisUrl: cluster.url, redisMode: "cluster", keyPrefix, partitions, retentionSeconds: 3600 },
     pino({ level: "silent" }),
   );
   const workers: WorkerProcess[] = [];
@@ -132,6 +135,7 @@ export async function runFailover(env: FailoverEnv, plan: FailoverPlan): Promise
         name: `${keyPrefix}-w${(generation += 1)}`,
         args: [
           ...["--redis-mode", "cluster", "--key-prefix", keyPrefix, "--durability", durability],
+          ...["--partitions", String(partitions)],
           ...["--concurrency", String(CONCURRENCY), "--lease-ms", String(LEASE_MS), "--block-ms", "500"],
         ],
         // debug: one "step reported" line per step (reportsPerItem).
@@ -168,6 +172,7 @@ export async function runFailover(env: FailoverEnv, plan: FailoverPlan): Promise
       intervalMs: 20,
       message: `${KILL_AT * 100} % of the steps to run`,
     });
+    // Partition 0's tag (keys.ts): with P > 1 the other partitions on that master fail over too.
     const master = await cluster.masterOf(`{${keyPrefix}:${failoverWorkflow.name}}`);
     const laggingReplicaMs = plan.laggingReplicaMs ?? 0;
     if (laggingReplicaMs > 0) {
