@@ -80,12 +80,13 @@ export async function readRunDetail(
 ): Promise<RunDetail | null> {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   // The run's live items are in the queue keys of the version it is pinned to (keys.ts).
-  const partition = new WorkflowKeys(workflow, prefix).ofRun(runId, options.partitions ?? 1).partition;
+  const partitions = options.partitions ?? 1;
+  const partition = new WorkflowKeys(workflow, prefix).ofRun(runId, partitions).partition;
   const version = await redis.hget(
-    new WorkflowKeys(workflow, prefix, undefined, partition).run("run", runId),
+    new WorkflowKeys(workflow, prefix, undefined, partition, partitions).run("run", runId),
     "version",
   );
-  const keys = new WorkflowKeys(workflow, prefix, version ?? undefined, partition);
+  const keys = new WorkflowKeys(workflow, prefix, version ?? undefined, partition, partitions);
   const eventLimit = options.eventLimit ?? 500;
   const replies = await execPipeline(
     redis

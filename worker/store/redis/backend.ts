@@ -130,7 +130,7 @@ export class RedisBackend implements StoreBackend {
   ): RedisWorkflowStore {
     return new RedisWorkflowStore({
       client: this.client,
-      keys: new WorkflowKeys(workflow, this.prefix, version, partition),
+      keys: new WorkflowKeys(workflow, this.prefix, version, partition, this.partitions),
       retentionMs: this.retentionMs,
       reclaimGuardMs: this.reclaimGuardMs,
       reclaimBatch: this.reclaimBatch,

@@ -16,9 +16,17 @@ const TABLE = (() => {
   return table;
 })();
 
-function crc16(bytes: Uint8Array): number {
-  let crc = 0;
+/** CRC16/XMODEM of `bytes`, continuing from `crc` (the CRC of what came before them). */
+export function crc16(bytes: Uint8Array, crc = 0): number {
   for (const byte of bytes) crc = ((crc << 8) & 0xffff) ^ (TABLE[((crc >> 8) ^ byte) & 0xff] as number);
+  return crc;
+}
+
+/** crc16 of the ASCII digits of a non-negative integer (no allocation: the tag search tries many). */
+export function crc16Digits(value: number, crc: number): number {
+  const digits = String(value);
+  for (let i = 0; i < digits.length; i += 1)
+    crc = ((crc << 8) & 0xffff) ^ (TABLE[((crc >> 8) ^ digits.charCodeAt(i)) & 0xff] as number);
   return crc;
 }
 

@@ -5,8 +5,8 @@
  *
  * PARTITIONS: a workflow has P partitions (default 1, at most MAX_PARTITIONS). Partition 0's tag
  * is `{<prefix>:<workflow>}` (P = 1 is exactly the one-slot layout), partition i > 0's is
- * `{<prefix>:<workflow>#<i>}` (workflow names cannot hold `#`, so no workflow's tag is another's
- * partition). A run lives wholly in the partition `partitionOf(runId, P)` (FNV-1a of its id); a
+ * `{<prefix>:<workflow>#<i>.<n>}` with n chosen to space the partitions evenly over the slots
+ * (partitionTag; workflow names cannot hold `#`, so no workflow's tag is another's partition). A run lives wholly in the partition `partitionOf(runId, P)` (FNV-1a of its id); a
  * run started with an idempotency key lives in `partitionOf(key, P)`, and its id is chosen to hash
  * there too (PartitionedRedisStore.newRunId), so create-run looks the key up and creates the run
  * in one call on one slot. RULE: every function call touches one partition. So everything a call
@@ -79,6 +79,7 @@ import { MAX_PARTITIONS } from "../../../contract/worker-options.ts";
 import { randomUUID } from "node:crypto";
 import { FloxideError } from "../../sdk/index.ts";
 import { DEFAULT_VERSION } from "../versions.ts";
+import { CLUSTER_SLOTS, crc16, crc16Digits, keySlot } from "./key-slot.ts";
 
 export const DEFAULT_PREFIX = "floxide";
 
@@ -117,6 +118,46 @@ export function runIdIn(partition: number, partitions: number): string {
     const runId = randomUUID();
     if (partitionOf(runId, partitions) === partition) return runId;
   }
+}
+
+const tags = new Map<string, string>();
+const TAG_SEARCH_LIMIT = 10_000_000;
+
+/**
+ * The hash tag (without braces) of partition `partition` of P. Partition 0's is `<prefix>:<workflow>`
+ * (P = 1 is the one-slot layout); partition i's is `<prefix>:<workflow>#<i>.<n>` with the smallest n
+ * that puts it in slot s0 + floor(i * 16384 / P) (mod 16384), s0 being partition 0's slot: the
+ * partitions sit evenly spaced over the slot space, so a cluster whose masters own equal slot
+ * ranges (as `redis-cli --cluster create` splits them) gets P / masters partitions each. About
+ * 16,384 tries per tag on average (~1 ms), computed once per process.
+ */
+export function partitionTag(
+  prefix: string,
+  workflow: string,
+  partition: number,
+  partitions: number,
+): string {
+  const zero = `${prefix}:${workflow}`;
+  if (partition === 0) return zero;
+  const cached = `${zero}\n${partition}\n${partitions}`;
+  const known = tags.get(cached);
+  if (known !== undefined) return known;
+  const target =
+    (keySlot(`{${zero}}`) + Math.floor((partition * CLUSTER_SLOTS) / partitions)) % CLUSTER_SLOTS;
+  const head = `${zero}#${partition}.`;
+  const headCrc = crc16(Buffer.from(head, "utf8"));
+  for (let n = 0; n < TAG_SEARCH_LIMIT; n += 1) {
+    if (crc16Digits(n, headCrc) % CLUSTER_SLOTS === target) {
+      const tag = `${head}${n}`;
+      tags.set(cached, tag);
+      return tag;
+    }
+  }
+  // CRC16 reaches every slot within a few hundred thousand suffixes: unreachable in practice.
+  throw new FloxideError(
+    "InvalidConfig",
+    `no hash tag for partition ${partition} of ${partitions} of '${zero}'`,
+  );
 }
 
 /** What `{p:w}:layout` holds for this layout version and P partitions. */
@@ -230,6 +271,7 @@ export class WorkflowKeys {
     prefix: string = DEFAULT_PREFIX,
     version: string = DEFAULT_VERSION,
     partition = 0,
+    partitions = 1,
   ) {
     checkName(prefix, "prefix");
     checkName(workflow, "workflow");
@@ -240,29 +282,30 @@ export class WorkflowKeys {
         { workflow },
       );
     }
-    if (!Number.isInteger(partition) || partition < 0 || partition >= MAX_PARTITIONS) {
-      throw new FloxideError("InvalidConfig", `partition ${partition} is not 0..${MAX_PARTITIONS - 1}`);
+    checkPartitions(partitions);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= partitions) {
+      throw new FloxideError("InvalidConfig", `partition ${partition} is not 0..${partitions - 1}`);
     }
     this.prefix = prefix;
     this.workflow = workflow;
     this.version = checkVersion(version);
     this.partition = partition;
-    this.base = partition === 0 ? `{${prefix}:${workflow}}` : `{${prefix}:${workflow}#${partition}}`;
+    this.base = `{${partitionTag(prefix, workflow, partition, partitions)}}`;
   }
 
   /** The keys of each of P partitions (partition 0 first). */
   partitions(partitions: number): WorkflowKeys[] {
-    return Array.from({ length: checkPartitions(partitions) }, (_, i) => this.inPartition(i));
+    return Array.from({ length: checkPartitions(partitions) }, (_, i) => this.inPartition(i, partitions));
   }
 
   /** The keys of the partition of a run (or idempotency key) among P. */
   ofRun(runId: string, partitions: number): WorkflowKeys {
-    return this.inPartition(partitionOf(runId, partitions));
+    return this.inPartition(partitionOf(runId, partitions), partitions);
   }
 
-  /** The same workflow and version in partition `partition`. */
-  inPartition(partition: number): WorkflowKeys {
-    return new WorkflowKeys(this.workflow, this.prefix, this.version, partition);
+  /** The same workflow and version in partition `partition` of P. */
+  inPartition(partition: number, partitions: number): WorkflowKeys {
+    return new WorkflowKeys(this.workflow, this.prefix, this.version, partition, partitions);
   }
 
   /** A workflow key; a queue key (VERSION_KEY_NAMES) of this version. */
