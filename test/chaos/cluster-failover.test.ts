@@ -48,12 +48,13 @@ describe("a cluster master fails over mid-run (3 masters + 3 replicas, workers a
     assert.equal(report.acknowledgedCommitsLost, 0, "a step reported committed was lost");
   });
 
-  test("durability replicated over 6 partitions on the 3 masters, replica lagging at the kill: no reported step lost", async (t) => {
+  test("durability replicated over 6 partitions on the 3 masters, replica lagging, workers SIGKILLed too: no reported step lost", async (t) => {
     const report = await runFailover(env, {
       durability: "replicated",
       runs: RUNS,
       partitions: 6,
       laggingReplicaMs: LAG_MS,
+      killWorkerEveryMs: 3000,
     });
     t.diagnostic(`failover report: ${JSON.stringify(report)}`);
     assert.equal(report.acknowledgedCommitsLost, 0, "a step reported committed was lost");
