@@ -28,7 +28,7 @@ export interface CeilingResult {
   readonly redisBusy: number;
 }
 
-const PAYLOAD = "x".repeat(100);
+export const PAYLOAD = "x".repeat(100);
 const CHAIN: Record<string, string> = { a: "b", b: "c" };
 
 /** The outcome the bench workflows' no-op nodes produce for this claim. */
@@ -43,12 +43,18 @@ function outcomeFor(shape: CeilingShape, claim: Claim): StepOutcome {
   return { ...base, followUps: [followUp], outputs: [] };
 }
 
-async function loop(store: WorkflowStore, shape: CeilingShape, id: string, count: () => void): Promise<void> {
+/** One claim -> commit(+claim next) loop until the queue is empty; `count` sees each committed step. */
+export async function loop(
+  store: WorkflowStore,
+  shape: CeilingShape,
+  id: string,
+  count: (claim: Claim) => void,
+): Promise<void> {
   const options = { workerId: id, leaseMs: 30_000 };
   let claim = await store.claim({ ...options, blockMs: 0 });
   while (claim !== null) {
     const result = await store.commit(claim, outcomeFor(shape, claim), options);
-    if (result.status === "committed") count();
+    if (result.status === "committed") count(claim);
     claim = result.next ?? (await store.claim({ ...options, blockMs: 0 }));
   }
 }

@@ -15,6 +15,7 @@ import { runCeiling, type CeilingResult, type CeilingShape } from "./ceiling.ts"
 import { runOperatorPoll, type OperatorPollResult } from "./operator-poll.ts";
 import { runOperatorReaction, type OperatorReactionResult } from "./operator-reaction.ts";
 import { runConsoleRunsPage, type ConsoleRunsPageResult } from "./console-runs-page.ts";
+import { describeShards, runShards, type ShardsResult } from "./shards.ts";
 
 const quick = process.argv.includes("--quick");
 const repeats = quick ? 1 : 3;
@@ -135,6 +136,8 @@ async function main(): Promise<void> {
           `best floxide row = ${fmt((best / ceiling.ceilingStepsPerSec) * 100)}% of the ceiling\n`,
       );
     }
+    const shards: ShardsResult = await runShards({ runs: quick ? 2000 : 10_000, loops: 64 });
+    process.stdout.write(describeShards(shards));
     const reaction: ReactionResult = await runReaction(redis.url, {
       samples: quick ? 50 : 300,
       idleSeconds: quick ? 5 : 60,
@@ -183,6 +186,7 @@ async function main(): Promise<void> {
       throughput: rows,
       history,
       ceilings,
+      shards,
       reaction,
       growth,
       poll,
