@@ -136,7 +136,7 @@ async function main(): Promise<void> {
           `best floxide row = ${fmt((best / ceiling.ceilingStepsPerSec) * 100)}% of the ceiling\n`,
       );
     }
-    const shards: ShardsResult = await runShards({ runs: quick ? 2000 : 10_000, loops: 64 });
+    const shards: ShardsResult = await runShards({ runs: quick ? 2000 : 10_000, loops: 64, repeats });
     process.stdout.write(describeShards(shards));
     const reaction: ReactionResult = await runReaction(redis.url, {
       samples: quick ? 50 : 300,

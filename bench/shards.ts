@@ -26,6 +26,8 @@ export interface ShardCost {
   readonly steps: number;
   /** Its Redis CPU per step of its own partitions over the 10-90 % window, its idle CPU taken off (NaN when it served none). */
   readonly redisCpuUsPerStep: number;
+  /** Commands it ran per step over the window (inside functions too). */
+  readonly commandsPerStep: number;
 }
 
 export interface ShardsLayout {
@@ -40,6 +42,7 @@ export interface ShardsLayout {
 
 export interface ShardsResult {
   readonly runs: number;
+  readonly repeats: number;
   readonly layouts: readonly ShardsLayout[];
 }
 
@@ -139,6 +142,7 @@ async function measure(target: Target, runs: number, loops: number): Promise<Sha
       steps: total[m] ?? 0,
       redisCpuUsPerStep:
         (Math.max(0, (used[m]?.cpuSeconds ?? 0) - (idleRate[m] ?? 0) * seconds) * 1e6) / (counts[m] ?? 0),
+      commandsPerStep: (used[m]?.commands ?? 0) / (counts[m] ?? 0),
     }));
     const serving = shards.filter((shard) => shard.steps > 0);
     const mean = shards.reduce((sum, shard) => sum + shard.steps, 0) / shards.length;
@@ -155,38 +159,70 @@ async function measure(target: Target, runs: number, loops: number): Promise<Sha
   }
 }
 
-/** Standalone P = 1, then a 3-master cluster with P = 1 and P = 6 (servers started here). */
-export async function runShards(options: { runs: number; loops: number }): Promise<ShardsResult> {
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
+/** One layout's repetitions: per master the median µs and commands per step (the steps are the same). */
+function medianLayout(repetitions: readonly ShardsLayout[]): ShardsLayout {
+  const [first] = repetitions;
+  if (first === undefined) throw new Error("no repetition");
+  const shards = first.shards.map((shard, m) => ({
+    ...shard,
+    redisCpuUsPerStep: median(repetitions.map((layout) => layout.shards[m]?.redisCpuUsPerStep ?? NaN)),
+    commandsPerStep: median(repetitions.map((layout) => layout.shards[m]?.commandsPerStep ?? NaN)),
+  }));
+  const serving = shards.filter((shard) => shard.steps > 0);
+  return {
+    ...first,
+    shards,
+    balance: median(repetitions.map((layout) => layout.balance)),
+    projectedCeiling: serving.reduce((sum, shard) => sum + 1e6 / shard.redisCpuUsPerStep, 0),
+  };
+}
+
+/**
+ * Standalone P = 1, then a 3-master cluster with P = 1 and P = 6 (servers started here), the
+ * three in turn `repeats` times; each master's figures are the medians (a window is ~2 s: noisy).
+ */
+export async function runShards(options: {
+  runs: number;
+  loops: number;
+  repeats: number;
+}): Promise<ShardsResult> {
   const standalone = await startRedis();
   const cluster = await startRedisCluster({ masters: 3 });
   try {
     const { port } = new URL(standalone.url);
     const single: RedisClusterNode = { host: "127.0.0.1", port: Number(port) };
-    const layouts: ShardsLayout[] = [];
-    const base = { runs: options.runs, loops: options.loops };
-    layouts.push(
-      await measure(
-        {
-          topology: "standalone",
-          url: standalone.url,
-          redisMode: "standalone",
-          masters: [single],
-          partitions: 1,
-        },
-        base.runs,
-        base.loops,
-      ),
-    );
-    for (const partitions of [1, 6]) {
-      layouts.push(
-        await measure(
-          { topology: "cluster", url: cluster.url, redisMode: "cluster", masters: cluster.nodes, partitions },
-          base.runs,
-          base.loops,
-        ),
-      );
+    const targets: Target[] = [
+      {
+        topology: "standalone",
+        url: standalone.url,
+        redisMode: "standalone",
+        masters: [single],
+        partitions: 1,
+      },
+      ...[1, 6].map((partitions): Target => ({
+        topology: "cluster",
+        url: cluster.url,
+        redisMode: "cluster",
+        masters: cluster.nodes,
+        partitions,
+      })),
+    ];
+    const repetitions: ShardsLayout[][] = targets.map(() => []);
+    for (let r = 0; r < options.repeats; r += 1) {
+      for (const [t, target] of targets.entries()) {
+        repetitions[t]?.push(await measure(target, options.runs, options.loops));
+      }
     }
-    return { runs: options.runs, layouts };
+    const layouts = repetitions.map(medianLayout);
+    return { runs: options.runs, repeats: options.repeats, layouts };
   } finally {
     await cluster.stop();
     await standalone.stop();
@@ -199,7 +235,10 @@ export function describeShards(result: ShardsResult): string {
   const [standalone] = result.layouts;
   const lines = result.layouts.map((layout) => {
     const perShard = layout.shards
-      .map((shard) => `${shard.master} ${shard.steps} steps ${fmt(shard.redisCpuUsPerStep, 1)} µs`)
+      .map(
+        (shard) =>
+          `${shard.master} ${shard.steps} steps ${fmt(shard.redisCpuUsPerStep, 1)} µs ${fmt(shard.commandsPerStep, 1)} cmds`,
+      )
       .join(", ");
     const serving = layout.shards.filter((shard) => shard.steps > 0);
     const vsStandalone =
@@ -211,7 +250,7 @@ export function describeShards(result: ShardsResult): string {
             )
             .join("/")}% of standalone`;
     return (
-      `shards ${layout.topology} P=${layout.partitions} (noop1 ceiling loop, ${result.runs} runs): ${perShard}; ` +
+      `shards ${layout.topology} P=${layout.partitions} (noop1 ceiling loop, ${result.runs} runs, medians of ${result.repeats}): ${perShard}; ` +
       `balance max/mean ${fmt(layout.balance, 2)}${vsStandalone}; ` +
       `projected ceiling with ${serving.length} shard(s) ${fmt(layout.projectedCeiling)} steps/s`
     );
@@ -225,6 +264,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (process.argv.includes("--help")) {
     process.stdout.write("usage: node scripts/run.mjs bench/shards.ts [--quick]\n");
   } else {
-    process.stdout.write(describeShards(await runShards({ runs: quick ? 2000 : 10_000, loops: 64 })));
+    process.stdout.write(
+      describeShards(await runShards({ runs: quick ? 2000 : 10_000, loops: 64, repeats: quick ? 1 : 3 })),
+    );
   }
 }
