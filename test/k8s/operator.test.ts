@@ -283,7 +283,7 @@ clusterTest(
       [3, 15],
       [5, 12],
     ] as const) {
-      await pushBacklog(client, "sharded", count, undefined, partition);
+      await pushBacklog(client, "sharded", count, undefined, { partition, partitions: 6 });
     }
     await waitFor(async () => (await replicasOf("sharded")) === 4, {
       timeoutMs: DEADLINE,

@@ -116,9 +116,9 @@ export async function pushBacklog(
   workflow: string,
   count: number,
   prefix?: string,
-  partition = 0,
+  place: { partition: number; partitions: number } = { partition: 0, partitions: 1 },
 ): Promise<void> {
-  const keys = new WorkflowKeys(workflow, prefix, undefined, partition);
+  const keys = new WorkflowKeys(workflow, prefix, undefined, place.partition, place.partitions);
   await client
     .pipeline()
     .hset(keys.key("versions"), versionField(keys.version), Date.now())
