@@ -19,23 +19,10 @@ import { baseImagesOf, REPO_ROOT } from "../support/images.ts";
 import { currentSysctls, nodeLeftovers, nodeOwnedPaths, recordedSysctls } from "../support/node-host.ts";
 import { NODE_LOCK } from "../support/node-lock.ts";
 import { whyNodeCannotStart } from "../support/node.ts";
+import { notReferencePass } from "../support/node-lines.ts";
 import { waitFor } from "../support/wait.ts";
 
-/**
- * npm test runs the test files on the reference Node line and again on the floor line; the
- * cluster runs the images' Node either way, so the suite runs once, on the reference pass.
- */
-function notReferencePass(): string | undefined {
-  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as {
-    devEngines?: { runtime?: { version?: string } };
-  };
-  const reference = pkg.devEngines?.runtime?.version;
-  return reference && process.versions.node !== reference
-    ? `the e2e suite runs on the reference Node pass (${reference}), this is ${process.versions.node}`
-    : undefined;
-}
-
-const skip = notReferencePass() ?? whyNodeCannotStart();
+const skip = notReferencePass("the e2e suite") ?? whyNodeCannotStart();
 const WFD = { group: "floxide.dev", version: "v1alpha1", plural: "workflowdeployments" };
 const NS = "e2e";
 const WORKER_SELECTOR = "app.kubernetes.io/name=floxide-worker";
