@@ -15,9 +15,15 @@ import { runCeiling, type CeilingResult, type CeilingShape } from "./ceiling.ts"
 import { runOperatorPoll, type OperatorPollResult } from "./operator-poll.ts";
 import { runOperatorReaction, type OperatorReactionResult } from "./operator-reaction.ts";
 import { runConsoleRunsPage, type ConsoleRunsPageResult } from "./console-runs-page.ts";
-import { describeShards, runShards, type ShardsResult } from "./shards.ts";
+import { describeShards, runShards, shardsOptions, type ShardsResult } from "./shards.ts";
+import { scriptArgs } from "../common/script-args.ts";
 
-const quick = process.argv.includes("--quick");
+const USAGE =
+  "usage: npm run bench [-- --quick]\n" +
+  "  floxide and BullMQ side by side on a redis-server started here (about 10 minutes), then the\n" +
+  "  ceiling, shards, reaction, context-growth, operator and console cases; prints the figures and\n" +
+  "  writes bench/results.json. --quick: a one-minute smoke run. Method: bench/README.md\n";
+const quick = scriptArgs(USAGE, { flags: ["--quick"] }).includes("--quick");
 const repeats = quick ? 1 : 3;
 const runsFor = (shape: BenchWorkflow): number =>
   quick ? (shape === "fan10" ? 150 : 600) : shape === "noop1" ? 6000 : shape === "chain3" ? 2500 : 800;
@@ -136,7 +142,7 @@ async function main(): Promise<void> {
           `best floxide row = ${fmt((best / ceiling.ceilingStepsPerSec) * 100)}% of the ceiling\n`,
       );
     }
-    const shards: ShardsResult = await runShards({ runs: quick ? 2000 : 10_000, loops: 64, repeats });
+    const shards: ShardsResult = await runShards(shardsOptions(quick));
     process.stdout.write(describeShards(shards));
     const reaction: ReactionResult = await runReaction(redis.url, {
       samples: quick ? 50 : 300,

@@ -10,10 +10,18 @@ import { Redis } from "ioredis";
 import { startRedis } from "../test/support/redis.ts";
 import { runCeiling, type CeilingShape } from "./ceiling.ts";
 import { STEPS_PER_RUN } from "./workflows.ts";
+import { scriptArgs } from "../common/script-args.ts";
 
-const shape = (process.argv[2] ?? "noop1") as CeilingShape;
-if (shape !== "noop1" && shape !== "chain3") throw new Error(`unknown shape '${shape}': noop1 or chain3`);
-const runs = Number(process.argv[3] ?? 4000);
+const USAGE =
+  "usage: npm run bench:profile [-- noop1|chain3 [runs]]   (default noop1 4000)\n" +
+  "  each Redis command's calls and µs per step of the ceiling loop, then Redis CPU per step\n";
+const [shapeArg, runsArg] = scriptArgs(USAGE, { positionals: 2 });
+const shape = (shapeArg ?? "noop1") as CeilingShape;
+const runs = Number(runsArg ?? 4000);
+if ((shape !== "noop1" && shape !== "chain3") || !Number.isInteger(runs) || runs < 100) {
+  process.stderr.write(`bench:profile: expected a shape (noop1 or chain3) and a run count >= 100\n${USAGE}`);
+  process.exit(2);
+}
 const redis = await startRedis();
 const admin = new Redis(redis.url);
 try {

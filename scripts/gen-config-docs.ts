@@ -4,6 +4,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { scriptArgs } from "../common/script-args.ts";
 import {
   API_VERSION,
   KIND,
@@ -166,6 +167,9 @@ export function renderConfigurationReference(): string {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  scriptArgs(
+    `usage: npm run gen:docs\n  writes ${CONFIG_DOC} from the option tables and the WorkflowDeployment schema\n`,
+  );
   writeFileSync(CONFIG_DOC, renderConfigurationReference());
   process.stdout.write(`wrote ${CONFIG_DOC}\n`);
 }

@@ -9,6 +9,11 @@ import { launchBrowser } from "../test/support/browser.ts";
 import { startRedis } from "../test/support/redis.ts";
 import { waitFor } from "../test/support/wait.ts";
 import { WorkerBed } from "../test/support/worker-bed.ts";
+import { scriptArgs } from "../common/script-args.ts";
+
+scriptArgs(
+  "usage: npm run gen:console-screenshot\n  regenerates docs/console.png (a real redis-server, worker and console; needs chromium)\n",
+);
 
 const MODULE = new URL("../test/integration/console/console.workflow.ts", import.meta.url).pathname;
 const OUT = new URL("../docs/console.png", import.meta.url).pathname;
