@@ -51,11 +51,14 @@ export async function loop(
   count: (claim: Claim) => void,
 ): Promise<void> {
   const options = { workerId: id, leaseMs: 30_000 };
-  let claim = await store.claim({ ...options, blockMs: 0 });
+  // A blocking claim, as a worker's: the process's waiting loops are served by one call (it
+  // returns at once while items are ready; once the queue is empty each loop ends after a block).
+  const claimed = { ...options, blockMs: 100 };
+  let claim = await store.claim(claimed);
   while (claim !== null) {
     const result = await store.commit(claim, outcomeFor(shape, claim), options);
     if (result.status === "committed") count(claim);
-    claim = result.next ?? (await store.claim({ ...options, blockMs: 0 }));
+    claim = result.next ?? (await store.claim(claimed));
   }
 }
 

@@ -1,9 +1,9 @@
 /**
  * What partitions promise beyond the shared contract (which runs with P = 6 in redis.test.ts and
  * redis-cluster.test.ts): P is fixed once recorded and another P is refused, naming both; an
- * idempotency key finds its run in one call; a busy partition cannot starve another; an idle
- * worker of six partitions stays quiet and still picks up an item at once; the console's readers
- * merge the partitions. Real redis-server.
+ * idempotency key finds its run in one call; a worker works one partition at a time and a busy
+ * partition cannot starve another; an idle worker of six partitions stays quiet and still picks
+ * up an item at once; the console's readers merge the partitions. Real redis-server.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -178,6 +178,49 @@ describe("redis partitions: claiming", () => {
     // Sticking to partition 0 would run the quiet runs last (index 125); a quantum of 16 steps
     // then one sweep from the next partition runs them after about 16.
     assert.ok(lastQuiet < 40, `the last run of the quiet partition ran as step ${lastQuiet} of 126`);
+  });
+
+  test("a worker's claim loops work one partition at a time, every partition in turn", async () => {
+    const name = `turns-${randomUUID().slice(0, 6)}`;
+    const ran: number[] = [];
+    const def = workflow({
+      name,
+      version: "1",
+      start: "a",
+      nodes: [node("a", (_ctx, input: number) => (ran.push(input), next(null)))],
+    });
+    const store = open(6, prefix()).forWorkflow(name);
+    const orchestrator = new Orchestrator(store, def);
+    // Even load: 80 runs in each partition, each run's input its partition.
+    for (let partition = 0; partition < 6; partition += 1) {
+      await Promise.all(
+        Array.from({ length: 80 }, () => orchestrator.start(partition, { runId: runIdIn(partition, 6) })),
+      );
+    }
+    const pool = new WorkerPool({
+      store,
+      workflow: def,
+      workerId: "turns",
+      concurrency: 8,
+      leaseMs: 10_000,
+      heartbeatMs: 1000,
+      blockMs: 500,
+    });
+    pool.start();
+    try {
+      await waitFor(() => ran.length === 480, { timeoutMs: 30_000, message: "all 480 runs to run" });
+    } finally {
+      await pool.stop({ graceMs: 2000 });
+    }
+    // Loops spread over the partitions would change partition at nearly every step (~400 times);
+    // one partition at a time, a turn is 8 loops x 16 steps (more than a partition's 80 runs), so
+    // the steps change partition about once per partition, plus the steps in flight at each turn.
+    const changes = ran.filter((partition, i) => i > 0 && partition !== ran[i - 1]).length;
+    assert.ok(changes <= 6 * 8, `the steps changed partition ${changes} times in 480 steps`);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5].map((partition) => ran.filter((p) => p === partition).length),
+      [80, 80, 80, 80, 80, 80],
+    );
   });
 
   test("an idle worker of six partitions sends about one command per second or less per partition", async (t) => {

@@ -40,13 +40,6 @@ import { partitionOf, runIdIn } from "./keys.ts";
 import { PartitionClaimer } from "./partition-claimer.ts";
 import type { RedisWorkflowStore } from "./store.ts";
 
-/**
- * Steps one claim loop chains in one partition through commit-and-claim-next before its next
- * claim sweeps the partitions: a busy partition cannot hold a loop while others wait, and the
- * sweep costs one extra call per this many steps.
- */
-export const CLAIM_QUANTUM = 16;
-
 export interface PartitionedStoreConfig {
   /** The store of each partition, partition i at index i (P > 1). */
   readonly parts: readonly RedisWorkflowStore[];
@@ -100,8 +93,6 @@ export class PartitionedRedisStore implements WorkflowStore {
   readonly partitions: number;
   private readonly config: PartitionedStoreConfig;
   private readonly claimer: PartitionClaimer;
-  /** How many steps each chained claim follows in its partition (see CLAIM_QUANTUM). */
-  private readonly streak = new WeakMap<Claim, number>();
 
   constructor(config: PartitionedStoreConfig) {
     const first = config.parts[0] as RedisWorkflowStore;
@@ -234,13 +225,11 @@ export class PartitionedRedisStore implements WorkflowStore {
 
   // ---- commit ------------------------------------------------------------------------------------
 
-  /** In the run's partition; claims next there only within the loop's quantum (CLAIM_QUANTUM). */
-  async commit(claim: Claim, outcome: StepOutcome, claimNext?: ClaimNext): Promise<CommitResult> {
-    const streak = this.streak.get(claim) ?? 0;
-    const chain = claimNext !== undefined && streak + 1 < CLAIM_QUANTUM ? claimNext : undefined;
-    const result = await this.ofRun(claim.item.runId).commit(claim, outcome, chain);
-    if (result.next !== undefined) this.streak.set(result.next, streak + 1);
-    return result;
+  /** In the run's partition; claims next there while that partition has the process's turn. */
+  commit(claim: Claim, outcome: StepOutcome, claimNext?: ClaimNext): Promise<CommitResult> {
+    const partition = partitionOf(claim.item.runId, this.partitions);
+    const chain = claimNext !== undefined && this.claimer.chain(partition) ? claimNext : undefined;
+    return this.part(partition).commit(claim, outcome, chain);
   }
 
   // ---- runs --------------------------------------------------------------------------------------
