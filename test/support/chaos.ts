@@ -3,7 +3,9 @@
  * redis-server while workers are SIGKILLed and restarted, one is frozen past its lease, and
  * Redis is crashed and taken away. Afterwards everything is checked from Redis (see
  * `verifyVideoRuns`). Used by test/chaos/ (a bounded run in `npm test`, a long one in
- * `npm run test:chaos`).
+ * `npm run test:chaos`). With `shards`, the same load runs on a local Redis Cluster with the
+ * workflow split in partitions; the Redis faults there are test/chaos/cluster-failover.test.ts's
+ * (a master killed and its replica promoted), so a sharded plan has worker faults only.
  */
 import assert from "node:assert/strict";
 import { setTimeout as delay } from "node:timers/promises";
@@ -13,7 +15,7 @@ import { loadWorkflowModule } from "../../worker/load-workflow.ts";
 import type { WorkflowDef } from "../../worker/sdk/index.ts";
 import type { StoreBackend, WorkflowStore } from "../../worker/store/index.ts";
 import { openRedisBackend } from "../../worker/store/open-redis.ts";
-import { startRedis, type RedisServer } from "./redis.ts";
+import { startRedis, startRedisCluster, type RedisServer } from "./redis.ts";
 import { waitFor } from "./wait.ts";
 import { killAll, startWorkerProcess, type WorkerProcess } from "./worker-process.ts";
 
@@ -45,6 +47,13 @@ export interface ChaosPlan {
   readonly faults: readonly ChaosFault[];
   /** Deadline for every run to finish. */
   readonly timeoutMs: number;
+  /** A local Redis Cluster of `masters` masters (no AOF) and a workflow of `partitions` partitions. */
+  readonly shards?: ChaosShards;
+}
+
+export interface ChaosShards {
+  readonly masters: number;
+  readonly partitions: number;
 }
 
 export interface FaultRecord {
@@ -89,19 +98,46 @@ export interface ChaosCluster {
 
 let clusters = 0;
 
-/** A redis-server with AOF plus `workers` worker processes of the chaos workflow. */
+/**
+ * A Redis Cluster seen as the `redis` of a ChaosCluster: its URL and stop; a crash or an outage of
+ * it is refused (runChaos checks the plan before it starts anything).
+ */
+async function startShards(shards: ChaosShards): Promise<RedisServer> {
+  const cluster = await startRedisCluster({ masters: shards.masters });
+  const [first] = cluster.nodes;
+  const refuse = (): Promise<void> =>
+    Promise.reject(new Error("a sharded chaos run kills no Redis: see test/chaos/cluster-failover.test.ts"));
+  return {
+    url: cluster.url,
+    host: first?.host ?? "127.0.0.1",
+    port: first?.port ?? 0,
+    external: cluster.external,
+    stop: () => cluster.stop(),
+    kill: refuse,
+    restart: refuse,
+  };
+}
+
+/** A redis-server with AOF (or a Redis Cluster, `shards`) plus `workers` worker processes of the chaos workflow. */
 export async function startChaosCluster(options: {
   workers: number;
   concurrency: number;
   leaseMs: number;
   appendfsync: "always" | "everysec";
+  shards?: ChaosShards;
 }): Promise<ChaosCluster> {
-  const redis = await startRedis({ appendonly: true, args: ["--appendfsync", options.appendfsync] });
+  const { shards } = options;
+  const redis =
+    shards === undefined
+      ? await startRedis({ appendonly: true, args: ["--appendfsync", options.appendfsync] })
+      : await startShards(shards);
+  const redisMode = shards === undefined ? "standalone" : "cluster";
+  const partitions = shards?.partitions ?? 1;
   const keyPrefix = `chaos${(clusters += 1)}`;
   const def = (await loadWorkflowModule(CHAOS_WORKFLOW)) as WorkflowDef<unknown, unknown>;
   const backends: StoreBackend[] = [];
   const backend = await openRedisBackend(
-    { redisUrl: redis.url, keyPrefix, redisMode: "standalone", retentionSeconds: 3600 },
+    { redisUrl: redis.url, keyPrefix, redisMode, partitions, retentionSeconds: 3600 },
     pino({ level: "silent" }),
   );
   backends.push(backend);
@@ -116,6 +152,7 @@ export async function startChaosCluster(options: {
       name: `${keyPrefix}-w${(generation += 1)}`,
       args: [
         ...["--key-prefix", keyPrefix, "--concurrency", String(options.concurrency)],
+        ...["--redis-mode", redisMode, "--partitions", String(partitions)],
         ...["--lease-ms", String(options.leaseMs), "--block-ms", "500", "--drain-timeout", "5"],
       ],
     });
@@ -155,6 +192,11 @@ export async function runChaos(
   plan: ChaosPlan,
   log: (line: string) => void = () => undefined,
 ): Promise<{ cluster: ChaosCluster; runIds: string[]; report: ChaosReport }> {
+  if (plan.shards !== undefined && plan.faults.some((fault) => fault.kind !== "freeze-worker")) {
+    throw new Error(
+      "a sharded chaos plan has worker faults only (Redis faults on a cluster: cluster-failover)",
+    );
+  }
   const cluster = await startChaosCluster(plan);
   try {
     return await loadUnderFaults(cluster, plan, log);
