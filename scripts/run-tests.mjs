@@ -4,6 +4,7 @@
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
+import { pathToFileURL } from "node:url";
 
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   console.log("usage: node scripts/run-tests.mjs [path...]   (default: test/; e2e files run alone, last)");
@@ -39,6 +40,8 @@ const run = (batch, parallel) =>
     : (spawnSync(
         process.execPath,
         [
+          // Every result reaches the report despite the forced exit below (test-flush.mjs).
+          ...["--import", pathToFileURL(new URL("./test-flush.mjs", import.meta.url).pathname).href],
           ...["--test", `--test-concurrency=${parallel}`, "--test-reporter=spec"],
           // A file whose tests are done exits even if a failed test leaked a handle (a child
           // process, a socket): the failure is reported instead of hanging CI.
