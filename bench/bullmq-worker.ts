@@ -3,9 +3,10 @@
  * `jobs` adds the next job of the chain from the processor, as a BullMQ user would build a
  * 3-step pipeline; with style `flow` (chain3 as a 3-level tree, fan10 as a parent with 10
  * children) a parent reads its children's values, as a join would.
- * Reports completions to the parent over IPC (no extra Redis traffic).
+ * Reports completions and its CPU time to the parent over IPC (worker-report.ts).
  */
 import { Queue, Worker } from "bullmq";
+import { reportEvery10ms } from "./worker-report.ts";
 
 const [url, queueName, shape, concurrencyText, style] = process.argv.slice(2);
 if (url === undefined || queueName === undefined || shape === undefined || concurrencyText === undefined) {
@@ -36,9 +37,8 @@ const worker = new Worker(
 worker.on("completed", () => {
   done += 1;
 });
-const report = setInterval(() => process.send?.({ done }), 10);
+const report = reportEvery10ms(() => done);
 process.on("SIGTERM", () => {
   clearInterval(report);
   void Promise.all([worker.close(), queue.close()]).then(() => process.exit(0));
 });
-process.send?.({ ready: true, done });

@@ -1,8 +1,9 @@
-/** A floxide worker process for the benchmark; reports committed steps to the parent over IPC. */
+/** A floxide worker process for the benchmark; reports committed steps and its CPU time to the parent over IPC (worker-report.ts). */
 import { pino } from "pino";
 import { WorkerPool } from "../worker/engine/index.ts";
 import { openRedisBackend } from "../worker/store/open-redis.ts";
 import { BENCH_WORKFLOWS, type BenchWorkflow } from "./workflows.ts";
+import { reportEvery10ms } from "./worker-report.ts";
 
 const [url, prefix, shape, concurrencyText] = process.argv.slice(2);
 if (url === undefined || prefix === undefined || shape === undefined || concurrencyText === undefined) {
@@ -23,7 +24,7 @@ const pool = new WorkerPool({
   },
 });
 pool.start();
-const report = setInterval(() => process.send?.({ done }), 10);
+const report = reportEvery10ms(() => done);
 process.on("SIGTERM", () => {
   clearInterval(report);
   void pool.stop({ graceMs: 5000 }).then(async () => {
@@ -31,4 +32,3 @@ process.on("SIGTERM", () => {
     process.exit(0);
   });
 });
-process.send?.({ ready: true, done });

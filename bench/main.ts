@@ -80,6 +80,7 @@ async function main(): Promise<void> {
         stepsPerSec: summarize(list.map((s) => s.stepsPerSec)),
         redisCpuUsPerStep: summarize(list.map((s) => s.redisCpuUsPerStep)),
         commandsPerStep: summarize(list.map((s) => s.commandsPerStep)),
+        workerCpuUsPerStep: summarize(list.map((s) => s.workerCpuUsPerStep)),
       });
       const row: Row = {
         ...cell,
@@ -96,7 +97,8 @@ async function main(): Promise<void> {
           `bullmq ${fmt(row.bullmq.stepsPerSec.median).padStart(6)} jobs/s  ratio (runs/s) ${fmt(row.ratio, 2)} ` +
           `[${fmt(row.floxide.runsPerSec.min / row.bullmq.runsPerSec.max, 2)}–${fmt(row.floxide.runsPerSec.max / row.bullmq.runsPerSec.min, 2)}]  ` +
           `redis µs/step ${fmt(row.floxide.redisCpuUsPerStep.median, 1)} vs ${fmt(row.bullmq.redisCpuUsPerStep.median, 1)}  ` +
-          `cmds/step ${fmt(row.floxide.commandsPerStep.median, 1)} vs ${fmt(row.bullmq.commandsPerStep.median, 1)}\n`,
+          `cmds/step ${fmt(row.floxide.commandsPerStep.median, 1)} vs ${fmt(row.bullmq.commandsPerStep.median, 1)}  ` +
+          `worker µs/step ${fmt(row.floxide.workerCpuUsPerStep.median, 1)} vs ${fmt(row.bullmq.workerCpuUsPerStep.median, 1)}\n`,
       );
     }
     // Retained history: floxide one-node runs with RETAINED finished runs of the same workflow

@@ -10,6 +10,7 @@ import { pino } from "pino";
 import { Orchestrator } from "../worker/engine/index.ts";
 import { openRedisBackend } from "../worker/store/open-redis.ts";
 import { diff, readCounters } from "./redis-info.ts";
+import type { WorkerReport } from "./worker-report.ts";
 import { retainRuns } from "./ceiling.ts";
 import {
   BENCH_WORKFLOWS,
@@ -41,6 +42,8 @@ export interface ThroughputResult {
   readonly stepsPerSec: number;
   readonly redisCpuUsPerStep: number;
   readonly commandsPerStep: number;
+  /** The worker processes' CPU (user + system, all of them) per step over the window. */
+  readonly workerCpuUsPerStep: number;
 }
 
 const PAYLOAD = "x".repeat(100);
@@ -95,17 +98,17 @@ function startWorker(
   url: string,
   c: ThroughputCase,
   name: string,
-): { child: ChildProcess; done: () => number } {
+): { child: ChildProcess; done: () => number; cpuUs: () => number } {
   const script = c.system === "bullmq" ? "bench/bullmq-worker.ts" : "bench/floxide-worker.ts";
   const child = fork(script, [url, name, c.shape, String(c.concurrency), c.bullmq ?? "jobs"], {
     execArgv: [],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
-  let done = 0;
-  child.on("message", (message: { done?: number }) => {
-    if (typeof message.done === "number") done = message.done;
+  let last: WorkerReport = { done: 0, cpuUs: 0 };
+  child.on("message", (message: WorkerReport) => {
+    last = message;
   });
-  return { child, done: () => done };
+  return { child, done: () => last.done, cpuUs: () => last.cpuUs };
 }
 
 async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -127,10 +130,11 @@ export async function runThroughput(url: string, c: ThroughputCase): Promise<Thr
     const perRun = c.system === "bullmq" ? BULLMQ_JOBS_PER_RUN[c.shape] : STEPS_PER_RUN[c.shape];
     const total = c.runs * perRun;
     const done = (): number => workers.reduce((sum, w) => sum + w.done(), 0);
+    const cpuUs = (): number => workers.reduce((sum, w) => sum + w.cpuUs(), 0);
     await until(() => done() >= total * 0.1, 120_000, "warm-up");
-    const [t0, done0, before] = [performance.now(), done(), await readCounters(admin)];
+    const [t0, done0, cpu0, before] = [performance.now(), done(), cpuUs(), await readCounters(admin)];
     await until(() => done() >= total * 0.9, 300_000, "90% of the steps");
-    const [t1, done1, after] = [performance.now(), done(), await readCounters(admin)];
+    const [t1, done1, cpu1, after] = [performance.now(), done(), cpuUs(), await readCounters(admin)];
     for (const w of workers) w.child.kill("SIGTERM");
     await Promise.all(workers.map((w) => (w.child.exitCode === null ? once(w.child, "exit") : null)));
     await close();
@@ -141,6 +145,7 @@ export async function runThroughput(url: string, c: ThroughputCase): Promise<Thr
       stepsPerSec: steps / ((t1 - t0) / 1000),
       redisCpuUsPerStep: (used.cpuSeconds * 1e6) / steps,
       commandsPerStep: used.commands / steps,
+      workerCpuUsPerStep: (cpu1 - cpu0) / steps,
     };
   } finally {
     admin.disconnect();
