@@ -7,7 +7,7 @@
 // With FLOXIDE_USE_EXISTING_CLUSTER=1 the cluster named by $KUBECONFIG is used instead.
 // Facts and pitfalls: docs/kubernetes-tests.md, "Real pods".
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { tmpdir } from "node:os";
@@ -392,7 +392,10 @@ export async function startTestNode(options: StartNodeOptions): Promise<TestNode
     local: true,
     ctr,
     importImage: (layout) => importLayout(ctr, layout),
-    logTails: (lines = 40) => `${tailsOf(processes.list, lines)}\n${logTails(cp, lines)}`,
+    // The pods' own logs too (the operator's scale decisions, the workers' readiness), while the
+    // kubelet still has them: a pod deleted by the test takes its log with it.
+    logTails: (lines = 40) =>
+      `${tailsOf(processes.list, lines)}\n${logTails(cp, lines)}\n${logTails({ logFiles: podLogFiles() }, lines)}`,
     stop,
   };
 }
@@ -412,6 +415,19 @@ async function importLayout(ctr: (...args: string[]) => Promise<string>, layout:
     throw new Error(
       `ctr images import did not create ${layout.name} (it has: ${listed.trim().replaceAll("\n", ", ")})`,
     );
+  }
+}
+
+/** Every container log file the kubelet keeps (pod-logs/<namespace>_<pod>_<uid>/<container>/<n>.log). */
+function podLogFiles(): { process: string; path: string }[] {
+  const dir = join(NODE_ROOT, "pod-logs");
+  try {
+    return readdirSync(dir, { recursive: true, encoding: "utf8" })
+      .filter((file) => file.endsWith(".log"))
+      .sort()
+      .map((file) => ({ process: `pod ${file}`, path: join(dir, file) }));
+  } catch {
+    return [];
   }
 }
 
