@@ -10,6 +10,17 @@ import { after, describe, test } from "node:test";
 import { formatReport, runChaos, verifyVideoRuns, type ChaosCluster } from "../support/chaos.ts";
 import { notReferencePass } from "../support/node-lines.ts";
 
+/** The bounded load both suites put under faults: the same runs, workers, lease and kill rate. */
+const LOAD = {
+  runs: 60,
+  maxDelayMs: 1000,
+  workers: 4,
+  concurrency: 4,
+  leaseMs: 2000,
+  killEveryMs: 1000,
+  timeoutMs: 480_000,
+} as const;
+
 describe("chaos: worker kills, a frozen worker, Redis crashes and an outage", () => {
   let cluster: ChaosCluster | undefined;
   after(async () => {
@@ -27,19 +38,13 @@ describe("chaos: worker kills, a frozen worker, Redis crashes and an outage", ()
     async (t) => {
       const result = await runChaos(
         {
-          runs: 60,
-          maxDelayMs: 1000,
-          workers: 4,
-          concurrency: 4,
-          leaseMs: 2000,
-          killEveryMs: 1000,
+          ...LOAD,
           appendfsync: "always",
           faults: [
             { kind: "freeze-worker", at: 0.15 },
             { kind: "crash-redis", at: 0.35 },
             { kind: "redis-outage", at: 0.55, forMs: 3_000 },
           ],
-          timeoutMs: 480_000,
         },
         (line) => t.diagnostic(line),
       );
@@ -65,15 +70,9 @@ describe("chaos on a Redis Cluster: 6 partitions over 3 masters, worker kills an
     async (t) => {
       const result = await runChaos(
         {
-          runs: 60,
-          maxDelayMs: 1000,
-          workers: 4,
-          concurrency: 4,
-          leaseMs: 2000,
-          killEveryMs: 1000,
+          ...LOAD,
           appendfsync: "everysec",
           faults: [{ kind: "freeze-worker", at: 0.3 }],
-          timeoutMs: 480_000,
           shards: { masters: 3, partitions: 6 },
         },
         (line) => t.diagnostic(line),
