@@ -3,7 +3,7 @@
 --
 -- KEYS (see includes/base.lua):
 --@keys ready leases lease-items delayed wake dead errors metrics expiring
---@read-first lease-items
+--@read-first lease-items leases metrics
 --@checked-late delayed dead errors expiring
 -- (checked by each entry that may write them, before its first write: most commits write none)
 -- ARGV[3] workflow name  ARGV[4] n: commits in the batch
@@ -40,6 +40,12 @@ local function take()
   return value
 end
 
+-- The counter of a committed outcome (kind, hold) per node.
+local function outcome_counter(kind, hold)
+  if kind == 'success' then return hold and 'held' or 'completed' end
+  return kind == 'retry' and 'retried' or 'failed'
+end
+
 -- The run hash fields a commit reads up front: FINISH_FIELDS (runs.lua), then `outputs`.
 local COMMIT_FIELDS = { 'status', 'held', 'idempotencyKey', 'openJoins', 'aux', 'eventSeq', 'pending', 'outputs' }
 
@@ -68,7 +74,7 @@ local function success(token, head, raw, run_id, run, old, duration_s, hold)
     for i = 1, n do events[i] = take() end
     call_many('RPUSH', rkey('events', run_id), events)
     event_seq = event_seq + n
-    fields[#fields + 1], fields[#fields + 2] = 'eventSeq', event_seq
+    fields[#fields + 1], fields[#fields + 2] = 'eventSeq', int(event_seq)
   end
   n = tonumber(take())
   if n < 0 then
@@ -103,15 +109,15 @@ local function success(token, head, raw, run_id, run, old, duration_s, hold)
         enqueue(run_id, status, fired[1], fired[2], fired[3], fired[4], true)
       end
     end
-    if open_joins ~= opened then fields[#fields + 1], fields[#fields + 2] = 'openJoins', open_joins end
+    if open_joins ~= opened then fields[#fields + 1], fields[#fields + 2] = 'openJoins', int(open_joins) end
   end
   n = tonumber(take())
   if n > 0 then
     for _ = 1, n do
       outputs = outputs + 1
-      fields[#fields + 1], fields[#fields + 2] = 'o:' .. outputs, take()
+      fields[#fields + 1], fields[#fields + 2] = 'o:' .. int(outputs), take()
     end
-    fields[#fields + 1], fields[#fields + 2] = 'outputs', outputs
+    fields[#fields + 1], fields[#fields + 2] = 'outputs', int(outputs)
   end
   local item_status = 'completed'
   if hold then
@@ -119,12 +125,12 @@ local function success(token, head, raw, run_id, run, old, duration_s, hold)
     redis.call('HSET', rkey('held', run_id), head.id, raw)
     held = held + 1
     metric('parkedItems')
-    fields[#fields + 1], fields[#fields + 2] = 'held', held
+    fields[#fields + 1], fields[#fields + 2] = 'held', int(held)
   end
   node_metric(head.node, item_status)
   fields[#fields + 1], fields[#fields + 2] = 'i:' .. head.id,
     item_value(old, item_status, head.attempt_s, head.node, nil, duration_s)
-  fields[#fields + 1], fields[#fields + 2] = 'pending', pending
+  fields[#fields + 1], fields[#fields + 2] = 'pending', int(pending)
   -- Quiescence: nothing pending or held. Complete, unless a join still waits for branches.
   local final = status
   if pending == 0 and held == 0 and open_joins == 0 then
@@ -146,32 +152,64 @@ local function success(token, head, raw, run_id, run, old, duration_s, hold)
 end
 
 -- Every lease of the batch is read in one HMGET up front and dropped in one ZREM and one HDEL
--- at the end; a token met twice in one batch counts as gone the second time.
+-- at the end; a token met twice in one batch counts as gone the second time. The reads before
+-- the first write also check the types of `lease-items`, `leases` and `metrics` (so begin()
+-- skips their TYPEs, `--@read-first`): the claim's lease deadlines (claim.lua lease_scores) and
+-- the metric counters the batch's outcomes will count.
 local N = tonumber(ARGV[4])
-local TOKENS, LEASES, DROPPED, GONE, STAGED = {}, {}, {}, {}, {}
+local TOKENS, LEASES, HEADS, RAWS, DROPPED, GONE, STAGED = {}, {}, {}, {}, {}, {}, {}
+local CLAIM_TOKENS, CLAIM_WORKERS, CLAIM_SCORES = {}, {}, nil
 do
   local at = 5
+  local starts = {}
   for i = 1, N do
+    starts[i] = at
     TOKENS[i] = ARGV[at + 1]
     at = at + 1 + tonumber(ARGV[at])
   end
-  -- The batch's first command: a lease-items of the wrong type fails it before any write (so
-  -- begin() skips its TYPE, `--@read-first`); a batch of none checks it here.
+  for i = at + 1, #ARGV, 2 do
+    CLAIM_TOKENS[#CLAIM_TOKENS + 1], CLAIM_WORKERS[#CLAIM_WORKERS + 1] = ARGV[i], ARGV[i + 1]
+  end
+  -- A lease-items of the wrong type fails its HMGET before any write; a batch of none checks it
+  -- (and the metrics hash, which only a claim's rare dead letter writes then) here.
+  local problem
   if N > 0 then LEASES = redis.call('HMGET', K.lease_items, unpack(TOKENS))
-  else
-    local problem = type_problem(K.lease_items, 'lease_items')
-    if problem then return redis.error_reply('CORRUPT ' .. problem) end
+  else problem = type_problem(K.lease_items, 'lease_items') or type_problem(K.metrics, 'metrics') end
+  if not problem and #CLAIM_TOKENS > 0 then CLAIM_SCORES = lease_scores(CLAIM_TOKENS)
+  elseif not problem and N > 0 then problem = type_problem(K.leases, 'leases') end
+  if problem then return redis.error_reply('CORRUPT ' .. problem) end
+  if N > 0 then
+    local fields, seen = { 'runsCompleted' }, {}
+    for i = 1, N do
+      local head, raw = split_lease(LEASES[i])
+      HEADS[i], RAWS[i] = head or false, raw or false
+      if head then
+        local kind, hold = ARGV[starts[i] + 3], ARGV[starts[i] + 8] == '1'
+        for _, field in ipairs({ node_field(head.node, 'durationUsTotal'), node_field(head.node, outcome_counter(kind, hold)) }) do
+          if not seen[field] then
+            seen[field] = true
+            fields[#fields + 1] = field
+          end
+        end
+      end
+    end
+    prefetch_metrics(fields)
   end
 end
 
 -- The counts of a success's lists (events, follow-ups, arrivals), read ahead of `take`; the
--- follow-ups' count as sent (negative: staged), the others as listed here.
+-- follow-ups' count as sent (negative: staged), the others as listed here. Parsed once per
+-- entry (the checks ask several times).
+local COUNTS_AT, COUNTS = nil, nil
 local function success_counts()
-  local events = tonumber(ARGV[cursor])
-  local follow_ups = tonumber(ARGV[cursor + 1 + events])
-  local listed = math.max(follow_ups, 0)
-  local arrivals = tonumber(ARGV[cursor + 2 + events + 4 * listed])
-  return events, follow_ups, arrivals, cursor + 3 + events + 4 * listed
+  if COUNTS_AT ~= cursor then
+    local events = tonumber(ARGV[cursor])
+    local follow_ups = tonumber(ARGV[cursor + 1 + events])
+    local listed = math.max(follow_ups, 0)
+    local arrivals = tonumber(ARGV[cursor + 2 + events + 4 * listed])
+    COUNTS_AT, COUNTS = cursor, { events, follow_ups, arrivals, cursor + 3 + events + 4 * listed }
+  end
+  return COUNTS[1], COUNTS[2], COUNTS[3], COUNTS[4]
 end
 
 -- The run's keys besides its hash that this commit may write (their types are checked first).
@@ -242,7 +280,7 @@ local function apply_one(i)
   end
   if GONE[token] then return 'lease-lost', '' end
   local value = LEASES[i]
-  local head, raw = split_lease(value)
+  local head, raw = HEADS[i] or nil, RAWS[i] or nil
   if not head and value then
     local aside = aside_problem()
     if aside then return 'error', 'CORRUPT ' .. aside end
@@ -302,15 +340,15 @@ local function apply_one(i)
 
   if kind == 'retry' then
     -- The retry waits in Redis, not in this worker's memory: it survives the worker.
-    redis.call('ZADD', K.delayed, NOW + delay_ms, retry_raw)
+    redis.call('ZADD', K.delayed, int(NOW + delay_ms), retry_raw)
     wake()
-    node_metric(head.node, 'retried')
+    node_metric(head.node, outcome_counter(kind))
     redis.call('HSET', run_key, 'i:' .. head.id,
       item_value(run[9], 'retrying', head.attempt + 1, head.node, err, duration_s))
     record_error(run_id, head.id, head.node, head.attempt, err, 'retry')
     return 'committed', status
   end
-  node_metric(head.node, 'failed')
+  node_metric(head.node, outcome_counter(kind))
   if kind == 'fallback' then
     for _ = 1, tonumber(take()) do
       local item_raw, id, node, attempt = take(), take(), take(), tonumber(take())
@@ -318,7 +356,7 @@ local function apply_one(i)
     end
     redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt_s, head.node, err, duration_s))
     record_error(run_id, head.id, head.node, head.attempt, err, 'fallback')
-    redis.call('HINCRBY', run_key, 'pending', -1)
+    redis.call('HINCRBY', run_key, 'pending', '-1')
   elseif dead_letter_it then
     record_error(run_id, head.id, head.node, head.attempt, err, 'dead')
     redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt_s, head.node, nil, duration_s))
@@ -326,7 +364,7 @@ local function apply_one(i)
   else
     record_error(run_id, head.id, head.node, head.attempt, err, 'fail')
     redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt_s, head.node, err, duration_s))
-    redis.call('HINCRBY', run_key, 'pending', -1)
+    redis.call('HINCRBY', run_key, 'pending', '-1')
     finish(run_id, 'failed', err)
   end
   return 'committed', settle(run_id)
@@ -347,17 +385,12 @@ if #DROPPED > 0 then
 end
 for _, token in ipairs(STAGED) do redis.call('UNLINK', staged_key(token)) end
 local lease_ms = tonumber(take())
-local tokens, workers = {}, {}
-while cursor <= #ARGV do
-  tokens[#tokens + 1] = take()
-  workers[#workers + 1] = take()
-end
-if #tokens == 0 then
+if #CLAIM_TOKENS == 0 then
   reply[#reply + 1], reply[#reply + 2] = 'none', ''
   return reply
 end
 local at = #reply + 1
 reply[at], reply[at + 1] = '', ''
-local kind, due = claim_batch(WORKFLOW, lease_ms, tokens, workers, reply, true)
+local kind, due = claim_batch(WORKFLOW, lease_ms, CLAIM_TOKENS, CLAIM_WORKERS, reply, true, CLAIM_SCORES)
 reply[at], reply[at + 1] = kind, due or ''
 return reply

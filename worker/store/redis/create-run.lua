@@ -54,7 +54,7 @@ if HAS_IDEM then
 end
 local run_key = rkey('run', RUN_ID)
 if redis.call('EXISTS', run_key) == 1 then return { RUN_ID, 0, '' } end
-local gone = redis.call('ZRANGEBYSCORE', K.expiring, '-inf', NOW, 'LIMIT', 0, 100)
+local gone = redis.call('ZRANGEBYSCORE', K.expiring, '-inf', NOW_S, 'LIMIT', '0', '100')
 prefetch_metrics({ 'runsStarted' })
 
 if version ~= CALLER then
@@ -71,7 +71,7 @@ if problem then return redis.error_reply('CORRUPT ' .. problem) end
 -- Writes. The doorbell first: a wake key of another type fails this first write, so it needs no
 -- TYPE check (end_call's ring is not used: it would ring the caller's version).
 local wake_key = vkey('wake', version)
-local rang = redis.pcall('ZADD', wake_key, 0, 'w')
+local rang = redis.pcall('ZADD', wake_key, '0', 'w')
 if type(rang) == 'table' and rang['err'] then
   return redis.error_reply('CORRUPT key ' .. wake_key .. ' is not a zset')
 end
@@ -81,17 +81,17 @@ if #gone > 0 then
 end
 if HAS_IDEM then
   redis.call('HSET', run_key, 'runId', RUN_ID, 'workflow', WORKFLOW, 'version', version, 'status', 'queued',
-    'input', INPUT, 'createdAt', NOW_S, 'pending', 1, 'held', 0, 'openJoins', 0, 'idempotencyKey', IDEM,
+    'input', INPUT, 'createdAt', NOW_S, 'pending', '1', 'held', '0', 'openJoins', '0', 'idempotencyKey', IDEM,
     'i:' .. ITEM_ID, item_value(nil, 'queued', ITEM_ATTEMPT, ITEM_NODE))
   redis.call('SET', idem_key, RUN_ID)
 else
   redis.call('HSET', run_key, 'runId', RUN_ID, 'workflow', WORKFLOW, 'version', version, 'status', 'queued',
-    'input', INPUT, 'createdAt', NOW_S, 'pending', 1, 'held', 0, 'openJoins', 0,
+    'input', INPUT, 'createdAt', NOW_S, 'pending', '1', 'held', '0', 'openJoins', '0',
     'i:' .. ITEM_ID, item_value(nil, 'queued', ITEM_ATTEMPT, ITEM_NODE))
 end
 -- The caller's version is registered on its first run; a rollout's versions when it is written.
 if version == CALLER and not rollout[5] then redis.call('HSET', K.versions, 'v:' .. CALLER, NOW_S) end
-redis.call('ZADD', K.runs, NOW, RUN_ID)
+redis.call('ZADD', K.runs, NOW_S, RUN_ID)
 metric('runsStarted')
 redis.call('RPUSH', ready, ITEM)
 return { RUN_ID, 1, version }

@@ -70,8 +70,8 @@ local function begin(names, keys, args, checked)
   RETENTION_MS = tonumber(RETENTION_S)
   local t = redis.call('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  NOW_S = string.format('%.0f', NOW)
-  EXPIRE_AT_S = string.format('%.0f', NOW + RETENTION_MS)
+  NOW_S = string.format('%d', NOW)
+  EXPIRE_AT_S = string.format('%d', NOW + RETENTION_MS)
   LIVE = {}
   M = {}
   M_FIELDS = {}
@@ -100,10 +100,10 @@ local function key_problem(name)
 end
 
 -- Reads the metric counters `fields` before the function's first write: the read checks the
--- metrics hash's type (`--@read-first metrics`) and end_call() writes without reading again.
+-- metrics hash's type (`--@read-first metrics`) and end_call() reads only the fields it did not.
 local function prefetch_metrics(fields)
   local old = redis.call('HMGET', K.metrics, unpack(fields))
-  M_OLD = {}
+  M_OLD = M_OLD or {}
   for i, field in ipairs(fields) do M_OLD[field] = old[i] or false end
 end
 
@@ -119,7 +119,7 @@ end
 -- Field names per counter and node, kept across calls (as many as the workflows' nodes).
 local NODE_FIELDS = {}
 
-local function node_metric(node, name, by)
+local function node_field(node, name)
   local names = NODE_FIELDS[name]
   if not names then
     names = {}
@@ -130,54 +130,58 @@ local function node_metric(node, name, by)
     field = 'node:' .. name .. ':' .. node
     names[node] = field
   end
-  metric(field, by)
+  return field
 end
 
--- The last writes of every call: one HINCRBY per metric field touched (a batch of steps of one
--- node costs one per counter, not one per step) and one wake marker however many items it
--- enqueued (one marker wakes one blocked claim, which passes it on while work remains).
---
--- A counter that is not an integer (HINCRBY would fail after the call's writes) is replaced by
--- this call's increment and counted in `corruptEntries`: one bad counter never blocks a commit.
-local function end_call()
-  if #M_FIELDS > 0 then
-    local old = M_OLD and {}
-    for i, field in ipairs(old and M_FIELDS or {}) do
-      if M_OLD[field] == nil then
-        old = nil
-        break
-      end
-      old[i] = M_OLD[field]
-    end
-    old = old or redis.call('HMGET', K.metrics, unpack(M_FIELDS))
-    local reset = 0
-    for i, field in ipairs(M_FIELDS) do
-      local value = old[i]
-      if M[field] ~= 0 then
-        if value and not string.match(value, '^%-?%d+$') or (value and #value > 15) then
-          redis.call('HSET', K.metrics, field, M[field])
-          reset = reset + 1
-        else
-          redis.call('HINCRBY', K.metrics, field, M[field])
-        end
-      end
-    end
-    if reset > 0 then redis.call('HINCRBY', K.metrics, 'corruptEntries', reset) end
-  end
-  if WAKE then redis.call('ZADD', K.wake, 0, 'w') end
+local function node_metric(node, name, by)
+  metric(node_field(node, name), by)
 end
 
-local TERMINAL = { completed = true, failed = true, cancelled = true }
-local STATUSES = { queued = true, running = true, paused = true, completed = true, failed = true, cancelled = true }
-
--- Whether a hash field holds an integer counter (absent counts as 0).
+-- Whether a hash field holds an integer counter (absent counts as 0): at most 15 digits, so a
+-- sum of two stays exact in a Lua number.
 local function is_int(value)
   return value == nil or value == false or (string.match(value, '^%-?%d+$') ~= nil and #value <= 15)
 end
 
 local function int(n)
-  return string.format('%.0f', n)
+  return string.format('%d', n)
 end
+
+-- The last writes of every call: one HINCRBY per metric field touched (a batch of steps of one
+-- node costs one per counter, not one per step; Redis adds in C, cheaper than parsing and
+-- formatting the numbers in Lua for one HSET) and one wake marker however many items it
+-- enqueued (one marker wakes one blocked claim, which passes it on while work remains). The
+-- fields a function did not prefetch are read here (one HMGET of a hash whose type was checked).
+--
+-- A counter that is not an integer (HINCRBY would fail after the call's writes) is replaced by
+-- this call's increment and counted in `corruptEntries`: one bad counter never blocks a commit.
+local function end_call()
+  if #M_FIELDS > 0 then
+    M_OLD = M_OLD or {}
+    local missing = {}
+    for _, field in ipairs(M_FIELDS) do
+      if M_OLD[field] == nil then missing[#missing + 1] = field end
+    end
+    if #missing > 0 then prefetch_metrics(missing) end
+    local reset = 0
+    for _, field in ipairs(M_FIELDS) do
+      local by = M[field]
+      if by ~= 0 then
+        if is_int(M_OLD[field]) then
+          redis.call('HINCRBY', K.metrics, field, int(by))
+        else
+          redis.call('HSET', K.metrics, field, int(by))
+          reset = reset + 1
+        end
+      end
+    end
+    if reset > 0 then redis.call('HINCRBY', K.metrics, 'corruptEntries', int(reset)) end
+  end
+  if WAKE then redis.call('ZADD', K.wake, '0', 'w') end
+end
+
+local TERMINAL = { completed = true, failed = true, cancelled = true }
+local STATUSES = { queued = true, running = true, paused = true, completed = true, failed = true, cancelled = true }
 
 -- One command per CHUNK arguments: unpack() of a long list overflows Lua's C stack (~8000).
 local CHUNK = 4000
@@ -228,7 +232,7 @@ end
 
 -- The run now has one of its rare keys (parked, checkpoint, errors): finish must expire them.
 local function mark_aux(run_id)
-  redis.call('HSET', rkey('run', run_id), 'aux', 1)
+  redis.call('HSET', rkey('run', run_id), 'aux', '1')
 end
 
 local function error_json(code, message, node)

@@ -56,12 +56,18 @@ local function put_back(raws, from)
   redis.call('LPUSH', K.ready, unpack(back))
 end
 
-local function claim_batch(workflow, lease_ms, tokens, workers, out, late)
-  local deadline = string.format('%.0f', NOW + lease_ms)
-  -- A token that holds a lease already is a claim re-sent after a lost reply (ioredis re-sends
-  -- unfulfilled commands when it reconnects after a Redis restart): it gets the lease the first
-  -- send took. Claiming again would take a second item and lose the first.
-  local scores = redis.call('ZMSCORE', K.leases, unpack(tokens))
+-- A token that holds a lease already is a claim re-sent after a lost reply (ioredis re-sends
+-- unfulfilled commands when it reconnects after a Redis restart): it gets the lease the first
+-- send took. Claiming again would take a second item and lose the first. The tokens' lease
+-- deadlines, read before the caller's first write (the read checks the type of `leases`).
+local function lease_scores(tokens)
+  return redis.call('ZMSCORE', K.leases, unpack(tokens))
+end
+
+-- `scores`: lease_scores(tokens), when the caller read them already.
+local function claim_batch(workflow, lease_ms, tokens, workers, out, late, scores)
+  local deadline = string.format('%d', NOW + lease_ms)
+  scores = scores or lease_scores(tokens)
   local free, free_workers, claimed = {}, {}, 0
   for i, token in ipairs(tokens) do
     local head, raw = nil, nil
@@ -77,7 +83,7 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out, late)
   end
   if #free == 0 then return 'items' end
 
-  local due = (late and redis.pcall or redis.call)('ZRANGEBYSCORE', K.delayed, '-inf', NOW, 'LIMIT', 0, 1000)
+  local due = (late and redis.pcall or redis.call)('ZRANGEBYSCORE', K.delayed, '-inf', NOW_S, 'LIMIT', '0', '1000')
   if due['err'] then return 'empty', -1 end
   if #due > 0 then
     redis.call('RPUSH', K.ready, unpack(due))
@@ -89,7 +95,7 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out, late)
   local taken, skipped, exhausted = 0, 0, false
   while taken < #free and skipped < MAX_SKIPPED do
     local wanted = #free - taken
-    local raws = redis.call('LPOP', K.ready, wanted)
+    local raws = redis.call('LPOP', K.ready, int(wanted))
     if not raws then
       exhausted = true
       break

@@ -46,7 +46,7 @@ local function parse_item_json(raw, workflow)
   if string.sub(raw, 1, #attempt_prefix(item.attempt)) ~= attempt_prefix(item.attempt) then
     return nil, 'not in the canonical item encoding'
   end
-  return { attempt = item.attempt, attempt_s = string.format('%.0f', item.attempt), maxAttempts = item.maxAttempts,
+  return { attempt = item.attempt, attempt_s = string.format('%d', item.attempt), maxAttempts = item.maxAttempts,
     id = item.id, runId = item.runId, node = item.node }, nil
 end
 
@@ -99,13 +99,13 @@ local function item_value(old, status, attempt, node, err_json, add_us)
   local duration, last_error = add_us or '0', ''
   if old then
     local d, e = string.match(old, '^[^\t]*\t[^\t]*\t[^\t]*\t([^\t]*)\t[^\t]*\t(.*)$')
-    duration = string.format('%.0f', (tonumber(d) or 0) + (tonumber(add_us) or 0))
+    duration = string.format('%d', (tonumber(d) or 0) + (tonumber(add_us) or 0))
     last_error = e or ''
   elseif type(duration) == 'number' then
-    duration = string.format('%.0f', duration)
+    duration = string.format('%d', duration)
   end
   if err_json then last_error = err_json end
-  if type(attempt) == 'number' then attempt = string.format('%.0f', attempt) end
+  if type(attempt) == 'number' then attempt = string.format('%d', attempt) end
   return status .. '\t' .. attempt .. '\t' .. NOW_S .. '\t' .. duration .. '\t' .. node .. '\t' .. last_error
 end
 
@@ -141,6 +141,6 @@ end
 
 -- Enqueues an item and counts it pending.
 local function push_item(run_id, run_status, raw, id, node, attempt, fresh)
-  redis.call('HINCRBY', rkey('run', run_id), 'pending', 1)
+  redis.call('HINCRBY', rkey('run', run_id), 'pending', '1')
   enqueue(run_id, run_status, raw, id, node, attempt, fresh)
 end

@@ -181,9 +181,9 @@ local function finish(run_id, status, err_json, run)
   end
   if parked ~= 0 then metric('parkedItems', -parked) end
   if err_json then
-    redis.call('HSET', run_key, 'status', status, 'finishedAt', NOW_S, 'held', 0, 'error', err_json)
+    redis.call('HSET', run_key, 'status', status, 'finishedAt', NOW_S, 'held', '0', 'error', err_json)
   else
-    redis.call('HSET', run_key, 'status', status, 'finishedAt', NOW_S, 'held', 0)
+    redis.call('HSET', run_key, 'status', status, 'finishedAt', NOW_S, 'held', '0')
   end
   LIVE[run_id] = nil
   -- Held items end with the run.
@@ -204,7 +204,7 @@ local function dead_letter(run_id, raw, id, node, attempt, err_json)
   redis.call('RPUSH', K.dead, '{"at":' .. NOW_S .. ',"error":' .. err_json .. ',"item":' .. raw .. '}')
   metric('deadLettered')
   set_item(run_id, id, node, attempt, 'dead', err_json)
-  redis.call('HINCRBY', rkey('run', run_id), 'pending', -1)
+  redis.call('HINCRBY', rkey('run', run_id), 'pending', '-1')
   finish(run_id, 'failed', err_json)
 end
 
