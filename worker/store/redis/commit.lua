@@ -246,6 +246,7 @@ end
 -- step's first writes), or nil.
 local function arrivals_problem(run_id)
   local _, _, arrivals, at = success_counts()
+  if arrivals == 0 then return nil end
   local key = rkey('joins', run_id)
   for i = 0, arrivals - 1 do
     local base = at + i * 8
