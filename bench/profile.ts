@@ -1,33 +1,63 @@
 /**
- * `npm run bench:profile [noop1|chain3] [runs]`: where a step's Redis time goes. Runs the
+ * `npm run bench:profile [noop1|chain3] [runs] [loops] [--instructions]`: where a step's Redis
+ * time goes. Runs the
  * ceiling loop (bench/ceiling.ts: the store's own scripts, no node code) on a fresh
  * redis-server and prints, per step, each command's calls and microseconds from
  * `INFO commandstats` (a script's inner commands are counted under their own names; EVALSHA's
  * time includes theirs), then the Redis CPU per step. Calls are exact; times are as noisy as
- * the machine.
+ * the machine. `--instructions`: the same loop against a redis-server under callgrind, printing
+ * the instructions Redis executes per step instead (bench/instructions.ts): exact, so it shows
+ * what a script change bought even on a noisy machine.
  */
 import { Redis } from "ioredis";
 import { startRedis } from "../test/support/redis.ts";
 import { runCeiling, type CeilingShape } from "./ceiling.ts";
 import { STEPS_PER_RUN } from "./workflows.ts";
 import { scriptArgs } from "../common/script-args.ts";
+import { countInstructions } from "./instructions.ts";
 
 const USAGE =
-  "usage: npm run bench:profile [-- noop1|chain3 [runs]]   (default noop1 4000)\n" +
-  "  each Redis command's calls and µs per step of the ceiling loop, then Redis CPU per step\n";
-const [shapeArg, runsArg] = scriptArgs(USAGE, { positionals: 2 });
+  "usage: npm run bench:profile [-- noop1|chain3 [runs [loops]]] [--instructions]\n" +
+  "  (default noop1 4000 64) each Redis command's calls and µs per step of the ceiling loop\n" +
+  "  (`loops` claim -> commit loops in flight), then Redis CPU per step\n" +
+  "  --instructions  Redis instructions per step instead, counted by valgrind's callgrind\n" +
+  "                  (exact; needs valgrind; REDIS_SERVER=<redis-server built with symbols> adds\n" +
+  "                  the functions they went to)\n";
+const args = scriptArgs(USAGE, { positionals: 3, flags: ["--instructions"] });
+const [shapeArg, runsArg, loopsArg] = args.filter((arg) => !arg.startsWith("-"));
 const shape = (shapeArg ?? "noop1") as CeilingShape;
 const runs = Number(runsArg ?? 4000);
-if ((shape !== "noop1" && shape !== "chain3") || !Number.isInteger(runs) || runs < 100) {
-  process.stderr.write(`bench:profile: expected a shape (noop1 or chain3) and a run count >= 100\n${USAGE}`);
+const loops = Number(loopsArg ?? 64);
+if (
+  (shape !== "noop1" && shape !== "chain3") ||
+  !Number.isInteger(runs) ||
+  runs < 100 ||
+  !Number.isInteger(loops) ||
+  loops < 1 ||
+  loops > 1000
+) {
+  process.stderr.write(
+    `bench:profile: expected a shape (noop1 or chain3), a run count >= 100 and 1..1000 loops\n${USAGE}`,
+  );
   process.exit(2);
+}
+if (args.includes("--instructions")) {
+  const steps = runs * STEPS_PER_RUN[shape];
+  const { perStep, top } = await countInstructions(shape, runs, loops, steps);
+  process.stdout.write(
+    `${shape}, ${runs} runs, ${loops} loops (run start included): ` +
+      `${(perStep / 1000).toFixed(1)}k Redis instructions per step\n`,
+  );
+  for (const { fn, perStep: own } of top)
+    process.stdout.write(`  ${(own / 1000).toFixed(1).padStart(7)}k  ${fn}\n`);
+  process.exit(0);
 }
 const redis = await startRedis();
 const admin = new Redis(redis.url);
 try {
-  await runCeiling(redis.url, { shape, runs: 200, loops: 64 }); // warm-up: scripts loaded
+  await runCeiling(redis.url, { shape, runs: 200, loops }); // warm-up: scripts loaded
   await admin.config("RESETSTAT");
-  const result = await runCeiling(redis.url, { shape, runs, loops: 64 });
+  const result = await runCeiling(redis.url, { shape, runs, loops });
   const steps = runs * STEPS_PER_RUN[shape];
   const rows = String(await admin.info("commandstats"))
     .split("\n")
