@@ -89,7 +89,13 @@ export async function retainRuns(url: string, keyPrefix: string, runs: number): 
 
 export async function runCeiling(
   url: string,
-  options: { shape: CeilingShape; runs: number; loops: number },
+  options: {
+    shape: CeilingShape;
+    runs: number;
+    loops: number;
+    /** Called once the runs are started, before the loops (bench/instructions.ts). */
+    afterStart?: () => void;
+  },
 ): Promise<CeilingResult> {
   const admin = new Redis(url);
   await admin.flushall();
@@ -105,6 +111,7 @@ export async function runCeiling(
       const batch = Math.min(500, options.runs - i);
       await Promise.all(Array.from({ length: batch }, () => orchestrator.start({ payload: PAYLOAD })));
     }
+    options.afterStart?.();
     const total = options.runs * STEPS_PER_RUN[options.shape];
     let done = 0;
     let window: { t0: number; done0: number; before: ReturnType<typeof readCounters> } | null = null;

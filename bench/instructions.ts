@@ -8,16 +8,17 @@
  * Needs `valgrind` (Debian: `apt-get install valgrind`). With a redis-server built with symbols
  * (REDIS_SERVER=/path/to/redis-server, e.g. `make CFLAGS=-g` in a Redis source tree) the report
  * also lists the functions the instructions went to; the stripped Debian binary gives the total.
+ * FLOXIDE_CALLGRIND_OUT=<file> keeps a copy of the measured dump (for callgrind_annotate).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startRedisServer } from "../cli/local/index.ts";
 import { runCeiling, type CeilingShape } from "./ceiling.ts";
 
 export interface InstructionCount {
-  /** Instructions the server executed per step (the measured run, warm-up excluded). */
+  /** Instructions the server executed per step (claim -> commit loops; warm-up and run start excluded). */
   readonly perStep: number;
   /** The functions with the most instructions of their own, per step (empty without symbols). */
   readonly top: readonly { readonly fn: string; readonly perStep: number }[];
@@ -71,13 +72,16 @@ export async function countInstructions(
     // Each dump writes the counts since the previous one and starts them again from zero.
     const dump = (): void => void execFileSync("callgrind_control", ["-d", pid], { stdio: "ignore" });
     await runCeiling(server.url, { shape, runs: 100, loops });
-    dump();
-    await runCeiling(server.url, { shape, runs, loops });
+    // From the loops' start: the runs' start (create-run) is not counted, as in the throughput
+    // cases, where the queue is filled before the clock starts.
+    await runCeiling(server.url, { shape, runs, loops, afterStart: dump });
     dump();
     const files = readdirSync(dir).filter((name) => /^callgrind\.out\.\d+\.\d+$/.test(name));
     const last = files.sort((a, b) => Number(a.split(".").at(-1)) - Number(b.split(".").at(-1))).at(-1);
     if (last === undefined) throw new Error(`callgrind wrote no dump in ${dir}`);
     const text = readFileSync(join(dir, last), "utf8");
+    // To read further (callgrind_annotate, callers and callees): a copy of the measured dump.
+    if (process.env.FLOXIDE_CALLGRIND_OUT) copyFileSync(join(dir, last), process.env.FLOXIDE_CALLGRIND_OUT);
     const total = Number(/^summary: (\d+)/m.exec(text)?.[1]);
     if (!Number.isFinite(total)) throw new Error(`no summary line in ${join(dir, last)}`);
     const costs = [...selfCosts(text)].sort((a, b) => b[1] - a[1]);

@@ -45,7 +45,7 @@ if (args.includes("--instructions")) {
   const steps = runs * STEPS_PER_RUN[shape];
   const { perStep, top } = await countInstructions(shape, runs, loops, steps);
   process.stdout.write(
-    `${shape}, ${runs} runs, ${loops} loops (run start included): ` +
+    `${shape}, ${runs} runs, ${loops} loops (run start excluded): ` +
       `${(perStep / 1000).toFixed(1)}k Redis instructions per step\n`,
   );
   for (const { fn, perStep: own } of top)
