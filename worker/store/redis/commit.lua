@@ -65,10 +65,10 @@ end
 local function success(token, head, raw, run_id, run, old, duration_s, hold)
   local run_key = rkey('run', run_id)
   local status = run[1]
-  local held, open_joins = tonumber(run[2]), tonumber(run[4])
-  local event_seq, pending, outputs = tonumber(run[6] or 0), tonumber(run[7]) - 1, tonumber(run[8] or 0)
+  local held, open_joins = num(run[2]), num(run[4])
+  local event_seq, pending, outputs = num(run[6] or 0), num(run[7]) - 1, num(run[8] or 0)
   local fields = {}
-  local n = tonumber(take())
+  local n = num(take())
   if n > 0 then
     local events = {}
     for i = 1, n do events[i] = take() end
@@ -76,7 +76,7 @@ local function success(token, head, raw, run_id, run, old, duration_s, hold)
     event_seq = event_seq + n
     fields[#fields + 1], fields[#fields + 2] = 'eventSeq', int(event_seq)
   end
-  n = tonumber(take())
+  n = num(take())
   if n < 0 then
     pending = pending - n
     publish_staged(token, run_id, status, -n)
@@ -96,13 +96,14 @@ local function success(token, head, raw, run_id, run, old, duration_s, hold)
       wake()
     end
   end
-  n = tonumber(take())
+  n = num(take())
   if n > 0 then
     local opened = open_joins
     for _ = 1, n do
-      local frame_id, index, count, value = take(), tonumber(take()), tonumber(take()), take()
-      local join_node, join_id, join_attempt, prefix = take(), take(), tonumber(take()), take()
-      local fired, delta = arrive(run_id, frame_id, index, count, value, join_node, join_id, join_attempt, prefix)
+      -- Index, count and attempt as sent (strings: written without formatting) and read as numbers.
+      local frame_id, index_s, count_s, value = take(), take(), take(), take()
+      local join_node, join_id, join_attempt, prefix = take(), take(), take(), take()
+      local fired, delta = arrive(run_id, frame_id, index_s, count_s, value, join_node, join_id, join_attempt, prefix)
       open_joins = open_joins + delta
       if fired then
         pending = pending + 1
@@ -111,7 +112,7 @@ local function success(token, head, raw, run_id, run, old, duration_s, hold)
     end
     if open_joins ~= opened then fields[#fields + 1], fields[#fields + 2] = 'openJoins', int(open_joins) end
   end
-  n = tonumber(take())
+  n = num(take())
   if n > 0 then
     for _ = 1, n do
       outputs = outputs + 1
@@ -156,7 +157,7 @@ end
 -- the first write also check the types of `lease-items`, `leases` and `metrics` (so begin()
 -- skips their TYPEs, `--@read-first`): the claim's lease deadlines (claim.lua lease_scores) and
 -- the metric counters the batch's outcomes will count.
-local N = tonumber(ARGV[4])
+local N = num(ARGV[4])
 local TOKENS, LEASES, HEADS, RAWS, DROPPED, GONE, STAGED = {}, {}, {}, {}, {}, {}, {}
 local CLAIM_TOKENS, CLAIM_WORKERS, CLAIM_SCORES = {}, {}, nil
 do
@@ -165,7 +166,7 @@ do
   for i = 1, N do
     starts[i] = at
     TOKENS[i] = ARGV[at + 1]
-    at = at + 1 + tonumber(ARGV[at])
+    at = at + 1 + num(ARGV[at])
   end
   for i = at + 1, #ARGV, 2 do
     CLAIM_TOKENS[#CLAIM_TOKENS + 1], CLAIM_WORKERS[#CLAIM_WORKERS + 1] = ARGV[i], ARGV[i + 1]
@@ -203,10 +204,10 @@ end
 local COUNTS_AT, COUNTS = nil, nil
 local function success_counts()
   if COUNTS_AT ~= cursor then
-    local events = tonumber(ARGV[cursor])
-    local follow_ups = tonumber(ARGV[cursor + 1 + events])
+    local events = num(ARGV[cursor])
+    local follow_ups = num(ARGV[cursor + 1 + events])
     local listed = math.max(follow_ups, 0)
-    local arrivals = tonumber(ARGV[cursor + 2 + events + 4 * listed])
+    local arrivals = num(ARGV[cursor + 2 + events + 4 * listed])
     COUNTS_AT, COUNTS = cursor, { events, follow_ups, arrivals, cursor + 3 + events + 4 * listed }
   end
   return COUNTS[1], COUNTS[2], COUNTS[3], COUNTS[4]
@@ -234,7 +235,7 @@ end
 local function late_keys_problem(kind, hold, run, dead_letter_it)
   if kind == 'success' then
     local _, follow_ups = success_counts()
-    if hold or tonumber(run[7]) - 1 + math.abs(follow_ups) > 0 then return nil end
+    if hold or num(run[7]) - 1 + math.abs(follow_ups) > 0 then return nil end
     return key_problem('expiring')
   end
   local problem = key_problem('errors')
@@ -272,8 +273,8 @@ end
 local function apply_one(i)
   local token, run_id, kind = take(), take(), take()
   local duration_s, err = take(), take()
-  local duration_us = tonumber(duration_s)
-  local delay_ms, dead_letter_it, hold = tonumber(take()), take() == '1', take() == '1'
+  local duration_us = num(duration_s)
+  local delay_ms, dead_letter_it, hold = num(take()), take() == '1', take() == '1'
   -- Reads and checks first.
   if kind == 'success' then
     local _, follow_ups = success_counts()
@@ -351,8 +352,8 @@ local function apply_one(i)
   end
   node_metric(head.node, outcome_counter(kind))
   if kind == 'fallback' then
-    for _ = 1, tonumber(take()) do
-      local item_raw, id, node, attempt = take(), take(), take(), tonumber(take())
+    for _ = 1, num(take()) do
+      local item_raw, id, node, attempt = take(), take(), take(), num(take())
       push_item(run_id, status, item_raw, id, node, attempt, true)
     end
     redis.call('HSET', run_key, 'i:' .. head.id, item_value(run[9], 'failed', head.attempt_s, head.node, err, duration_s))
@@ -373,7 +374,7 @@ end
 
 local reply = {}
 for i = 1, N do
-  local argc = tonumber(take())
+  local argc = num(take())
   local stop = cursor + argc
   local status, run_status = apply_one(i)
   reply[#reply + 1], reply[#reply + 2] = status, run_status
@@ -385,7 +386,7 @@ if #DROPPED > 0 then
   redis.call('HDEL', K.lease_items, unpack(DROPPED))
 end
 for _, token in ipairs(STAGED) do redis.call('UNLINK', staged_key(token)) end
-local lease_ms = tonumber(take())
+local lease_ms = num(take())
 if #CLAIM_TOKENS == 0 then
   reply[#reply + 1], reply[#reply + 2] = 'none', ''
   return reply

@@ -35,7 +35,7 @@ end
 -- events at all (most runs have none: no command); the log's length is the truth when it has,
 -- so a cache ahead of a log that lost its tail (a restart that lost writes) is never trusted.
 local function event_seq(run_id, run)
-  if tonumber(run[2] or 0) == 0 then return 0 end
+  if num(run[2] or 0) == 0 then return 0 end
   return redis.call('LLEN', rkey('events', run_id))
 end
 
@@ -75,7 +75,7 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out, late, score
     local resent = head and read_run(head.runId, { 'status', 'eventSeq' })
     if resent then
       local seq = event_seq(head.runId, resent)
-      out[#out + 1], out[#out + 2], out[#out + 3], out[#out + 4] = token, raw, int(tonumber(scores[i])), seq
+      out[#out + 1], out[#out + 2], out[#out + 3], out[#out + 4] = token, raw, int(num(scores[i])), seq
       claimed = claimed + 1
     else
       free[#free + 1], free_workers[#free_workers + 1] = token, workers[i]
@@ -108,7 +108,7 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out, late, score
       if item and not run then
         local read_problem
         run, read_problem = read_run(item.runId, { 'status', 'eventSeq' })
-        if not read_problem and tonumber(run[2] or 0) > 0 then
+        if not read_problem and num(run[2] or 0) > 0 then
           read_problem = run_keys_problem(item.runId, { 'events' })
         end
         if not read_problem and run[1] == 'paused' then read_problem = run_keys_problem(item.runId, { 'parked' }) end
@@ -167,5 +167,5 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out, late, score
   if not exhausted then return 'again' end
   local next_due = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
   if #next_due == 0 then return 'empty', -1 end
-  return 'empty', math.max(0, tonumber(next_due[2]) - NOW)
+  return 'empty', math.max(0, num(next_due[2]) - NOW)
 end

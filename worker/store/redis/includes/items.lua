@@ -55,7 +55,7 @@ end
 local function parse_item(raw, workflow)
   local attempt, max_attempts, id, run_id, wf, node = string.match(raw, HEAD)
   if attempt and (not workflow or wf == workflow) then
-    return { attempt = tonumber(attempt), attempt_s = attempt, maxAttempts = tonumber(max_attempts), id = id,
+    return { attempt = num(attempt), attempt_s = attempt, maxAttempts = num(max_attempts), id = id,
       runId = run_id, node = node }, nil
   end
   return parse_item_json(raw, workflow)
@@ -99,13 +99,13 @@ local function item_value(old, status, attempt, node, err_json, add_us)
   local duration, last_error = add_us or '0', ''
   if old then
     local d, e = string.match(old, '^[^\t]*\t[^\t]*\t[^\t]*\t([^\t]*)\t[^\t]*\t(.*)$')
-    duration = string.format('%d', (tonumber(d) or 0) + (tonumber(add_us) or 0))
+    duration = string.format('%d', (num(d) or 0) + (num(add_us) or 0))
     last_error = e or ''
   elseif type(duration) == 'number' then
     duration = string.format('%d', duration)
   end
   if err_json then last_error = err_json end
-  if type(attempt) == 'number' then attempt = string.format('%d', attempt) end
+  if type(attempt) == 'number' then attempt = int(attempt) end
   return status .. '\t' .. attempt .. '\t' .. NOW_S .. '\t' .. duration .. '\t' .. node .. '\t' .. last_error
 end
 

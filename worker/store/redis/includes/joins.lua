@@ -8,34 +8,38 @@
 -- Records one arrival (the first per index wins). Returns the join item {raw, id, node,
 -- attempt} when this arrival completed the slot (its input: the arrived values in index order),
 -- else nil; and the change of the run's open slots (+1 opened, -1 closed, 0). Neither counts
--- the join item pending nor enqueues it: the caller does both.
-local function arrive(run_id, frame_id, index, count, value, join_node, join_id, join_attempt, prefix)
+-- the join item pending nor enqueues it: the caller does both. `index_s`, `count_s` and
+-- `join_attempt` are integers as the caller sent them (strings): written as they are, since
+-- Redis formats a Lua number argument with snprintf("%.17g"), and Lua a concatenated one with
+-- "%.14g", both through glibc's slow floating-point printing.
+local function arrive(run_id, frame_id, index_s, count_s, value, join_node, join_id, join_attempt, prefix)
   local key = rkey('joins', run_id)
   local slot = frame_id .. '>' .. join_node
-  local head = redis.call('HMGET', key, slot .. '|count', slot .. '|got', slot .. '|v|' .. index)
-  local total, got, opened = tonumber(head[1]), tonumber(head[2]) or 0, 0
+  local index, count = num(index_s), num(count_s)
+  local head = redis.call('HMGET', key, slot .. '|count', slot .. '|got', slot .. '|v|' .. index_s)
+  local total, got, opened = num(head[1]), num(head[2]) or 0, 0
   if not total then total, opened = count, 1 end
   -- Branches of one fan-out share its count; an index beyond the first arrival's count is ignored.
   local counted = index < total and not head[3]
   if counted then got = got + 1 end
   if got < total then
     if opened == 1 then
-      redis.call('HSET', key, slot .. '|count', count, slot .. '|node', join_node, slot .. '|id', join_id,
-        slot .. '|attempt', join_attempt, slot .. '|item', prefix, slot .. '|got', got)
+      redis.call('HSET', key, slot .. '|count', count_s, slot .. '|node', join_node, slot .. '|id', join_id,
+        slot .. '|attempt', join_attempt, slot .. '|item', prefix, slot .. '|got', int(got))
       redis.call('SADD', rkey('open-joins', run_id), slot)
     else
-      redis.call('HSET', key, slot .. '|got', got)
+      redis.call('HSET', key, slot .. '|got', int(got))
     end
-    if counted then redis.call('HSET', key, slot .. '|v|' .. index, value) end
+    if counted then redis.call('HSET', key, slot .. '|v|' .. index_s, value) end
     return nil, opened
   end
   local fields = {}
-  for i = 0, total - 1 do fields[#fields + 1] = slot .. '|v|' .. i end
+  for i = 0, total - 1 do fields[#fields + 1] = slot .. '|v|' .. int(i) end
   local values = redis.call('HMGET', key, unpack(fields))
   if counted then values[index + 1] = value end
   if opened == 0 then
     local stored = redis.call('HMGET', key, slot .. '|id', slot .. '|attempt', slot .. '|item')
-    join_id, join_attempt, prefix = stored[1], tonumber(stored[2]), stored[3]
+    join_id, join_attempt, prefix = stored[1], stored[2], stored[3]
     for _, field in ipairs({ 'count', 'node', 'id', 'attempt', 'item', 'got' }) do
       fields[#fields + 1] = slot .. '|' .. field
     end
@@ -43,5 +47,5 @@ local function arrive(run_id, frame_id, index, count, value, join_node, join_id,
     redis.call('SREM', rkey('open-joins', run_id), slot)
   end
   local raw = prefix .. '[' .. table.concat(values, ',') .. ']}'
-  return { raw, join_id, join_node, tonumber(join_attempt) }, opened - 1
+  return { raw, join_id, join_node, join_attempt }, opened - 1
 end

@@ -111,7 +111,7 @@ local function snapshot(run_id)
   end
   -- A counter that is not an integer reads as no outputs; one past the hash's size is capped by
   -- it (never a loop over a garbage count). Read in chunks: unpack() of a long list overflows.
-  local count = is_int(values[13]) and tonumber(values[13] or 0) or 0
+  local count = is_int(values[13]) and num(values[13] or 0) or 0
   if count > CHUNK then count = math.min(count, redis.call('HLEN', key)) end
   for first = 1, count, CHUNK do
     local names = {}
@@ -148,8 +148,8 @@ local FINISH_FIELDS = { 'status', 'held', 'idempotencyKey', 'openJoins', 'aux', 
 -- has. `run`: its FINISH_FIELDS.
 local function expire_run(run_id, run)
   redis.call('PEXPIRE', rkey('run', run_id), RETENTION_S)
-  if tonumber(run[6] or 0) > 0 then redis.call('PEXPIRE', rkey('events', run_id), RETENTION_S) end
-  if tonumber(run[4] or 0) > 0 then
+  if num(run[6] or 0) > 0 then redis.call('PEXPIRE', rkey('events', run_id), RETENTION_S) end
+  if num(run[4] or 0) > 0 then
     redis.call('PEXPIRE', rkey('joins', run_id), RETENTION_S)
     redis.call('PEXPIRE', rkey('open-joins', run_id), RETENTION_S)
   end
@@ -172,7 +172,7 @@ local function finish(run_id, status, err_json, run)
   local old = run[1]
   if not old or TERMINAL[old] then return end
   -- Its held and parked items are no longer parked in the workflow's count (they end with it).
-  local parked = tonumber(run[2] or 0) or 0
+  local parked = num(run[2] or 0) or 0
   if run[5] then
     -- pcall: callers check the parked key's type only on their paths that write it, and this
     -- read may follow their first write; a corrupt key is reported by the call that uses it.
@@ -187,7 +187,7 @@ local function finish(run_id, status, err_json, run)
   end
   LIVE[run_id] = nil
   -- Held items end with the run.
-  if tonumber(run[2] or 0) ~= 0 then
+  if num(run[2] or 0) ~= 0 then
     local held = redis.call('HGETALL', rkey('held', run_id))
     for i = 1, #held, 2 do
       local item = parse_item(held[i + 1], nil)
@@ -225,8 +225,8 @@ end
 local function settle(run_id)
   local state = redis.call('HMGET', rkey('run', run_id), unpack(FINISH_FIELDS))
   if not state[1] or TERMINAL[state[1]] then return state[1] or 'cancelled' end
-  if tonumber(state[7]) > 0 or tonumber(state[2]) > 0 then return state[1] end
-  if tonumber(state[4]) > 0 then
+  if num(state[7]) > 0 or num(state[2]) > 0 then return state[1] end
+  if num(state[4]) > 0 then
     finish(run_id, 'failed', join_incomplete(run_id), state)
     return 'failed'
   end
