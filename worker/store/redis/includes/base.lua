@@ -137,25 +137,30 @@ local function node_metric(node, name, by)
   metric(node_field(node, name), by)
 end
 
--- Whether a hash field holds an integer counter (absent counts as 0): at most 15 digits, so a
--- sum of two stays exact in a Lua number.
-local function is_int(value)
-  return value == nil or value == false or (string.match(value, '^%-?%d+$') ~= nil and #value <= 15)
-end
 
 -- Short integer strings and their numbers, both ways, kept across calls (a few thousand at most:
--- only strings of up to 3 characters and integers 0..999 are kept). A step reads and writes many
--- small counts (list lengths, attempts, pending, indexes); `tonumber` of a string runs strtod
--- twice and `string.format` a printf: a table lookup is several times cheaper.
+-- only integer strings of up to 3 characters and integers 0..999 are kept). A step reads and
+-- writes many small counts (list lengths, attempts, pending, indexes); `tonumber` of a string
+-- runs strtod twice, `string.format` a printf and a pattern match checks a class per character
+-- in Lua's own loop: a table lookup is several times cheaper.
 local NUM_OF, STR_OF = {}, {}
+
+local INT_PATTERN = '^%-?%d+$'
 
 -- tonumber(s) for the counts the functions read.
 local function num(s)
   local n = NUM_OF[s]
   if n then return n end
   n = tonumber(s)
-  if n and type(s) == 'string' and #s <= 3 then NUM_OF[s] = n end
+  if n and type(s) == 'string' and #s <= 3 and string.find(s, INT_PATTERN) then NUM_OF[s] = n end
   return n
+end
+
+-- Whether a hash field holds an integer counter (absent counts as 0): at most 15 digits, so a
+-- sum of two stays exact in a Lua number.
+local function is_int(value)
+  return value == nil or value == false or NUM_OF[value] ~= nil
+    or (string.find(value, INT_PATTERN) ~= nil and #value <= 15)
 end
 
 -- An integer as its decimal string (string.format('%d'): no floating-point formatting).
