@@ -182,7 +182,7 @@ do
   if N > 0 then
     local fields, seen = { 'runsCompleted' }, {}
     for i = 1, N do
-      local head, raw = split_lease(LEASES[i])
+      local head, raw = leased_head(TOKENS[i], LEASES[i])
       HEADS[i], RAWS[i] = head or false, raw or false
       if head then
         local kind, hold = ARGV[starts[i] + 3], ARGV[starts[i] + 8] == '1'
@@ -384,6 +384,7 @@ end
 if #DROPPED > 0 then
   redis.call('ZREM', K.leases, unpack(DROPPED))
   redis.call('HDEL', K.lease_items, unpack(DROPPED))
+  for _, token in ipairs(DROPPED) do forget_lease(token) end
 end
 for _, token in ipairs(STAGED) do redis.call('UNLINK', staged_key(token)) end
 local lease_ms = num(take())

@@ -16,7 +16,7 @@ for i = 4, #ARGV do tokens[#tokens + 1] = ARGV[i] end
 local values = redis.call('HMGET', K.lease_items, unpack(tokens))
 local result, extend, statuses = {}, {}, {}
 for i, token in ipairs(tokens) do
-  local head = split_lease(values[i])
+  local head = leased_head(token, values[i])
   if not head then
     result[i] = 'lost'
   else

@@ -15,7 +15,7 @@ for i = 3, #ARGV do tokens[#tokens + 1] = ARGV[i] end
 local values = redis.call('HMGET', K.lease_items, unpack(tokens))
 local released, back = 0, {}
 for i, token in ipairs(tokens) do
-  local head, raw = split_lease(values[i])
+  local head, raw = leased_head(token, values[i])
   if head then
     local run, problem = read_run(head.runId, { 'status' })
     drop_lease(token)

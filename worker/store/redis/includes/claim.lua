@@ -140,7 +140,9 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out, late, score
           taken = taken + 1
           local token = free[taken]
           LIVE[run_id] = true
-          lease_args[#lease_args + 1], lease_args[#lease_args + 2] = token, lease_value(free_workers[taken], raw)
+          local value = lease_value(free_workers[taken], raw)
+          lease_args[#lease_args + 1], lease_args[#lease_args + 2] = token, value
+          remember_lease(token, value, item, raw)
           deadline_args[#deadline_args + 1], deadline_args[#deadline_args + 2] = deadline, token
           -- A first attempt has no record to read (nothing holds a duration or error yet).
           local old = item.attempt > 1 and read_item(run_id, item.id) or nil
