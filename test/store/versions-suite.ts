@@ -179,8 +179,9 @@ export function describeVersionContract(name: string, factory: BackendFactory): 
       assert.equal(depth.find((v) => v.version === "2")?.ready, onRamp);
       assert.equal(depth.find((v) => v.version === "1")?.ready, 1000 - onRamp);
 
-      // A new ramp whose period is over takes every new run.
-      await starter.writeRollout({ current: "1", ramp: { version: "3", percent: 1, periodMs: 1 } });
+      // A new ramp whose period is over takes every new run (0 %: only the end sends runs there,
+      // so the first run on version 3 says the period is over, in every partition).
+      await starter.writeRollout({ current: "1", ramp: { version: "3", percent: 0, periodMs: 1 } });
       await waitFor(async () => (await starter.getRun(await startRun(starter)))?.version === "3");
       const late = await Promise.all(Array.from({ length: 20 }, () => startRun(starter)));
       for (const runId of late) assert.equal((await starter.getRun(runId))?.version, "3");

@@ -24,6 +24,8 @@ import {
   readWorkersWithLeases,
   readWorkflowVersions,
   runIdIn,
+  WorkflowKeys,
+  writeRolloutWith,
   type PartitionedRedisStore,
   type RedisBackend,
 } from "../../../worker/store/index.ts";
@@ -314,6 +316,33 @@ describe("redis partitions: claiming", () => {
     assert.deepEqual(await store.depth(), { ready: 4, inFlight: 0, delayed: 0, dead: 0 });
   });
 });
+describe("redis partitions: the rollout", () => {
+  /** The `ramp-until` of each partition's `versions` hash, read directly. */
+  const rampEnds = async (workflowName: string, keyPrefix: string): Promise<(string | null)[]> =>
+    Promise.all(
+      new WorkflowKeys(workflowName, keyPrefix)
+        .partitions(6)
+        .map((keys) => admin.hget(keys.key("versions"), "ramp-until")),
+    );
+
+  test("a ramp ends at one instant in every partition, written by a store or by the operator's writer", async () => {
+    const keyPrefix = prefix();
+    const store = open(6, keyPrefix).forWorkflow("ramped", "1");
+    const ramp = { current: "1", ramp: { version: "2", percent: 30, periodMs: 600_000 } };
+    await store.writeRollout(ramp);
+    const until = (await store.readVersions()).rollout.ramp?.until;
+    assert.ok(until !== undefined && until > 0);
+    assert.deepEqual(await rampEnds("ramped", keyPrefix), Array(6).fill(String(until)));
+    // Written again (a controller writes on every reconcile): the end stays.
+    await store.writeRollout({ ...ramp, ramp: { ...ramp.ramp, periodMs: 1 } });
+    assert.deepEqual(await rampEnds("ramped", keyPrefix), Array(6).fill(String(until)));
+
+    const written = await writeRolloutWith(admin, "ramped-op", ramp, keyPrefix, 6);
+    assert.ok(written !== null);
+    assert.deepEqual(await rampEnds("ramped-op", keyPrefix), Array(6).fill(String(written)));
+  });
+});
+
 describe("redis partitions: the console's readers", () => {
   test("list, page, find, detail, dead letters and leases see every partition", async () => {
     const keyPrefix = prefix();

@@ -31,7 +31,8 @@
  *   {p:w}:versions       HASH   the rollout state and the versions that have runs (rollout.ts):
  *                               `current` (new runs' version), `ramp-version`, `ramp-percent`,
  *                               `ramp-until` (ms: until then that share of new runs goes to the ramp
- *                               version; afterwards all do), `v:<version>` -> when first used (ms)
+ *                               version; afterwards all do; every partition holds partition 0's),
+ *                               `v:<version>` -> when first used (ms)
  *   {p:w}:ready:<v>      LIST   item JSON waiting to be claimed (claimed from the head)
  *   {p:w}:leases:<v>     ZSET   lease token -> deadline (ms, Redis clock): the in-flight items
  *   {p:w}:lease-items:<v> HASH  lease token -> "<worker id>\n<item JSON>"

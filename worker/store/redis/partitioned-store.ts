@@ -38,6 +38,7 @@ import type { RedisClient } from "./connection.ts";
 import { readWorkflowVersions, type WorkflowVersionDepths } from "./depth.ts";
 import { partitionOf, runIdIn } from "./keys.ts";
 import { PartitionClaimer } from "./partition-claimer.ts";
+import { writeRolloutToPartitions } from "./rollout.ts";
 import type { RedisWorkflowStore } from "./store.ts";
 
 export interface PartitionedStoreConfig {
@@ -307,9 +308,14 @@ export class PartitionedRedisStore implements WorkflowStore {
     return { rollout, versions, partitions };
   }
 
-  /** Written to every partition: each create-run reads the rollout of its own slot. */
+  /**
+   * Written to every partition (each create-run reads the rollout of its own slot), partition 0
+   * first: the others take its ramp's end (writeRolloutToPartitions).
+   */
   async writeRollout(request: RolloutRequest): Promise<void> {
-    await this.each((part) => part.writeRollout(request));
+    await writeRolloutToPartitions(this.partitions, (partition, until) =>
+      this.part(partition).writeRolloutAt(request, until),
+    );
   }
 
   /** Forgotten in every partition that can; true when all did. */

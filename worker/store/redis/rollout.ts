@@ -47,12 +47,32 @@ export function decodeVersionsHash(
 
 export { checkRolloutRequest, type RolloutRequest };
 
-/** Checks the request and returns the arguments of write-rollout.lua after the common ones. */
-export function rolloutArgs(request: RolloutRequest): (string | number)[] {
+/**
+ * Checks the request and returns the arguments of write-rollout.lua after the common ones.
+ * `until`: the ramp's end a partition takes when it does not run that ramp yet (partition 0's, so
+ * every partition's ramp ends at the same instant); none: a period from now.
+ */
+export function rolloutArgs(request: RolloutRequest, until?: number): (string | number)[] {
   const { current, ramp } = checkRolloutRequest(request);
   checkVersion(current);
   if (ramp !== null) checkVersion(ramp.version);
-  return [current, ramp?.version ?? "", ramp?.percent ?? 0, ramp?.periodMs ?? 0];
+  return [current, ramp?.version ?? "", ramp?.percent ?? 0, ramp?.periodMs ?? 0, until ?? ""];
+}
+
+/**
+ * Writes a rollout to a workflow's partitions, `write(partition index, until)` each: partition 0
+ * first, then the others with its ramp's end, so the ramp ends at one instant for the workflow
+ * (each partition's own clock reading would differ by the writes' spacing). Returns the ramp's end
+ * (Redis clock, ms) or null for no ramp.
+ */
+export async function writeRolloutToPartitions(
+  partitions: number,
+  write: (partition: number, until?: number) => Promise<number>,
+): Promise<number | null> {
+  const first = await write(0);
+  const until = first < 0 ? undefined : first;
+  await Promise.all(Array.from({ length: partitions - 1 }, (_, i) => write(i + 1, until)));
+  return until ?? null;
 }
 
 /** The keys of each of a workflow's partitions (the rollout lives in every one: keys.ts). */
@@ -61,8 +81,8 @@ const partitionKeys = (workflow: string, prefix: string | undefined, partitions:
 
 /**
  * Writes the rollout of `workflow` with any client (the operator's own connection): the same
- * function the store calls, on every partition. Returns the ramp's end (Redis clock, ms; partition
- * 0's) or null for no ramp.
+ * function the store calls, on every partition (writeRolloutToPartitions). Returns the ramp's end
+ * (Redis clock, ms) or null for no ramp.
  */
 export async function writeRolloutWith(
   client: RedisClient,
@@ -71,16 +91,12 @@ export async function writeRolloutWith(
   prefix?: string,
   partitions = 1,
 ): Promise<number | null> {
-  const args = rolloutArgs(request);
-  const untils = await Promise.all(
-    partitionKeys(workflow, prefix, partitions).map(async (keys) =>
-      Number(
-        await runScript(client, "write-rollout", keysFor(keys, "write-rollout"), [keys.base, 0, ...args]),
-      ),
-    ),
-  );
-  const until = untils[0] as number;
-  return until < 0 ? null : until;
+  const all = partitionKeys(workflow, prefix, partitions);
+  return writeRolloutToPartitions(partitions, async (partition, until) => {
+    const keys = all[partition] as WorkflowKeys;
+    const args = [keys.base, 0, ...rolloutArgs(request, until)];
+    return Number(await runScript(client, "write-rollout", keysFor(keys, "write-rollout"), args));
+  });
 }
 
 /** Forgets a retired version of `workflow` (see forget-version.lua) with any client: true when every partition did. */

@@ -308,7 +308,12 @@ export class RedisWorkflowStore implements WorkflowStore {
   }
 
   async writeRollout(request: RolloutRequest): Promise<void> {
-    await this.script("write-rollout", rolloutArgs(request));
+    await this.writeRolloutAt(request);
+  }
+
+  /** Writes the rollout to this partition; `until`: see rolloutArgs. Returns the ramp's end or -1. */
+  async writeRolloutAt(request: RolloutRequest, until?: number): Promise<number> {
+    return Number(await this.script("write-rollout", rolloutArgs(request, until)));
   }
 
   async forgetVersion(version: string): Promise<boolean> {

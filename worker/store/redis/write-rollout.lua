@@ -4,7 +4,9 @@
 --@keys versions
 --@read-first versions
 -- ARGV[3] current version  ARGV[4] ramp version ('' for no ramp)  ARGV[5] ramp percent (0..100)
--- ARGV[6] ramp period ms
+-- ARGV[6] ramp period ms  ARGV[7] the ramp's end (ms) to take when this partition does not run
+--   that ramp yet, or '' to end it a period from now (a workflow's partitions share partition 0's
+--   end: rollout.ts writes partition 0 first and passes its end to the others)
 -- Returns the ramp's end (ms, Redis clock) or -1 for no ramp.
 --
 -- Invariant: idempotent, so a controller may write its desired rollout on every reconcile: a
@@ -12,12 +14,12 @@
 -- writing the same ramp again keeps its end. Every version named is registered (`v:<version>`),
 -- so the depth reader sees it before its first run.
 
-local CURRENT, RAMP, PERCENT, PERIOD = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+local CURRENT, RAMP, PERCENT, PERIOD, UNTIL = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
 local old = redis.call('HMGET', K.versions, 'ramp-version', 'ramp-until', 'v:' .. CURRENT,
   RAMP ~= '' and 'v:' .. RAMP or 'current')
 local until_ms = -1
 if RAMP ~= '' then
-  until_ms = (old[1] == RAMP and tonumber(old[2])) or (NOW + PERIOD)
+  until_ms = (old[1] == RAMP and tonumber(old[2])) or (UNTIL ~= '' and tonumber(UNTIL)) or (NOW + PERIOD)
   redis.call('HSET', K.versions, 'current', CURRENT, 'ramp-version', RAMP, 'ramp-percent', PERCENT,
     'ramp-until', string.format('%d', until_ms))
   if not old[4] then redis.call('HSET', K.versions, 'v:' .. RAMP, NOW_S) end
