@@ -181,17 +181,19 @@ do
   if problem then return redis.error_reply('CORRUPT ' .. problem) end
   if N > 0 then
     local fields, seen = { 'runsCompleted' }, {}
+    local function add(field)
+      if not seen[field] then
+        seen[field] = true
+        fields[#fields + 1] = field
+      end
+    end
     for i = 1, N do
       local head, raw = leased_head(TOKENS[i], LEASES[i])
       HEADS[i], RAWS[i] = head or false, raw or false
       if head then
         local kind, hold = ARGV[starts[i] + 3], ARGV[starts[i] + 8] == '1'
-        for _, field in ipairs({ node_field(head.node, 'durationUsTotal'), node_field(head.node, outcome_counter(kind, hold)) }) do
-          if not seen[field] then
-            seen[field] = true
-            fields[#fields + 1] = field
-          end
-        end
+        add(node_field(head.node, 'durationUsTotal'))
+        add(node_field(head.node, outcome_counter(kind, hold)))
       end
     end
     prefetch_metrics(fields)
@@ -201,16 +203,16 @@ end
 -- The counts of a success's lists (events, follow-ups, arrivals), read ahead of `take`; the
 -- follow-ups' count as sent (negative: staged), the others as listed here. Parsed once per
 -- entry (the checks ask several times).
-local COUNTS_AT, COUNTS = nil, nil
+local counts_at, events_n, follow_ups_n, arrivals_n, arrivals_at
 local function success_counts()
-  if COUNTS_AT ~= cursor then
-    local events = num(ARGV[cursor])
-    local follow_ups = num(ARGV[cursor + 1 + events])
-    local listed = math.max(follow_ups, 0)
-    local arrivals = num(ARGV[cursor + 2 + events + 4 * listed])
-    COUNTS_AT, COUNTS = cursor, { events, follow_ups, arrivals, cursor + 3 + events + 4 * listed }
+  if counts_at ~= cursor then
+    events_n = num(ARGV[cursor])
+    follow_ups_n = num(ARGV[cursor + 1 + events_n])
+    local listed = math.max(follow_ups_n, 0)
+    arrivals_n = num(ARGV[cursor + 2 + events_n + 4 * listed])
+    counts_at, arrivals_at = cursor, cursor + 3 + events_n + 4 * listed
   end
-  return COUNTS[1], COUNTS[2], COUNTS[3], COUNTS[4]
+  return events_n, follow_ups_n, arrivals_n, arrivals_at
 end
 
 -- The run's keys besides its hash that this commit may write (their types are checked first).

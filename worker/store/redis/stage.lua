@@ -28,5 +28,5 @@ if first then redis.call('UNLINK', key) end
 for i = 5, #ARGV, CHUNK do
   redis.call('RPUSH', key, unpack(ARGV, i, math.min(i + CHUNK - 1, #ARGV)))
 end
-redis.call('PEXPIREAT', key, string.format('%d', tonumber(deadline) + RETENTION_MS))
+redis.call('PEXPIREAT', key, int(tonumber(deadline) + RETENTION_MS))
 return redis.call('LLEN', key)

@@ -21,7 +21,7 @@ local until_ms = -1
 if RAMP ~= '' then
   until_ms = (old[1] == RAMP and tonumber(old[2])) or (UNTIL ~= '' and tonumber(UNTIL)) or (NOW + PERIOD)
   redis.call('HSET', K.versions, 'current', CURRENT, 'ramp-version', RAMP, 'ramp-percent', PERCENT,
-    'ramp-until', string.format('%d', until_ms))
+    'ramp-until', int(until_ms))
   if not old[4] then redis.call('HSET', K.versions, 'v:' .. RAMP, NOW_S) end
 else
   redis.call('HSET', K.versions, 'current', CURRENT)

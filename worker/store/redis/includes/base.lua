@@ -40,6 +40,40 @@ local M_OLD
 -- Workflow keys whose type this call checked: name -> the problem, or false.
 local CHECKED = {}
 
+-- Short integer strings and their numbers, both ways, kept across calls (a few thousand at most:
+-- only integer strings of up to 3 characters and integers 0..999 are kept). A step reads and
+-- writes many small counts (list lengths, attempts, pending, indexes); `tonumber` of a string
+-- runs strtod twice, `string.format` a printf and a pattern match checks a class per character
+-- in Lua's own loop: a table lookup is several times cheaper.
+local NUM_OF, STR_OF = {}, {}
+
+local INT_PATTERN = '^%-?%d+$'
+
+-- tonumber(s) for the counts the functions read.
+local function num(s)
+  local n = NUM_OF[s]
+  if n then return n end
+  n = tonumber(s)
+  if n and type(s) == 'string' and #s <= 3 and string.find(s, INT_PATTERN) then NUM_OF[s] = n end
+  return n
+end
+
+-- Whether a hash field holds an integer counter (absent counts as 0): at most 15 digits, so a
+-- sum of two stays exact in a Lua number.
+local function is_int(value)
+  return value == nil or value == false or NUM_OF[value] ~= nil
+    or (string.find(value, INT_PATTERN) ~= nil and #value <= 15)
+end
+
+-- An integer as its decimal string (string.format('%d'): no floating-point formatting).
+local function int(n)
+  local s = STR_OF[n]
+  if s then return s end
+  s = string.format('%d', n)
+  if n >= 0 and n < 1000 and n == math.floor(n) then STR_OF[n] = s end
+  return s
+end
+
 -- The type each key must have (absent is fine: the first write creates it). Checked before a
 -- function's first write: a write to a key of another type fails, and Redis never rolls back.
 local KEY_TYPES = {
@@ -70,8 +104,8 @@ local function begin(names, keys, args, checked)
   RETENTION_MS = tonumber(RETENTION_S)
   local t = redis.call('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  NOW_S = string.format('%d', NOW)
-  EXPIRE_AT_S = string.format('%d', NOW + RETENTION_MS)
+  NOW_S = int(NOW)
+  EXPIRE_AT_S = int(NOW + RETENTION_MS)
   LIVE = {}
   M = {}
   M_FIELDS = {}
@@ -137,40 +171,6 @@ local function node_metric(node, name, by)
   metric(node_field(node, name), by)
 end
 
-
--- Short integer strings and their numbers, both ways, kept across calls (a few thousand at most:
--- only integer strings of up to 3 characters and integers 0..999 are kept). A step reads and
--- writes many small counts (list lengths, attempts, pending, indexes); `tonumber` of a string
--- runs strtod twice, `string.format` a printf and a pattern match checks a class per character
--- in Lua's own loop: a table lookup is several times cheaper.
-local NUM_OF, STR_OF = {}, {}
-
-local INT_PATTERN = '^%-?%d+$'
-
--- tonumber(s) for the counts the functions read.
-local function num(s)
-  local n = NUM_OF[s]
-  if n then return n end
-  n = tonumber(s)
-  if n and type(s) == 'string' and #s <= 3 and string.find(s, INT_PATTERN) then NUM_OF[s] = n end
-  return n
-end
-
--- Whether a hash field holds an integer counter (absent counts as 0): at most 15 digits, so a
--- sum of two stays exact in a Lua number.
-local function is_int(value)
-  return value == nil or value == false or NUM_OF[value] ~= nil
-    or (string.find(value, INT_PATTERN) ~= nil and #value <= 15)
-end
-
--- An integer as its decimal string (string.format('%d'): no floating-point formatting).
-local function int(n)
-  local s = STR_OF[n]
-  if s then return s end
-  s = string.format('%d', n)
-  if n >= 0 and n < 1000 and n == math.floor(n) then STR_OF[n] = s end
-  return s
-end
 
 -- The last writes of every call: one HINCRBY per metric field touched (a batch of steps of one
 -- node costs one per counter, not one per step; Redis adds in C, cheaper than parsing and

@@ -66,7 +66,7 @@ end
 
 -- `scores`: lease_scores(tokens), when the caller read them already.
 local function claim_batch(workflow, lease_ms, tokens, workers, out, late, scores)
-  local deadline = string.format('%d', NOW + lease_ms)
+  local deadline = int(NOW + lease_ms)
   scores = scores or lease_scores(tokens)
   local free, free_workers, claimed = {}, {}, 0
   for i, token in ipairs(tokens) do

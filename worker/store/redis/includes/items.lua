@@ -46,7 +46,7 @@ local function parse_item_json(raw, workflow)
   if string.sub(raw, 1, #attempt_prefix(item.attempt)) ~= attempt_prefix(item.attempt) then
     return nil, 'not in the canonical item encoding'
   end
-  return { attempt = item.attempt, attempt_s = string.format('%d', item.attempt), maxAttempts = item.maxAttempts,
+  return { attempt = item.attempt, attempt_s = int(item.attempt), maxAttempts = item.maxAttempts,
     id = item.id, runId = item.runId, node = item.node }, nil
 end
 
@@ -129,10 +129,10 @@ local function item_value(old, status, attempt, node, err_json, add_us)
   local duration, last_error = add_us or '0', ''
   if old then
     local d, e = string.match(old, '^[^\t]*\t[^\t]*\t[^\t]*\t([^\t]*)\t[^\t]*\t(.*)$')
-    duration = string.format('%d', (num(d) or 0) + (num(add_us) or 0))
+    duration = int((num(d) or 0) + (num(add_us) or 0))
     last_error = e or ''
   elseif type(duration) == 'number' then
-    duration = string.format('%d', duration)
+    duration = int(duration)
   end
   if err_json then last_error = err_json end
   if type(attempt) == 'number' then attempt = int(attempt) end
