@@ -285,20 +285,29 @@ describe("on a one-node cluster (kubelet, containerd, kube-proxy)", { skip }, ()
         const watch = commands.find((command) => / -w\b/.test(command));
         assert.ok(watch, "the block ends with a kubectl ... -w watch");
         let watched = "";
+        let watching = false;
+        // The watch is left open, as a user keeps it in a second terminal while the runs go: it
+        // starts with the run loop (the WorkflowDeployment exists by then) and is read at the end.
+        // Started after the loop it could miss the whole scale-up, or not have printed yet.
+        const startWatch = (): void => {
+          watching = true;
+          t.diagnostic(`$ ${watch} (in a second terminal, from the run loop on)`);
+          const watcher = spawn("bash", ["-c", watch], { cwd: REPO_ROOT, env: cluster.shellEnv });
+          watcher.stdout.on("data", (chunk: Buffer) => (watched += chunk.toString()));
+          watcher.stderr.on("data", (chunk: Buffer) => (watched += chunk.toString()));
+          t.after(() => void watcher.kill("SIGTERM"));
+        };
         for (const command of commands) {
           if (replaced.includes(command)) {
             t.diagnostic(`replaced: ${command.split("\n")[0]}`);
             continue;
           }
-          t.diagnostic(`$ ${command.split("\n")[0]}`);
           if (command === watch) {
-            // Left open, as a user keeps it in a terminal while the runs go; read at the end.
-            const watcher = spawn("bash", ["-c", watch], { cwd: REPO_ROOT, env: cluster.shellEnv });
-            watcher.stdout.on("data", (chunk: Buffer) => (watched += chunk.toString()));
-            watcher.stderr.on("data", (chunk: Buffer) => (watched += chunk.toString()));
-            t.after(() => void watcher.kill("SIGTERM"));
+            if (!watching) startWatch();
             continue;
           }
+          if (!watching && /\bkubectl run\b/.test(command)) startWatch();
+          t.diagnostic(`$ ${command.split("\n")[0]}`);
           await cluster.bash(command, 240_000);
         }
         // The operator runs as a pod and leads.
@@ -358,9 +367,15 @@ describe("on a one-node cluster (kubelet, containerd, kube-proxy)", { skip }, ()
           workers.some((worker) => worker.workerId.startsWith("video-")),
           `steps ran in the video worker pods: ${workers.map((worker) => worker.workerId).join(", ")}`,
         );
-        const replicas = [...watched.matchAll(/^video\s+\S+\s+(\d+)/gm)].map((match) => Number(match[1]));
+        const replicas = (): number[] =>
+          [...watched.matchAll(/^video\s+\S+\s+(\d+)/gm)].map((match) => Number(match[1]));
+        await waitFor(() => replicas().some((count) => count > 0) || undefined, {
+          timeoutMs: 30_000,
+          intervalMs: 250,
+          message: "kubectl get wfd video -w to show replicas > 0",
+        }).catch(() => undefined);
         assert.ok(
-          replicas.some((count) => count > 0),
+          replicas().some((count) => count > 0),
           `kubectl get wfd video -w showed replicas > 0:\n${watched}`,
         );
         await deleteWorkflowDeployment("video", "default");
