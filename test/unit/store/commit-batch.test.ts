@@ -45,3 +45,47 @@ test("a call carries the earliest lease end of its commits (a replicated commit 
   assert.equal(calls.length, 1, "one call for the tick");
   assert.equal(calls[0]?.deadline, 1000);
 });
+
+test("two calls in flight at most: the commits asked for meanwhile wait, then go out in one call", async () => {
+  const calls: { commits: number; answer: () => void }[] = [];
+  const called: (() => void)[] = [];
+  // Records what would go to Redis and answers each call when the test says so (no Redis in a unit test).
+  const heldSend = (args: (string | number)[]): Promise<unknown> =>
+    new Promise((resolve) => {
+      const commits = Number(args[1]);
+      calls.push({
+        commits,
+        answer: () =>
+          resolve([...Array.from({ length: commits }, () => ["committed", "running"]).flat(), "none", ""]),
+      });
+      called.shift()?.();
+    });
+  const nthCall = (n: number): Promise<void> =>
+    calls.length >= n
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => called.push(resolve)).then(() => nthCall(n));
+  const batcher = new CommitBatcher("wf", heldSend);
+  const entry = (i: number) => ({
+    args: [1, `token-${i}`],
+    deadline: 1000,
+    next: { token: `next-${i}`, workerId: "w", leaseMs: 30_000 },
+  });
+  const first = Array.from({ length: 16 }, (_, i) => batcher.commit(entry(i)));
+  await nthCall(2);
+  assert.deepEqual(
+    calls.map((call) => call.commits),
+    [8, 8],
+    "a tick's 16 commits: two halves",
+  );
+  const later = Array.from({ length: 5 }, (_, i) => batcher.commit(entry(16 + i)));
+  // The batcher's flush of this tick runs before this callback (setImmediate callbacks run in order).
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(calls.length, 2, "no third call while two are in flight");
+  calls[0]?.answer();
+  await nthCall(3);
+  assert.equal(calls[2]?.commits, 5, "the waiting commits go out together when a call returns");
+  calls[1]?.answer();
+  calls[2]?.answer();
+  const replies = await Promise.all([...first, ...later]);
+  assert.equal(replies.filter((reply) => reply.status === "committed").length, 21);
+});
