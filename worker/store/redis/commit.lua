@@ -3,7 +3,7 @@
 --
 -- KEYS (see includes/base.lua):
 --@keys ready leases lease-items delayed wake dead errors metrics expiring
---@read-first lease-items leases metrics
+--@read-first lease-items leases
 --@checked-late delayed dead errors expiring
 -- (checked by each entry that may write them, before its first write: most commits write none)
 -- ARGV[3] workflow name  ARGV[4] n: commits in the batch
@@ -40,9 +40,8 @@ local function take()
   return value
 end
 
--- The counter of a committed outcome (kind, hold) per node.
-local function outcome_counter(kind, hold)
-  if kind == 'success' then return hold and 'held' or 'completed' end
+-- The counter per node of a retry's or a failure's outcome (a success's is its item status).
+local function outcome_counter(kind)
   return kind == 'retry' and 'retried' or 'failed'
 end
 
@@ -156,49 +155,30 @@ end
 
 -- Every lease of the batch is read in one HMGET up front and dropped in one ZREM and one HDEL
 -- at the end; a token met twice in one batch counts as gone the second time. The reads before
--- the first write also check the types of `lease-items`, `leases` and `metrics` (so begin()
--- skips their TYPEs, `--@read-first`): the claim's lease deadlines (claim.lua lease_scores) and
--- the metric counters the batch's outcomes will count.
+-- the first write also check the types of `lease-items` and `leases` (so begin() skips their
+-- TYPEs, `--@read-first`): the claim's lease deadlines (claim.lua lease_scores).
 local N = num(ARGV[4])
 local TOKENS, LEASES, HEADS, RAWS, DROPPED, GONE, STAGED = {}, {}, {}, {}, {}, {}, {}
 local CLAIM_TOKENS, CLAIM_WORKERS, CLAIM_SCORES = {}, {}, nil
 do
   local at = 5
-  local starts = {}
   for i = 1, N do
-    starts[i] = at
     TOKENS[i] = ARGV[at + 1]
     at = at + 1 + num(ARGV[at])
   end
   for i = at + 1, #ARGV, 2 do
     CLAIM_TOKENS[#CLAIM_TOKENS + 1], CLAIM_WORKERS[#CLAIM_WORKERS + 1] = ARGV[i], ARGV[i + 1]
   end
-  -- A lease-items of the wrong type fails its HMGET before any write; a batch of none checks it
-  -- (and the metrics hash, which only a claim's rare dead letter writes then) here.
+  -- A lease-items of the wrong type fails its HMGET before any write; a batch of none checks it.
   local problem
   if N > 0 then LEASES = redis.call('HMGET', K.lease_items, unpack(TOKENS))
-  else problem = type_problem(K.lease_items, 'lease_items') or type_problem(K.metrics, 'metrics') end
+  else problem = type_problem(K.lease_items, 'lease_items') end
   if not problem and #CLAIM_TOKENS > 0 then CLAIM_SCORES = lease_scores(CLAIM_TOKENS)
   elseif not problem and N > 0 then problem = type_problem(K.leases, 'leases') end
   if problem then return redis.error_reply('CORRUPT ' .. problem) end
-  if N > 0 then
-    local fields, seen = { 'runsCompleted' }, {}
-    local function add(field)
-      if not seen[field] then
-        seen[field] = true
-        fields[#fields + 1] = field
-      end
-    end
-    for i = 1, N do
-      local head, raw = leased_head(TOKENS[i], LEASES[i])
-      HEADS[i], RAWS[i] = head or false, raw or false
-      if head then
-        local kind, hold = ARGV[starts[i] + 3], ARGV[starts[i] + 8] == '1'
-        add(node_field(head.node, 'durationUsTotal'))
-        add(node_field(head.node, outcome_counter(kind, hold)))
-      end
-    end
-    prefetch_metrics(fields)
+  for i = 1, N do
+    local head, raw = leased_head(TOKENS[i], LEASES[i])
+    HEADS[i], RAWS[i] = head or false, raw or false
   end
 end
 

@@ -3,8 +3,7 @@
 --
 -- KEYS (see includes/base.lua):
 --@keys versions runs expiring metrics
---@read-first versions expiring metrics
--- (metrics: read first by prefetch_metrics)
+--@read-first versions expiring
 -- ARGV[3] workflow name  ARGV[4] run id  ARGV[5] '1' if an idempotency key follows
 -- ARGV[6] idempotency key  ARGV[7] input JSON  ARGV[8] the caller's workflow version
 -- ARGV[9] first item JSON (of the caller's version)  ARGV[10] its id  ARGV[11] its node
@@ -55,7 +54,6 @@ end
 local run_key = rkey('run', RUN_ID)
 if redis.call('EXISTS', run_key) == 1 then return { RUN_ID, 0, '' } end
 local gone = redis.call('ZRANGEBYSCORE', K.expiring, '-inf', NOW_S, 'LIMIT', '0', '100')
-prefetch_metrics({ 'runsStarted' })
 
 if version ~= CALLER then
   -- The caller built the item for its own version: the same item, of the chosen version.

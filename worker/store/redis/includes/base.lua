@@ -35,8 +35,6 @@ local M = {}
 local M_FIELDS = {}
 -- Whether this call enqueued work: end_call() rings the doorbell once.
 local WAKE = false
--- Metric values read before the function's first write (prefetch_metrics), or nil.
-local M_OLD
 -- Workflow keys whose type this call checked: name -> the problem, or false.
 local CHECKED = {}
 
@@ -110,7 +108,6 @@ local function begin(names, keys, args, checked)
   M = {}
   M_FIELDS = {}
   WAKE = false
-  M_OLD = nil
   CHECKED = {}
   for _, i in ipairs(checked) do
     local problem = type_problem(keys[i], names[i])
@@ -131,14 +128,6 @@ local function key_problem(name)
     CHECKED[name] = known
   end
   return known or nil
-end
-
--- Reads the metric counters `fields` before the function's first write: the read checks the
--- metrics hash's type (`--@read-first metrics`) and end_call() reads only the fields it did not.
-local function prefetch_metrics(fields)
-  local old = redis.call('HMGET', K.metrics, unpack(fields))
-  M_OLD = M_OLD or {}
-  for i, field in ipairs(fields) do M_OLD[field] = old[i] or false end
 end
 
 local function metric(field, by)
@@ -172,36 +161,29 @@ local function node_metric(node, name, by)
 end
 
 
+-- Adds `by` to metric counter `field`. A counter that is not an integer is refused by HINCRBY,
+-- which then writes nothing; it is replaced by `by` instead (the metrics hash's type was checked
+-- before the call's first write, so HSET cannot fail). Returns 1 when it replaced the counter.
+local function add_metric(field, by)
+  if type(redis.pcall('HINCRBY', K.metrics, field, by)) == 'number' then return 0 end
+  redis.call('HSET', K.metrics, field, by)
+  return 1
+end
+
 -- The last writes of every call: one HINCRBY per metric field touched (a batch of steps of one
 -- node costs one per counter, not one per step; Redis adds in C, cheaper than parsing and
 -- formatting the numbers in Lua for one HSET) and one wake marker however many items it
--- enqueued (one marker wakes one blocked claim, which passes it on while work remains). The
--- fields a function did not prefetch are read here (one HMGET of a hash whose type was checked).
+-- enqueued (one marker wakes one blocked claim, which passes it on while work remains).
 --
--- A counter that is not an integer (HINCRBY would fail after the call's writes) is replaced by
--- this call's increment and counted in `corruptEntries`: one bad counter never blocks a commit.
+-- A counter that is not an integer (its HINCRBY is refused, add_metric) is replaced by this
+-- call's increment and counted in `corruptEntries`: one bad counter never blocks a commit.
 local function end_call()
-  if #M_FIELDS > 0 then
-    M_OLD = M_OLD or {}
-    local missing = {}
-    for _, field in ipairs(M_FIELDS) do
-      if M_OLD[field] == nil then missing[#missing + 1] = field end
-    end
-    if #missing > 0 then prefetch_metrics(missing) end
-    local reset = 0
-    for _, field in ipairs(M_FIELDS) do
-      local by = M[field]
-      if by ~= 0 then
-        if is_int(M_OLD[field]) then
-          redis.call('HINCRBY', K.metrics, field, int(by))
-        else
-          redis.call('HSET', K.metrics, field, int(by))
-          reset = reset + 1
-        end
-      end
-    end
-    if reset > 0 then redis.call('HINCRBY', K.metrics, 'corruptEntries', int(reset)) end
+  local reset = 0
+  for i = 1, #M_FIELDS do
+    local by = M[M_FIELDS[i]]
+    if by ~= 0 then reset = reset + add_metric(M_FIELDS[i], int(by)) end
   end
+  if reset > 0 then add_metric('corruptEntries', int(reset)) end
   if WAKE then redis.call('ZADD', K.wake, '0', 'w') end
 end
 
