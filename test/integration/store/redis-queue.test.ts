@@ -187,12 +187,10 @@ describe("redis store: claiming", () => {
     assert.deepEqual(await store.depth(), { ready: 0, inFlight: 1, delayed: 0, dead: 2 });
   });
 
-  test("an item moved into another workflow's ready list is dead-lettered there, though its enqueue was just seen", async () => {
+  test("an item moved into another workflow's ready list is dead-lettered there", async () => {
     const prefix = `q-${randomUUID().slice(0, 8)}`;
     const backend = open({ keyPrefix: prefix });
     const [storeA, storeB] = [backend.forWorkflow("wf-a"), backend.forWorkflow("wf-b")];
-    // The claim does not parse the items this Redis enqueued (create-run remembered its head):
-    // that head must still be checked against the claiming workflow.
     await startRun(storeA);
     const [keysA, keysB] = [new WorkflowKeys("wf-a", prefix), new WorkflowKeys("wf-b", prefix)];
     await admin.lmove(keysA.key("ready"), keysB.key("ready"), "LEFT", "RIGHT");

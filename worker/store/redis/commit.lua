@@ -87,7 +87,6 @@ local function success(token, head, raw, run_id, run, old, duration_s, hold)
       if status == 'paused' then park_item(run_id, item_raw, id, node, attempt, true)
       else
         ready[#ready + 1] = item_raw
-        remember_enqueued(item_raw, WORKFLOW, run_id, id, node, attempt)
         fields[#fields + 1], fields[#fields + 2] = 'i:' .. id, item_value(nil, 'queued', attempt, node)
       end
     end
@@ -107,7 +106,6 @@ local function success(token, head, raw, run_id, run, old, duration_s, hold)
       open_joins = open_joins + delta
       if fired then
         pending = pending + 1
-        if status ~= 'paused' then remember_enqueued(fired[1], WORKFLOW, run_id, fired[2], fired[3], fired[4]) end
         enqueue(run_id, status, fired[1], fired[2], fired[3], fired[4], true)
       end
     end

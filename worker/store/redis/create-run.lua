@@ -92,5 +92,4 @@ if version == CALLER and not rollout[5] then redis.call('HSET', K.versions, 'v:'
 redis.call('ZADD', K.runs, NOW_S, RUN_ID)
 metric('runsStarted')
 redis.call('RPUSH', ready, ITEM)
-remember_enqueued(ITEM, WORKFLOW, RUN_ID, ITEM_ID, ITEM_NODE, ITEM_ATTEMPT)
 return { RUN_ID, 1, version }

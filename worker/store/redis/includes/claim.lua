@@ -103,7 +103,7 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out, late, score
     -- Fewer than asked: the list is empty now.
     if #raws < wanted then exhausted = true end
     for at, raw in ipairs(raws) do
-      local item, problem = claimed_head(raw, workflow)
+      local item, problem = parse_item(raw, workflow)
       local run = item and runs[item.runId]
       if item and not run then
         local read_problem

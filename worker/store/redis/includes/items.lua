@@ -3,8 +3,7 @@
 -- Item JSON is written by codec.ts in a canonical layout that starts with the routing fields
 -- `{"attempt":<n>,"maxAttempts":<n>,"id":"..","runId":"..","workflow":"..","version":"..",
 -- "node":"..","enqueuedAt":` and ends with `"input":<json>}`. codec.ts validates them once, at
--- enqueue; Lua reads them with one pattern match (no JSON decode; none at all for the items this
--- Redis enqueued from their encoder's arguments: claimed_head), bumps the attempt by string
+-- enqueue; Lua reads them with one pattern match (no JSON decode), bumps the attempt by string
 -- surgery and fills a join's input by appending, never touching the user's input. An entry that
 -- does not match (a foreign writer, ids needing JSON escapes) takes the slow path: cjson.decode
 -- and a full check of its header.
@@ -110,35 +109,6 @@ local function leased_head(token, value)
   local cached = LEASED[token]
   if cached and cached[1] == value then return cached[2], cached[3] end
   return split_lease(value)
-end
-
--- The heads of items this Redis process enqueued from a caller's arguments (create-run's first
--- item, a commit's follow-ups and fired joins), by item JSON, kept across calls so the claim
--- that takes the item does not parse it (a head pattern match is ~20k Redis instructions). The
--- arguments are those the item JSON was encoded from (commit-args.ts), so the head is the one
--- parse_item would read, without `maxAttempts` (only a reclaim reads it, from split_lease). Only
--- a cache: a claim that finds no entry parses; entries go when claimed, and the whole cache when
--- it holds ENQUEUED_MAX (items that left `ready` another way: a run's expiry, a flush).
-local ENQUEUED, ENQUEUED_N, ENQUEUED_MAX = {}, 0, 10000
-
-local function remember_enqueued(raw, workflow, run_id, id, node, attempt_s)
-  if ENQUEUED[raw] then return end
-  if ENQUEUED_N >= ENQUEUED_MAX then ENQUEUED, ENQUEUED_N = {}, 0 end
-  ENQUEUED[raw] = { attempt = num(attempt_s), attempt_s = attempt_s, id = id, runId = run_id, node = node,
-    workflow = workflow }
-  ENQUEUED_N = ENQUEUED_N + 1
-end
-
--- parse_item(raw, workflow) for a claim, from the cache when this process enqueued `raw` for
--- `workflow` (the entry is dropped: an item is claimed once).
-local function claimed_head(raw, workflow)
-  local head = ENQUEUED[raw]
-  if head then
-    ENQUEUED[raw] = nil
-    ENQUEUED_N = ENQUEUED_N - 1
-    if head.workflow == workflow then return head, nil end
-  end
-  return parse_item(raw, workflow)
 end
 
 -- Drops a lease and whatever its holder staged (a worker that died mid-staging leaves nothing).
