@@ -310,6 +310,37 @@ describe("redis store: claiming", () => {
     }
   });
 
+  test("waiters arriving with earlier deadlines end a block once, not once each (no listener leak)", async () => {
+    const name = `interrupt-${randomUUID().slice(0, 8)}`;
+    const keyPrefix = `q-${randomUUID().slice(0, 8)}`;
+    const backend = open({ name, keyPrefix });
+    const worker = backend.forWorkflow("wf");
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const first = worker.claim({ ...LEASE, blockMs: 10_000 });
+      await waitFor(() => blockedIn(name), { intervalMs: 10, message: "the first claim to block in Redis" });
+      // Each arrives with a deadline before the block's end, the later ones while it is ending.
+      const later = Array.from({ length: 12 }, (_, i) =>
+        worker.claim({ ...LEASE, blockMs: 5_000 - i * 100 }),
+      );
+      const runId = await startRun(open({ keyPrefix }).forWorkflow("wf"));
+      const claimed = await Promise.race([first, ...later].map((pending) => pending.then((claim) => claim)));
+      assert.equal(claimed?.item.runId, runId);
+      await backend.close();
+      const all = await Promise.all([first, ...later]);
+      assert.equal(all.filter((claim) => claim !== null).length, 1, "one item, one claim");
+      assert.deepEqual(
+        warnings.map((warning) => `${warning.name}: ${warning.message}`),
+        [],
+        "no warning (a connection disconnected once per waiter leaks its close listeners)",
+      );
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   test("a blocked claim ends with null when the backend closes", async () => {
     const name = `close-${randomUUID().slice(0, 8)}`;
     const backend = open({ name });

@@ -201,6 +201,9 @@ export class BlockingClaimer {
     const blocker = this.blocker;
     let interrupted = false;
     const interrupt = (): void => {
+      // Once: every waiter that arrives before the block ends asks again, and each disconnect
+      // of the same connection would add a listener to its socket.
+      if (interrupted) return;
       interrupted = true;
       // Disconnecting is the one way to end a blocking command at once; the marker stays.
       if (this.blocker === blocker) this.blocker = null;
