@@ -15,7 +15,12 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startRedisServer } from "../cli/local/index.ts";
-import { runCeiling, type CeilingShape } from "./ceiling.ts";
+import { runCeiling } from "./ceiling.ts";
+import { runBullmq, runPool } from "./drivers.ts";
+import type { BenchWorkflow } from "./workflows.ts";
+
+/** What drives Redis while it is counted: the ceiling loop, a WorkerPool, or a BullMQ Worker. */
+export type Driver = "ceiling" | "pool" | "bullmq";
 
 export interface InstructionCount {
   /** Instructions the server executed per step (claim -> commit loops; warm-up and run start excluded). */
@@ -43,12 +48,19 @@ function selfCosts(text: string): Map<string, number> {
   return costs;
 }
 
+/**
+ * `loops`: the ceiling's loops in flight, or the pool's (BullMQ worker's) concurrency. The
+ * ceiling loop drives noop1 and chain3 only (no joins); the BullMQ worker noop1 only.
+ */
 export async function countInstructions(
-  shape: CeilingShape,
+  shape: BenchWorkflow,
   runs: number,
   loops: number,
   steps: number,
+  driver: Driver = "ceiling",
 ): Promise<InstructionCount> {
+  if (driver === "ceiling" && shape === "fan10")
+    throw new Error("the ceiling loop has no joins: use the pool");
   if (spawnSync("valgrind", ["--version"], { stdio: "ignore" }).error !== undefined) throw new Error(HINT);
   const binary = process.env.REDIS_SERVER ?? "redis-server";
   const dir = mkdtempSync(join(tmpdir(), "floxide-callgrind-"));
@@ -71,10 +83,25 @@ export async function countInstructions(
       .split("\n")[0] as string;
     // Each dump writes the counts since the previous one and starts them again from zero.
     const dump = (): void => void execFileSync("callgrind_control", ["-d", pid], { stdio: "ignore" });
-    await runCeiling(server.url, { shape, runs: 100, loops });
-    // From the loops' start: the runs' start (create-run) is not counted, as in the throughput
-    // cases, where the queue is filled before the clock starts.
-    await runCeiling(server.url, { shape, runs, loops, afterStart: dump });
+    const run = (count: number, afterStart?: () => void): Promise<unknown> =>
+      driver === "ceiling"
+        ? runCeiling(server.url, {
+            shape: shape as Exclude<BenchWorkflow, "fan10">,
+            runs: count,
+            loops,
+            afterStart,
+          })
+        : (driver === "pool" ? runPool : runBullmq)(server.url, {
+            shape,
+            runs: count,
+            concurrency: loops,
+            afterStart,
+          });
+    // A warm-up (functions loaded, connections open), then the count from the loops' start: the
+    // runs' start (create-run; BullMQ's addBulk) is not counted, as in the throughput cases,
+    // where the queue is filled before the clock starts.
+    await run(Math.min(100, runs));
+    await run(runs, dump);
     dump();
     const files = readdirSync(dir).filter((name) => /^callgrind\.out\.\d+\.\d+$/.test(name));
     const last = files.sort((a, b) => Number(a.split(".").at(-1)) - Number(b.split(".").at(-1))).at(-1);

@@ -48,3 +48,23 @@ for (const { file, usage, writes } of SCRIPTS) {
       assert.equal(statSync(`${root}/${writes}`).mtimeMs, before, `${writes} was written`);
   });
 }
+
+test("bench:profile refuses a driver or shape it cannot measure with, saying what to give instead", () => {
+  const profile = (...args: string[]) =>
+    spawnSync(process.execPath, ["scripts/run.mjs", "bench/profile.ts", ...args], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+  const cases: [args: string[], message: RegExp][] = [
+    [["fan10"], /the ceiling loop has no joins: count fan10 with --instructions --pool/],
+    [["noop1", "1000", "16", "--pool"], /--pool drives the instruction count: add --instructions/],
+    [["chain3", "1000", "16", "--instructions", "--bullmq"], /the BullMQ driver runs noop1 only/],
+    [["noop1", "1000", "16", "--instructions", "--pool", "--bullmq"], /--pool and --bullmq are two drivers/],
+  ];
+  for (const [args, message] of cases) {
+    const result = profile(...args);
+    assert.equal(result.status, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+  }
+});
