@@ -89,3 +89,39 @@ test("two calls in flight at most: the commits asked for meanwhile wait, then go
   const replies = await Promise.all([...first, ...later]);
   assert.equal(replies.filter((reply) => reply.status === "committed").length, 21);
 });
+
+test("a call that fails frees its place: the commits waiting behind it go out (and learn their own fate)", async () => {
+  let calls = 0;
+  const failures: (() => void)[] = [];
+  // The first two calls fail when the test says so, the third answers (no Redis in a unit test).
+  const failingSend = (args: (string | number)[]): Promise<unknown> => {
+    calls += 1;
+    if (calls <= 2)
+      return new Promise((_, reject) => failures.push(() => reject(new Error("connection lost"))));
+    const commits = Number(args[1]);
+    return Promise.resolve([
+      ...Array.from({ length: commits }, () => ["committed", "running"]).flat(),
+      "none",
+      "",
+    ]);
+  };
+  const batcher = new CommitBatcher("wf", failingSend);
+  const entry = (i: number) => ({ args: [1, `token-${i}`], deadline: 1000 });
+  const first = Array.from({ length: 8 }, (_, i) =>
+    batcher.commit(entry(i)).catch((error: Error) => error.message),
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  const waiting = Array.from({ length: 3 }, (_, i) => batcher.commit(entry(8 + i)));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(calls, 2, "the waiting commits wait while two calls are out");
+  for (const fail of failures) fail();
+  assert.deepEqual(
+    await Promise.all(first),
+    Array.from({ length: 8 }, () => "connection lost"),
+  );
+  assert.deepEqual(
+    (await Promise.all(waiting)).map((reply) => reply.status),
+    ["committed", "committed", "committed"],
+  );
+  assert.equal(calls, 3);
+});
