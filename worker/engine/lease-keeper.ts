@@ -34,6 +34,8 @@ export class LeaseKeeper {
   onReclaim: (result: { requeued: number; deadLettered: number }) => void = () => undefined;
   /** Called after each renewal attempt, so long steps count as progress for /healthz. */
   onRenew: () => void = () => undefined;
+  /** Called when the first claim is held after none was (the process turns busy). */
+  onBusy: () => void = () => undefined;
   /** Told of each renewal's and sweep's store outcome. */
   health: StoreHealth | undefined;
 
@@ -64,7 +66,9 @@ export class LeaseKeeper {
   hold(claim: Claim): StepStop {
     const stop = new StepStop();
     if (this.abortedWith !== undefined) stop.abort(this.abortedWith);
+    const wasIdle = this.held.size === 0;
     this.held.set(claim.token, { claim, stop });
+    if (wasIdle) this.onBusy();
     return stop;
   }
 

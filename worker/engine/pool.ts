@@ -21,7 +21,9 @@ export interface WorkerPoolOptions<S = unknown, E = unknown> {
   /**
    * Period of the liveness report (default 2 s; the record lives 3 periods, so a killed worker
    * stops being counted within 6 s by the Redis clock; one 3-command call per period). A change
-   * of status (idle, busy, draining) is reported within a second, whatever the period.
+   * of status (idle, busy, draining) is reported within a second, whatever the period; turning
+   * busy at once, when the first item is claimed: the operator spares busy pods when it scales
+   * in, and a pod that had just claimed a long step but still read idle could be the one removed.
    */
   readonly livenessEveryMs?: number;
   /** Prefix of the loop ids; defaults to a random id per pool (never reused across pods). */
@@ -137,6 +139,9 @@ export class WorkerPool<S = unknown, E = unknown> {
     this.keeper.start();
     const everyMs = this.options.livenessEveryMs ?? 2_000;
     const checkMs = Math.min(1000, everyMs);
+    this.keeper.onBusy = () => {
+      if (this.state === "running" && this.reportedStatus !== "busy") void this.reportLiveness(everyMs * 3);
+    };
     let sinceReport = 0;
     // Checked locally every second: Redis hears of a status change at once and of an unchanged
     // status once a period, so an idle worker costs Redis little and the scaler's view of who

@@ -447,6 +447,36 @@ describe("engine on the memory backend", () => {
     }
   });
 
+  test("a worker reports itself busy when it claims, before its next liveness check", async () => {
+    const statusInStep = gate<string | undefined>();
+    const store = new MemoryBackend().forWorkflow("busy-report", "1");
+    const def = workflow({
+      name: "busy-report",
+      version: "1",
+      start: "a",
+      nodes: [
+        node("a", async () => {
+          // The operator reads this record to spare busy pods when it scales in.
+          const record = (await store.listWorkers()).find((worker) => worker.workerId === "test-0");
+          statusInStep.open(record?.status);
+          return next("done");
+        }),
+      ],
+    });
+    // The status is checked once a second: the step starts well before the first check.
+    const engine = startEngine(def, { store, livenessEveryMs: 60_000 });
+    try {
+      const { runId } = await engine.orchestrator.start(null);
+      assert.equal(await statusInStep.promise, "busy");
+      await waitFor(async () => (await engine.orchestrator.status(runId)).status === "completed", {
+        intervalMs: 5,
+        message: "the run to complete",
+      });
+    } finally {
+      await engine.stop();
+    }
+  });
+
   test("stop() lets in-flight steps finish before it resolves", async () => {
     const release = gate();
     const def = workflow({
