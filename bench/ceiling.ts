@@ -43,6 +43,14 @@ function outcomeFor(shape: CeilingShape, claim: Claim): StepOutcome {
   return { ...base, followUps: [followUp], outputs: [] };
 }
 
+/** Starts `runs` runs with the benchmark's payload, 500 in flight at a time. */
+export async function startRuns(orchestrator: Orchestrator, runs: number): Promise<void> {
+  for (let i = 0; i < runs; i += 500) {
+    const batch = Math.min(500, runs - i);
+    await Promise.all(Array.from({ length: batch }, () => orchestrator.start({ payload: PAYLOAD })));
+  }
+}
+
 /** One claim -> commit(+claim next) loop until the queue is empty; `count` sees each committed step. */
 export async function loop(
   store: WorkflowStore,
@@ -107,10 +115,7 @@ export async function runCeiling(
     const def = BENCH_WORKFLOWS[options.shape];
     const store = backend.forWorkflow(def.name);
     const orchestrator = new Orchestrator(store, def);
-    for (let i = 0; i < options.runs; i += 500) {
-      const batch = Math.min(500, options.runs - i);
-      await Promise.all(Array.from({ length: batch }, () => orchestrator.start({ payload: PAYLOAD })));
-    }
+    await startRuns(orchestrator, options.runs);
     options.afterStart?.();
     const total = options.runs * STEPS_PER_RUN[options.shape];
     let done = 0;

@@ -10,7 +10,7 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { Orchestrator, WorkerPool } from "../worker/engine/index.ts";
 import { openRedisBackend } from "../worker/store/open-redis.ts";
-import { PAYLOAD } from "./ceiling.ts";
+import { PAYLOAD, startRuns } from "./ceiling.ts";
 import { BENCH_WORKFLOWS, STEPS_PER_RUN, type BenchWorkflow } from "./workflows.ts";
 
 export interface DriverOptions {
@@ -54,10 +54,7 @@ export async function runPool(url: string, options: DriverOptions): Promise<void
   try {
     const def = BENCH_WORKFLOWS[options.shape];
     const orchestrator = new Orchestrator(backend.forWorkflow(def.name), def);
-    for (let i = 0; i < options.runs; i += 500) {
-      const batch = Math.min(500, options.runs - i);
-      await Promise.all(Array.from({ length: batch }, () => orchestrator.start({ payload: PAYLOAD })));
-    }
+    await startRuns(orchestrator, options.runs);
     const steps = countTo(options.runs * STEPS_PER_RUN[options.shape]);
     options.afterStart?.();
     const pool = new WorkerPool({
