@@ -139,7 +139,9 @@ local function success(token, head, raw, run_id, run, old, duration_s, hold)
     fields[#fields + 1], fields[#fields + 2] = 'finishedAt', NOW_S
   end
   call_many('HSET', run_key, fields)
-  local state = { status, held, run[3], open_joins, run[5], event_seq, pending }
+  -- The run's FINISH_FIELDS as they are now (in the table HMGET gave: no new one).
+  local state = run
+  state[2], state[4], state[6], state[7] = held, open_joins, event_seq, pending
   if final == 'completed' then
     LIVE[run_id] = nil
     metric('runsCompleted')
@@ -196,18 +198,22 @@ local function success_counts()
 end
 
 -- The run's keys besides its hash that this commit may write (their types are checked first).
+-- NONE (shared, never written): a success that writes nothing but the run's hash.
+local NONE = {}
 local function keys_written(kind, hold, status)
-  local kinds = {}
   if kind == 'success' then
     local events, follow_ups, arrivals = success_counts()
+    local paused = status == 'paused' and (follow_ups ~= 0 or arrivals > 0)
+    if events == 0 and arrivals == 0 and not hold and not paused then return NONE end
+    local kinds = {}
     if events > 0 then kinds[#kinds + 1] = 'events' end
     if arrivals > 0 then kinds[#kinds + 1], kinds[#kinds + 2] = 'joins', 'open-joins' end
     if hold then kinds[#kinds + 1] = 'held' end
-    if status == 'paused' and (follow_ups ~= 0 or arrivals > 0) then kinds[#kinds + 1] = 'parked' end
-  else
-    kinds[#kinds + 1] = 'run-errors'
-    if status == 'paused' then kinds[#kinds + 1] = 'parked' end
+    if paused then kinds[#kinds + 1] = 'parked' end
+    return kinds
   end
+  local kinds = { 'run-errors' }
+  if status == 'paused' then kinds[#kinds + 1] = 'parked' end
   return kinds
 end
 

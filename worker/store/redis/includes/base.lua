@@ -35,8 +35,14 @@ local M = {}
 local M_FIELDS = {}
 -- Whether this call enqueued work: end_call() rings the doorbell once.
 local WAKE = false
+-- Whether K.wake held the doorbell's marker when begin() read it (its type check): a marker no
+-- blocked claim took yet needs no second ZADD. Only a blocked claim removes it, never a function.
+local RUNG = false
 -- Workflow keys whose type this call checked: name -> the problem, or false.
 local CHECKED = {}
+-- The runs this call finished, as ZADD arguments for `expiring` (score, run id, ...): one ZADD
+-- for the call, by end_call(), however many runs finished.
+local EXPIRED = {}
 
 -- Short integer strings and their numbers, both ways, kept across calls (a few thousand at most:
 -- only integer strings of up to 3 characters and integers 0..999 are kept). A step reads and
@@ -89,14 +95,28 @@ local function type_problem(key, kind)
   return 'key ' .. key .. ' is a ' .. actual .. ', not a ' .. KEY_TYPES[kind]
 end
 
+-- K and CHECKED are one table per function, kept across calls: a function always files the same
+-- names, so a call overwrites (or clears) the slots of the last one and allocates nothing; the
+-- same for the metric tables, cleared here rather than at the end (a call that raised never got
+-- there).
+local K_OF, CHECKED_OF = {}, {}
+
 -- Checks the type of the keys at positions `checked` (scripts.ts: every key the function
 -- receives but those it reads, or writes first, before any other write on every path
 -- (`--@read-first`: a wrong type fails that command before anything is written), and those it
 -- checks itself with key_problem() only on the paths that write them (`--@checked-late`));
 -- returns the first problem (the function then refuses before any write) or nil.
 local function begin(names, keys, args, checked)
-  K = {}
-  for i = 1, #names do K[names[i]] = keys[i] end
+  K = K_OF[names]
+  CHECKED = CHECKED_OF[names]
+  if not K then
+    K, CHECKED = {}, {}
+    K_OF[names], CHECKED_OF[names] = K, CHECKED
+  end
+  for i = 1, #names do
+    K[names[i]] = keys[i]
+    CHECKED[names[i]] = nil
+  end
   BASE = args[1]
   RETENTION_S = args[2]
   RETENTION_MS = tonumber(RETENTION_S)
@@ -105,12 +125,23 @@ local function begin(names, keys, args, checked)
   NOW_S = int(NOW)
   EXPIRE_AT_S = int(NOW + RETENTION_MS)
   LIVE = {}
-  M = {}
-  M_FIELDS = {}
+  for i = #M_FIELDS, 1, -1 do
+    M[M_FIELDS[i]] = nil
+    M_FIELDS[i] = nil
+  end
+  for i = #EXPIRED, 1, -1 do EXPIRED[i] = nil end
   WAKE = false
-  CHECKED = {}
+  RUNG = false
   for _, i in ipairs(checked) do
-    local problem = type_problem(keys[i], names[i])
+    local problem
+    if names[i] == 'wake' then
+      -- The doorbell's marker read is its type check (a zset or nothing answers a number or nil).
+      local score = redis.pcall('ZSCORE', keys[i], 'w')
+      if type(score) == 'table' and score['err'] then problem = type_problem(keys[i], 'wake') end
+      RUNG = score ~= false and not problem
+    else
+      problem = type_problem(keys[i], names[i])
+    end
     CHECKED[names[i]] = problem or false
     if problem then return problem end
   end
@@ -128,6 +159,14 @@ local function key_problem(name)
     CHECKED[name] = known
   end
   return known or nil
+end
+
+-- One command per CHUNK arguments: unpack() of a long list overflows Lua's C stack (~8000).
+local CHUNK = 4000
+local function call_many(cmd, key, args)
+  for i = 1, #args, CHUNK do
+    redis.call(cmd, key, unpack(args, i, math.min(i + CHUNK - 1, #args)))
+  end
 end
 
 local function metric(field, by)
@@ -172,8 +211,10 @@ end
 
 -- The last writes of every call: one HINCRBY per metric field touched (a batch of steps of one
 -- node costs one per counter, not one per step; Redis adds in C, cheaper than parsing and
--- formatting the numbers in Lua for one HSET) and one wake marker however many items it
--- enqueued (one marker wakes one blocked claim, which passes it on while work remains).
+-- formatting the numbers in Lua for one HSET), one ZADD of the runs it finished to `expiring`
+-- (their keys' PEXPIREs went out with each run) and one wake marker however many items it
+-- enqueued (one marker wakes one blocked claim, which passes it on while work remains), none when
+-- the marker begin() read is still there.
 --
 -- A counter that is not an integer (its HINCRBY is refused, add_metric) is replaced by this
 -- call's increment and counted in `corruptEntries`: one bad counter never blocks a commit.
@@ -184,19 +225,12 @@ local function end_call()
     if by ~= 0 then reset = reset + add_metric(M_FIELDS[i], int(by)) end
   end
   if reset > 0 then add_metric('corruptEntries', int(reset)) end
-  if WAKE then redis.call('ZADD', K.wake, '0', 'w') end
+  if #EXPIRED > 0 then call_many('ZADD', K.expiring, EXPIRED) end
+  if WAKE and not RUNG then redis.call('ZADD', K.wake, '0', 'w') end
 end
 
 local TERMINAL = { completed = true, failed = true, cancelled = true }
 local STATUSES = { queued = true, running = true, paused = true, completed = true, failed = true, cancelled = true }
-
--- One command per CHUNK arguments: unpack() of a long list overflows Lua's C stack (~8000).
-local CHUNK = 4000
-local function call_many(cmd, key, args)
-  for i = 1, #args, CHUNK do
-    redis.call(cmd, key, unpack(args, i, math.min(i + CHUNK - 1, #args)))
-  end
-end
 
 local function jstr(s)
   return cjson.encode(s)
@@ -223,6 +257,7 @@ end
 local function use_run_version(run_key, version)
   if not version then return 'field version of ' .. run_key .. ' is missing' end
   K.ready, K.wake = vkey('ready', version), vkey('wake', version)
+  RUNG = false
   return type_problem(K.ready, 'ready') or type_problem(K.wake, 'wake')
 end
 

@@ -10,6 +10,8 @@
 -- every claim after them.
 
 local MAX_SKIPPED = 100
+-- The run hash fields a claim reads.
+local CLAIM_FIELDS = { 'status', 'eventSeq' }
 
 -- An entry we cannot parse keeps its bytes (as the input of a placeholder item) for inspection.
 -- When its bytes still name its run, the dead letter names it and the run fails (it would
@@ -72,7 +74,7 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out, late, score
   for i, token in ipairs(tokens) do
     local head, raw = nil, nil
     if scores[i] then head, raw = read_lease(token) end
-    local resent = head and read_run(head.runId, { 'status', 'eventSeq' })
+    local resent = head and read_run(head.runId, CLAIM_FIELDS)
     if resent then
       local seq = event_seq(head.runId, resent)
       out[#out + 1], out[#out + 2], out[#out + 3], out[#out + 4] = token, raw, int(num(scores[i])), seq
@@ -107,7 +109,7 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out, late, score
       local run = item and runs[item.runId]
       if item and not run then
         local read_problem
-        run, read_problem = read_run(item.runId, { 'status', 'eventSeq' })
+        run, read_problem = read_run(item.runId, CLAIM_FIELDS)
         if not read_problem and num(run[2] or 0) > 0 then
           read_problem = run_keys_problem(item.runId, { 'events' })
         end
@@ -162,8 +164,9 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out, late, score
   if taken > 0 then
     redis.call('ZADD', K.leases, unpack(deadline_args))
     redis.call('HSET', K.lease_items, unpack(lease_args))
-    -- One marker wakes one blocked worker; pass it on while work remains.
-    if not exhausted and redis.call('LLEN', K.ready) > 0 then wake() end
+    -- One marker wakes one blocked worker; pass it on while work remains (unless the marker
+    -- is still there, which no blocked claim took: nothing to pass on, and no LLEN).
+    if not exhausted and not RUNG and redis.call('LLEN', K.ready) > 0 then wake() end
   end
   if claimed + taken > 0 then return 'items' end
   if not exhausted then return 'again' end

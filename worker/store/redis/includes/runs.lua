@@ -145,7 +145,7 @@ end
 local FINISH_FIELDS = { 'status', 'held', 'idempotencyKey', 'openJoins', 'aux', 'eventSeq', 'pending' }
 
 -- Starts the retention clock of a finished run: one PEXPIRE for its hash, one per other key it
--- has. `run`: its FINISH_FIELDS.
+-- has; it joins `expiring` with the call's last writes (end_call). `run`: its FINISH_FIELDS.
 local function expire_run(run_id, run)
   redis.call('PEXPIRE', rkey('run', run_id), RETENTION_S)
   if num(run[6] or 0) > 0 then redis.call('PEXPIRE', rkey('events', run_id), RETENTION_S) end
@@ -159,7 +159,7 @@ local function expire_run(run_id, run)
     end
   end
   if run[3] then redis.call('PEXPIRE', BASE .. ':idem:' .. run[3], RETENTION_S) end
-  redis.call('ZADD', K.expiring, EXPIRE_AT_S, run_id)
+  EXPIRED[#EXPIRED + 1], EXPIRED[#EXPIRED + 2] = EXPIRE_AT_S, run_id
 end
 
 local RUN_METRIC = { completed = 'runsCompleted', failed = 'runsFailed', cancelled = 'runsCancelled' }
