@@ -32,10 +32,14 @@
 -- Staged follow-ups are published here with the rest of the step (their list is checked whole
 -- before the first write) and their staging list dropped with the lease, whatever the outcome.
 
-local WORKFLOW = ARGV[3]
-local cursor = 5
+-- The helpers above `--@body` are defined once, at FUNCTION LOAD (scripts.ts); the state of a
+-- call they share is set by the body at its start.
+local ARGS, cursor -- ARGV, and the position of the next argument `take` reads
+local LEASES, HEADS, RAWS, DROPPED, GONE, STAGED -- per commit of the batch (see the body)
+local counts_at, events_n, follow_ups_n, arrivals_n, arrivals_at -- success_counts()
+
 local function take()
-  local value = ARGV[cursor]
+  local value = ARGS[cursor]
   cursor = cursor + 1
   return value
 end
@@ -62,7 +66,7 @@ local function publish_staged(token, run_id, status, n)
 end
 
 local function success(token, head, raw, run_id, run, old, duration_s, hold)
-  local run_key = rkey('run', run_id)
+  local run_key = run_key(run_id)
   local status = run[1]
   local held, open_joins = num(run[2]), num(run[4])
   local event_seq, pending, outputs = num(run[6] or 0), num(run[7]) - 1, num(run[8] or 0)
@@ -153,45 +157,15 @@ local function success(token, head, raw, run_id, run, old, duration_s, hold)
   return final
 end
 
--- Every lease of the batch is read in one HMGET up front and dropped in one ZREM and one HDEL
--- at the end; a token met twice in one batch counts as gone the second time. The reads before
--- the first write also check the types of `lease-items` and `leases` (so begin() skips their
--- TYPEs, `--@read-first`): the claim's lease deadlines (claim.lua lease_scores).
-local N = num(ARGV[4])
-local TOKENS, LEASES, HEADS, RAWS, DROPPED, GONE, STAGED = {}, {}, {}, {}, {}, {}, {}
-local CLAIM_TOKENS, CLAIM_WORKERS, CLAIM_SCORES = {}, {}, nil
-do
-  local at = 5
-  for i = 1, N do
-    TOKENS[i] = ARGV[at + 1]
-    at = at + 1 + num(ARGV[at])
-  end
-  for i = at + 1, #ARGV, 2 do
-    CLAIM_TOKENS[#CLAIM_TOKENS + 1], CLAIM_WORKERS[#CLAIM_WORKERS + 1] = ARGV[i], ARGV[i + 1]
-  end
-  -- A lease-items of the wrong type fails its HMGET before any write; a batch of none checks it.
-  local problem
-  if N > 0 then LEASES = redis.call('HMGET', K.lease_items, unpack(TOKENS))
-  else problem = type_problem(K.lease_items, 'lease_items') end
-  if not problem and #CLAIM_TOKENS > 0 then CLAIM_SCORES = lease_scores(CLAIM_TOKENS)
-  elseif not problem and N > 0 then problem = type_problem(K.leases, 'leases') end
-  if problem then return redis.error_reply('CORRUPT ' .. problem) end
-  for i = 1, N do
-    local head, raw = leased_head(TOKENS[i], LEASES[i])
-    HEADS[i], RAWS[i] = head or false, raw or false
-  end
-end
-
 -- The counts of a success's lists (events, follow-ups, arrivals), read ahead of `take`; the
 -- follow-ups' count as sent (negative: staged), the others as listed here. Parsed once per
 -- entry (the checks ask several times).
-local counts_at, events_n, follow_ups_n, arrivals_n, arrivals_at
 local function success_counts()
   if counts_at ~= cursor then
-    events_n = num(ARGV[cursor])
-    follow_ups_n = num(ARGV[cursor + 1 + events_n])
+    events_n = num(ARGS[cursor])
+    follow_ups_n = num(ARGS[cursor + 1 + events_n])
     local listed = math.max(follow_ups_n, 0)
-    arrivals_n = num(ARGV[cursor + 2 + events_n + 4 * listed])
+    arrivals_n = num(ARGS[cursor + 2 + events_n + 4 * listed])
     counts_at, arrivals_at = cursor, cursor + 3 + events_n + 4 * listed
   end
   return events_n, follow_ups_n, arrivals_n, arrivals_at
@@ -239,7 +213,7 @@ local function arrivals_problem(run_id)
   local key = rkey('joins', run_id)
   for i = 0, arrivals - 1 do
     local base = at + i * 8
-    local slot = ARGV[base] .. '>' .. ARGV[base + 4]
+    local slot = ARGS[base] .. '>' .. ARGS[base + 4]
     local v = redis.call('HMGET', key, slot .. '|count', slot .. '|got', slot .. '|attempt', slot .. '|item', slot .. '|id')
     if v[1] or v[2] or v[3] or v[4] or v[5] then
       if not (v[1] and v[2] and v[3] and v[4] and v[5]) or not is_int(v[1]) or not is_int(v[2]) or not is_int(v[3]) then
@@ -286,7 +260,7 @@ local function apply_one(i)
   if kind == 'retry' and not retry_raw then
     return 'error', 'leased item ' .. head.id .. ' is not in the canonical item encoding'
   end
-  local run_key = rkey('run', run_id)
+  local run_key = run_key(run_id)
   local names = COMMIT_FIELDS
   if head.attempt > 1 then
     names = { 'status', 'held', 'idempotencyKey', 'openJoins', 'aux', 'eventSeq', 'pending', 'outputs', 'i:' .. head.id }
@@ -358,6 +332,39 @@ local function apply_one(i)
     finish(run_id, 'failed', err)
   end
   return 'committed', settle(run_id)
+end
+
+--@body
+-- Every lease of the batch is read in one HMGET up front and dropped in one ZREM and one HDEL
+-- at the end; a token met twice in one batch counts as gone the second time. The reads before
+-- the first write also check the types of `lease-items` and `leases` (so begin() skips their
+-- TYPEs, `--@read-first`): the claim's lease deadlines (claim.lua lease_scores).
+ARGS, cursor, counts_at = ARGV, 5, nil
+local WORKFLOW = ARGV[3]
+local N = num(ARGV[4])
+local TOKENS = {}
+LEASES, HEADS, RAWS, DROPPED, GONE, STAGED = {}, {}, {}, {}, {}, {}
+local CLAIM_TOKENS, CLAIM_WORKERS, CLAIM_SCORES = {}, {}, nil
+do
+  local at = 5
+  for i = 1, N do
+    TOKENS[i] = ARGV[at + 1]
+    at = at + 1 + num(ARGV[at])
+  end
+  for i = at + 1, #ARGV, 2 do
+    CLAIM_TOKENS[#CLAIM_TOKENS + 1], CLAIM_WORKERS[#CLAIM_WORKERS + 1] = ARGV[i], ARGV[i + 1]
+  end
+  -- A lease-items of the wrong type fails its HMGET before any write; a batch of none checks it.
+  local problem
+  if N > 0 then LEASES = redis.call('HMGET', K.lease_items, unpack(TOKENS))
+  else problem = type_problem(K.lease_items, 'lease_items') end
+  if not problem and #CLAIM_TOKENS > 0 then CLAIM_SCORES = lease_scores(CLAIM_TOKENS)
+  elseif not problem and N > 0 then problem = type_problem(K.leases, 'leases') end
+  if problem then return redis.error_reply('CORRUPT ' .. problem) end
+  for i = 1, N do
+    local head, raw = leased_head(TOKENS[i], LEASES[i])
+    HEADS[i], RAWS[i] = head or false, raw or false
+  end
 end
 
 local reply = {}

@@ -112,18 +112,25 @@ export function loadLibrary(): FunctionLibrary {
     .digest("hex")
     .slice(0, 12);
   const name = `floxide_${hash}`;
-  const functions = bodies.map(
-    ({ name: op, source, fields, flags, checked }) =>
-      `-- ${op}.lua\nlocal KEYS_${luaName(op)} = { ${fields.join(", ")} }\n` +
-      `local CHECKED_${luaName(op)} = { ${checked.join(", ")} }\n` +
-      `local function body_${luaName(op)}(KEYS, ARGV)\n${source}\nend\n` +
+  // A `--@body` line splits a file: the helpers above it are defined once, at FUNCTION LOAD (no
+  // closures made anew on every call), the body below runs per call. Each operation's code is a
+  // `do` block: its locals end there (Lua allows 200 in one scope).
+  const functions = bodies.map(({ name: op, source, fields, flags, checked }) => {
+    const split = /^--@body$/m.exec(source);
+    const helpers = split === null ? "" : source.slice(0, split.index);
+    const body = split === null ? source : source.slice(split.index);
+    return (
+      `-- ${op}.lua\ndo\nlocal KEYS_${luaName(op)} = { ${fields.join(", ")} }\n` +
+      `local CHECKED_${luaName(op)} = { ${checked.join(", ")} }\n${helpers}\n` +
+      `local function body_${luaName(op)}(KEYS, ARGV)\n${body}\nend\n` +
       `redis.register_function{ function_name = '${name}_${luaName(op)}', ` +
       `flags = { ${flags.map((flag) => `'${flag}'`).join(", ")} }, callback = function(KEYS, ARGV)\n` +
       `  local problem = begin(KEYS_${luaName(op)}, KEYS, ARGV, CHECKED_${luaName(op)})\n` +
       `  if problem then return redis.error_reply('CORRUPT ' .. problem) end\n` +
       `  local reply = body_${luaName(op)}(KEYS, ARGV)\n` +
-      `  end_call()\n  return reply\nend }\n`,
-  );
+      `  end_call()\n  return reply\nend }\nend\n`
+    );
+  });
   library = { name, source: [`#!lua name=${name}`, ...parts, ...functions].join("\n"), keys };
   return library;
 }
