@@ -379,9 +379,9 @@ end
 if #DROPPED > 0 then
   redis.call('ZREM', K.leases, unpack(DROPPED))
   redis.call('HDEL', K.lease_items, unpack(DROPPED))
-  for _, token in ipairs(DROPPED) do forget_lease(token) end
+  for i = 1, #DROPPED do forget_lease(DROPPED[i]) end
 end
-for _, token in ipairs(STAGED) do redis.call('UNLINK', staged_key(token)) end
+for i = 1, #STAGED do redis.call('UNLINK', staged_key(STAGED[i])) end
 local lease_ms = num(take())
 if #CLAIM_TOKENS == 0 then
   reply[#reply + 1], reply[#reply + 2] = 'none', ''

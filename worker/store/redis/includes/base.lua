@@ -135,7 +135,8 @@ local function begin(names, keys, args, checked)
   WAKE = false
   RUNG = false
   RUN_KEY_OF = nil
-  for _, i in ipairs(checked) do
+  for c = 1, #checked do
+    local i = checked[c]
     local problem
     if names[i] == 'wake' then
       -- The doorbell's marker read is its type check (a zset or nothing answers a number or nil).

@@ -71,7 +71,8 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out, late, score
   local deadline = int(NOW + lease_ms)
   scores = scores or lease_scores(tokens)
   local free, free_workers, claimed = {}, {}, 0
-  for i, token in ipairs(tokens) do
+  for i = 1, #tokens do
+    local token = tokens[i]
     local head, raw = nil, nil
     if scores[i] then head, raw = read_lease(token) end
     local resent = head and read_run(head.runId, CLAIM_FIELDS)
@@ -104,7 +105,8 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out, late, score
     end
     -- Fewer than asked: the list is empty now.
     if #raws < wanted then exhausted = true end
-    for at, raw in ipairs(raws) do
+    for at = 1, #raws do
+      local raw = raws[at]
       local item, problem = parse_item(raw, workflow)
       local run = item and runs[item.runId]
       if item and not run then

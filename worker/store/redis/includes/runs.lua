@@ -17,13 +17,16 @@ local function read_run(run_id, names)
   local key = run_key(run_id)
   local values = redis.pcall('HMGET', key, unpack(names))
   if values['err'] then return nil, 'key ' .. key .. ': ' .. values['err'] end
-  for i, name in ipairs(names) do
+  for i = 1, #names do
     local v = values[i]
-    if name == 'status' and v and not STATUSES[v] then
-      return nil, 'field status of ' .. key .. ' is ' .. jstr(string.sub(v, 1, 40))
-    end
-    if INT_FIELDS[name] and not is_int(v) then
-      return nil, 'field ' .. name .. ' of ' .. key .. ' is not an integer'
+    -- An absent field is fine (no status: no run; no counter: 0).
+    if v then
+      local name = names[i]
+      if name == 'status' then
+        if not STATUSES[v] then return nil, 'field status of ' .. key .. ' is ' .. jstr(string.sub(v, 1, 40)) end
+      elseif INT_FIELDS[name] and not is_int(v) then
+        return nil, 'field ' .. name .. ' of ' .. key .. ' is not an integer'
+      end
     end
   end
   return values, nil
@@ -32,7 +35,8 @@ end
 -- The first of the run's keys `kinds` (see KEY_TYPES; 'run-errors' is its error list) that is of
 -- another type, or nil.
 local function run_keys_problem(run_id, kinds)
-  for _, kind in ipairs(kinds) do
+  for i = 1, #kinds do
+    local kind = kinds[i]
     local problem = type_problem(rkey(kind == 'run-errors' and 'errors' or kind, run_id), kind)
     if problem then return problem end
   end
