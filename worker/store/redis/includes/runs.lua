@@ -24,7 +24,7 @@ local function read_run(run_id, names)
       local name = names[i]
       if name == 'status' then
         if not STATUSES[v] then return nil, 'field status of ' .. key .. ' is ' .. jstr(string.sub(v, 1, 40)) end
-      elseif INT_FIELDS[name] and not is_int(v) then
+      elseif INT_FIELDS[name] and NUM_OF[v] == nil and not is_int(v) then
         return nil, 'field ' .. name .. ' of ' .. key .. ' is not an integer'
       end
     end
