@@ -13,7 +13,7 @@
 local RUN_ID, REASON = ARGV[3], ARGV[4]
 local problem = check_run(RUN_ID, { 'parked', 'held' })
 if problem then return redis.error_reply('CORRUPT ' .. problem) end
-if redis.call('EXISTS', run_key(RUN_ID)) == 0 then return { 'RunNotFound' } end
+if redis.call('EXISTS', run_hash_key(RUN_ID)) == 0 then return { 'RunNotFound' } end
 finish(RUN_ID, 'cancelled', error_json('Cancelled', REASON))
 for _, raw in ipairs(redis.call('LRANGE', rkey('parked', RUN_ID), 0, -1)) do
   local item = parse_item(raw, nil)

@@ -66,7 +66,7 @@ local function publish_staged(token, run_id, status, n)
 end
 
 local function success(token, head, raw, run_id, run, old, duration_s, hold)
-  local run_key = run_key(run_id)
+  local run_key = run_hash_key(run_id)
   local status = run[1]
   local held, open_joins = num(run[2]), num(run[4])
   local event_seq, pending, outputs = num(run[6] or 0), num(run[7]) - 1, num(run[8] or 0)
@@ -143,15 +143,14 @@ local function success(token, head, raw, run_id, run, old, duration_s, hold)
     fields[#fields + 1], fields[#fields + 2] = 'finishedAt', NOW_S
   end
   call_many('HSET', run_key, fields)
-  -- The run's FINISH_FIELDS as they are now (in the table HMGET gave: no new one).
-  local state = run
-  state[2], state[4], state[6], state[7] = held, open_joins, event_seq, pending
+  -- `run` now holds the run's FINISH_FIELDS as they are (in the table HMGET gave: no new one).
+  run[2], run[4], run[6], run[7] = held, open_joins, event_seq, pending
   if final == 'completed' then
     LIVE[run_id] = nil
     metric('runsCompleted')
-    expire_run(run_id, state)
+    expire_run(run_id, run)
   elseif pending == 0 and held == 0 then
-    finish(run_id, 'failed', join_incomplete(run_id), state)
+    finish(run_id, 'failed', join_incomplete(run_id), run)
     final = 'failed'
   end
   return final
@@ -261,7 +260,7 @@ local function apply_one(i)
   if kind == 'retry' and not retry_raw then
     return 'error', 'leased item ' .. head.id .. ' is not in the canonical item encoding'
   end
-  local run_key = run_key(run_id)
+  local run_key = run_hash_key(run_id)
   local names = COMMIT_FIELDS
   if head.attempt > 1 then
     names = { 'status', 'held', 'idempotencyKey', 'openJoins', 'aux', 'eventSeq', 'pending', 'outputs', 'i:' .. head.id }

@@ -49,9 +49,9 @@ if HAS_IDEM then
   if type(existing) == 'table' and existing.err then
     return redis.error_reply('CORRUPT ' .. (type_problem(idem_key, 'idem') or existing.err))
   end
-  if existing and redis.call('EXISTS', run_key(existing)) == 1 then return { existing, 0, '' } end
+  if existing and redis.call('EXISTS', run_hash_key(existing)) == 1 then return { existing, 0, '' } end
 end
-local run_key = run_key(RUN_ID)
+local run_key = run_hash_key(RUN_ID)
 if redis.call('EXISTS', run_key) == 1 then return { RUN_ID, 0, '' } end
 local gone = redis.call('ZRANGEBYSCORE', K.expiring, '-inf', NOW_S, 'LIMIT', '0', '100')
 

@@ -12,8 +12,8 @@
 local RUN_ID = ARGV[3]
 local problem = check_run(RUN_ID, {})
 if problem then return redis.error_reply('CORRUPT ' .. problem) end
-local status = redis.call('HGET', run_key(RUN_ID), 'status')
+local status = redis.call('HGET', run_hash_key(RUN_ID), 'status')
 if not status then return { 'RunNotFound' } end
 if TERMINAL[status] then return { 'RunFinished', status } end
-if status ~= 'paused' then redis.call('HSET', run_key(RUN_ID), 'status', 'paused') end
+if status ~= 'paused' then redis.call('HSET', run_hash_key(RUN_ID), 'status', 'paused') end
 return { 'ok', snapshot(RUN_ID) }

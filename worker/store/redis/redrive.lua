@@ -62,7 +62,7 @@ if item_raw then head, problem = parse_item(item_raw, WORKFLOW) end
 if not head then return { 'NotAnItem', problem } end
 local fresh = '{"attempt":1,' .. string.sub(item_raw, #attempt_prefix(head.attempt) + 1)
 local RUN_ID = head.runId
-local run_key = run_key(RUN_ID)
+local run_key = run_hash_key(RUN_ID)
 
 local problem_run = check_run(RUN_ID, { 'events', 'joins', 'open-joins', 'parked', 'checkpoint', 'run-errors' })
 if problem_run then return redis.error_reply('CORRUPT ' .. problem_run) end

@@ -16,7 +16,7 @@
 local RUN_ID = ARGV[3]
 local problem = check_run(RUN_ID, { 'parked', 'held' })
 if problem then return redis.error_reply('CORRUPT ' .. problem) end
-local run_key = run_key(RUN_ID)
+local run_key = run_hash_key(RUN_ID)
 local run = redis.call('HMGET', run_key, 'status', 'version')
 local status = run[1]
 if not status then return { 'RunNotFound' } end

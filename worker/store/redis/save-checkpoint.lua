@@ -11,7 +11,7 @@
 local RUN_ID, SEQ, STATE = ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local problem = check_run(RUN_ID, { 'checkpoint' })
 if problem then return redis.error_reply('CORRUPT ' .. problem) end
-if redis.call('EXISTS', run_key(RUN_ID)) == 0 then return 0 end
+if redis.call('EXISTS', run_hash_key(RUN_ID)) == 0 then return 0 end
 local key = rkey('checkpoint', RUN_ID)
 local current = redis.call('HGET', key, 'seq')
 if current and (tonumber(current) or -1) >= SEQ then return 0 end

@@ -6,7 +6,8 @@
  * ARGV, reply and invariant at the top (BullMQ's habit). Its `--@keys` line lists the keys it
  * receives, in order: workflow key names (keys.ts) and `run`, the run's hash. The library is
  * composed at load time: the shared helpers of `includes/` once, then each operation's body as a
- * function registered under `<library>_<operation>`. The library's name carries a hash of its
+ * function registered under `<library>_<operation>` (the helpers a file defines above a `--@body`
+ * line are defined once, at load, not on every call). The library's name carries a hash of its
  * source, so workers of two releases sharing one Redis during an upgrade each call their own
  * code, and a REPLACE never swaps code under a running worker.
  *

@@ -40,7 +40,7 @@ local WAKE = false
 local RUNG = false
 -- Workflow keys whose type this call checked: name -> the problem, or false.
 local CHECKED = {}
--- The hash key of the run run_key() named last, and that run's id (begin() forgets it: BASE changes).
+-- The hash key of the run run_hash_key() named last, and that run's id (begin() forgets it: BASE changes).
 local RUN_KEY_OF, RUN_KEY
 -- The runs this call finished, as ZADD arguments for `expiring` (score, run id, ...): one ZADD
 -- for the call, by end_call(), however many runs finished.
@@ -244,11 +244,10 @@ local function rkey(kind, run_id)
   return BASE .. ':' .. kind .. ':' .. run_id
 end
 
--- The key of a run's hash, as rkey would build it, remembered for the run met last: a step's
--- commit (or claim) names its run's hash several times, and each concatenation hashes a new
--- string.
-local function run_key(run_id)
-  if run_id ~= RUN_KEY_OF then RUN_KEY_OF, RUN_KEY = run_id, BASE .. ':run:' .. run_id end
+-- rkey('run', run_id), remembered for the run met last: a step's commit (or claim) names its
+-- run's hash several times, and each concatenation hashes a new string.
+local function run_hash_key(run_id)
+  if run_id ~= RUN_KEY_OF then RUN_KEY_OF, RUN_KEY = run_id, rkey('run', run_id) end
   return RUN_KEY
 end
 
@@ -280,13 +279,13 @@ end
 -- A key written after its run finished expires with the run's hash.
 local function follow_ttl(run_id, key)
   if LIVE[run_id] then return end
-  local ttl = redis.call('PTTL', run_key(run_id))
+  local ttl = redis.call('PTTL', run_hash_key(run_id))
   if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
 end
 
 -- The run now has one of its rare keys (parked, checkpoint, errors): finish must expire them.
 local function mark_aux(run_id)
-  redis.call('HSET', run_key(run_id), 'aux', '1')
+  redis.call('HSET', run_hash_key(run_id), 'aux', '1')
 end
 
 local function error_json(code, message, node)

@@ -152,10 +152,10 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out, late, score
           local old = item.attempt > 1 and read_item(run_id, item.id) or nil
           local record = item_value(old, 'running', item.attempt_s, item.node)
           if status == 'queued' then
-            redis.call('HSET', run_key(run_id), 'i:' .. item.id, record, 'status', 'running', 'startedAt', NOW_S)
+            redis.call('HSET', run_hash_key(run_id), 'i:' .. item.id, record, 'status', 'running', 'startedAt', NOW_S)
             run[1] = 'running'
           else
-            redis.call('HSET', run_key(run_id), 'i:' .. item.id, record)
+            redis.call('HSET', run_hash_key(run_id), 'i:' .. item.id, record)
           end
           out[#out + 1], out[#out + 2], out[#out + 3], out[#out + 4] = token, raw, deadline, event_seq(run_id, run)
         end

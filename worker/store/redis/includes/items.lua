@@ -140,13 +140,13 @@ local function item_value(old, status, attempt, node, err_json, add_us)
 end
 
 local function read_item(run_id, id)
-  return redis.call('HGET', run_key(run_id), 'i:' .. id)
+  return redis.call('HGET', run_hash_key(run_id), 'i:' .. id)
 end
 
 -- `fresh`: the item has no record yet (a first delivery), so there is nothing to read.
 local function set_item(run_id, id, node, attempt, status, err_json, add_us, fresh)
   local old = not fresh and read_item(run_id, id) or nil
-  redis.call('HSET', run_key(run_id), 'i:' .. id, item_value(old, status, attempt, node, err_json, add_us))
+  redis.call('HSET', run_hash_key(run_id), 'i:' .. id, item_value(old, status, attempt, node, err_json, add_us))
 end
 
 -- Keeps an item of a paused run on the run until it resumes.
@@ -171,6 +171,6 @@ end
 
 -- Enqueues an item and counts it pending.
 local function push_item(run_id, run_status, raw, id, node, attempt, fresh)
-  redis.call('HINCRBY', run_key(run_id), 'pending', '1')
+  redis.call('HINCRBY', run_hash_key(run_id), 'pending', '1')
   enqueue(run_id, run_status, raw, id, node, attempt, fresh)
 end

@@ -14,7 +14,7 @@ local INT_FIELDS = { pending = true, held = true, openJoins = true, eventSeq = t
 -- The run's hash fields `names` (HMGET), or nil and why they cannot be trusted: the hash is of
 -- another type, its status is unknown or a counter is not an integer. Never raises.
 local function read_run(run_id, names)
-  local key = run_key(run_id)
+  local key = run_hash_key(run_id)
   local values = redis.pcall('HMGET', key, unpack(names))
   if values['err'] then return nil, 'key ' .. key .. ': ' .. values['err'] end
   for i = 1, #names do
@@ -46,7 +46,7 @@ end
 -- A whole-run check for the functions that act on one run (pause, resume, cancel, checkpoint):
 -- nil, or why the function must refuse before writing.
 local function check_run(run_id, kinds)
-  local problem = type_problem(run_key(run_id), 'run')
+  local problem = type_problem(run_hash_key(run_id), 'run')
   if problem then return problem end
   local _, bad = read_run(run_id, { 'status', 'pending', 'held', 'openJoins', 'eventSeq', 'outputs' })
   return bad or run_keys_problem(run_id, kinds)
@@ -67,7 +67,7 @@ end
 -- status: never raises (the hash's type is checked), so it may follow other writes.
 local function fail_run_of_entry(run_id, err)
   if run_id == '' then return end
-  local key = run_key(run_id)
+  local key = run_hash_key(run_id)
   if redis.call('TYPE', key)['ok'] ~= 'hash' then return end
   local status = redis.call('HGET', key, 'status')
   if status and not TERMINAL[status] then
@@ -107,7 +107,7 @@ local RUN_FIELDS = { 'runId', 'workflow', 'version', 'status', 'input', 'created
 -- The run for RunInfo, as a flat field/value list: its fields and outputs, not its item records,
 -- so reading a run costs the same at 10 items and at 10,000. Empty for a run that expired.
 local function snapshot(run_id)
-  local key = run_key(run_id)
+  local key = run_hash_key(run_id)
   local values = redis.call('HMGET', key, unpack(RUN_FIELDS))
   local flat = {}
   for i, field in ipairs(RUN_FIELDS) do
@@ -136,7 +136,7 @@ local function record_error(run_id, item_id, node, attempt, err_json, action)
   if run_id ~= '' then
     local key = rkey('errors', run_id)
     -- Tells finish the run has an error list (never creates a hash for a run that expired).
-    if LIVE[run_id] or redis.call('EXISTS', run_key(run_id)) == 1 then
+    if LIVE[run_id] or redis.call('EXISTS', run_hash_key(run_id)) == 1 then
       mark_aux(run_id)
     end
     redis.call('RPUSH', key, record)
@@ -151,7 +151,7 @@ local FINISH_FIELDS = { 'status', 'held', 'idempotencyKey', 'openJoins', 'aux', 
 -- Starts the retention clock of a finished run: one PEXPIRE for its hash, one per other key it
 -- has; it joins `expiring` with the call's last writes (end_call). `run`: its FINISH_FIELDS.
 local function expire_run(run_id, run)
-  redis.call('PEXPIRE', run_key(run_id), RETENTION_S)
+  redis.call('PEXPIRE', run_hash_key(run_id), RETENTION_S)
   if num(run[6] or 0) > 0 then redis.call('PEXPIRE', rkey('events', run_id), RETENTION_S) end
   if num(run[4] or 0) > 0 then
     redis.call('PEXPIRE', rkey('joins', run_id), RETENTION_S)
@@ -171,7 +171,7 @@ local RUN_METRIC = { completed = 'runsCompleted', failed = 'runsFailed', cancell
 -- Ends a live run (a finished run never changes status again) and starts its retention clock.
 -- `run`: the HMGET of FINISH_FIELDS when the caller has just read it.
 local function finish(run_id, status, err_json, run)
-  local run_key = run_key(run_id)
+  local run_key = run_hash_key(run_id)
   run = run or redis.call('HMGET', run_key, unpack(FINISH_FIELDS))
   local old = run[1]
   if not old or TERMINAL[old] then return end
@@ -208,7 +208,7 @@ local function dead_letter(run_id, raw, id, node, attempt, err_json)
   redis.call('RPUSH', K.dead, '{"at":' .. NOW_S .. ',"error":' .. err_json .. ',"item":' .. raw .. '}')
   metric('deadLettered')
   set_item(run_id, id, node, attempt, 'dead', err_json)
-  redis.call('HINCRBY', run_key(run_id), 'pending', '-1')
+  redis.call('HINCRBY', run_hash_key(run_id), 'pending', '-1')
   finish(run_id, 'failed', err_json)
 end
 
@@ -227,7 +227,7 @@ end
 -- Quiescence: nothing pending or held. Complete, unless a join still waits for branches.
 -- Returns the run's status afterwards.
 local function settle(run_id)
-  local state = redis.call('HMGET', run_key(run_id), unpack(FINISH_FIELDS))
+  local state = redis.call('HMGET', run_hash_key(run_id), unpack(FINISH_FIELDS))
   if not state[1] or TERMINAL[state[1]] then return state[1] or 'cancelled' end
   if num(state[7]) > 0 or num(state[2]) > 0 then return state[1] end
   if num(state[4]) > 0 then
