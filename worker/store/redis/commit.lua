@@ -68,10 +68,12 @@ end
 local function success(token, head, raw, run_id, run, old, duration_s, hold)
   local run_key = run_hash_key(run_id)
   local status = run[1]
-  local held, open_joins = num(run[2]), num(run[4])
-  local event_seq, pending, outputs = num(run[6] or 0), num(run[7]) - 1, num(run[8] or 0)
+  local r2, r4, r6, r7, r8 = run[2], run[4], run[6] or 0, run[7], run[8] or 0
+  local held, open_joins = NUM_OF[r2] or num(r2), NUM_OF[r4] or num(r4)
+  local event_seq, pending, outputs = NUM_OF[r6] or num(r6), (NUM_OF[r7] or num(r7)) - 1, NUM_OF[r8] or num(r8)
   local fields = {}
-  local n = num(take())
+  local n = take()
+  n = NUM_OF[n] or num(n)
   if n > 0 then
     local events = {}
     for i = 1, n do events[i] = take() end
@@ -79,7 +81,8 @@ local function success(token, head, raw, run_id, run, old, duration_s, hold)
     event_seq = event_seq + n
     fields[#fields + 1], fields[#fields + 2] = 'eventSeq', int(event_seq)
   end
-  n = num(take())
+  n = take()
+  n = NUM_OF[n] or num(n)
   if n < 0 then
     pending = pending - n
     publish_staged(token, run_id, status, -n)
@@ -99,7 +102,8 @@ local function success(token, head, raw, run_id, run, old, duration_s, hold)
       wake()
     end
   end
-  n = num(take())
+  n = take()
+  n = NUM_OF[n] or num(n)
   if n > 0 then
     local opened = open_joins
     for _ = 1, n do
@@ -115,7 +119,8 @@ local function success(token, head, raw, run_id, run, old, duration_s, hold)
     end
     if open_joins ~= opened then fields[#fields + 1], fields[#fields + 2] = 'openJoins', int(open_joins) end
   end
-  n = num(take())
+  n = take()
+  n = NUM_OF[n] or num(n)
   if n > 0 then
     for _ = 1, n do
       outputs = outputs + 1
@@ -161,10 +166,13 @@ end
 -- entry (the checks ask several times).
 local function success_counts()
   if counts_at ~= cursor then
-    events_n = num(ARGS[cursor])
-    follow_ups_n = num(ARGS[cursor + 1 + events_n])
-    local listed = math.max(follow_ups_n, 0)
-    arrivals_n = num(ARGS[cursor + 2 + events_n + 4 * listed])
+    local s = ARGS[cursor]
+    events_n = NUM_OF[s] or num(s)
+    s = ARGS[cursor + 1 + events_n]
+    follow_ups_n = NUM_OF[s] or num(s)
+    local listed = follow_ups_n > 0 and follow_ups_n or 0
+    s = ARGS[cursor + 2 + events_n + 4 * listed]
+    arrivals_n = NUM_OF[s] or num(s)
     counts_at, arrivals_at = cursor, cursor + 3 + events_n + 4 * listed
   end
   return events_n, follow_ups_n, arrivals_n, arrivals_at
@@ -196,7 +204,8 @@ end
 local function late_keys_problem(kind, hold, run, dead_letter_it)
   if kind == 'success' then
     local _, follow_ups = success_counts()
-    if hold or num(run[7]) - 1 + math.abs(follow_ups) > 0 then return nil end
+    local pending = run[7]
+    if hold or (NUM_OF[pending] or num(pending)) - 1 + math.abs(follow_ups) > 0 then return nil end
     return key_problem('expiring')
   end
   local problem = key_problem('errors')
@@ -235,8 +244,8 @@ local function apply_one(i)
   -- Its eight fixed arguments in one unpack (a call of `take` each costs more).
   local token, run_id, kind, duration_s, err, delay_s, dead_letter_s, hold_s = unpack(ARGS, cursor, cursor + 7)
   cursor = cursor + 8
-  local duration_us = num(duration_s)
-  local delay_ms, dead_letter_it, hold = num(delay_s), dead_letter_s == '1', hold_s == '1'
+  local duration_us = NUM_OF[duration_s] or num(duration_s)
+  local delay_ms, dead_letter_it, hold = NUM_OF[delay_s] or num(delay_s), dead_letter_s == '1', hold_s == '1'
   -- Reads and checks first.
   if kind == 'success' then
     local _, follow_ups = success_counts()
@@ -349,7 +358,8 @@ do
   local at = 5
   for i = 1, N do
     TOKENS[i] = ARGV[at + 1]
-    at = at + 1 + num(ARGV[at])
+    local argc = ARGV[at]
+    at = at + 1 + (NUM_OF[argc] or num(argc))
   end
   for i = at + 1, #ARGV, 2 do
     CLAIM_TOKENS[#CLAIM_TOKENS + 1], CLAIM_WORKERS[#CLAIM_WORKERS + 1] = ARGV[i], ARGV[i + 1]
@@ -369,8 +379,8 @@ end
 
 local reply = {}
 for i = 1, N do
-  local argc = num(take())
-  local stop = cursor + argc
+  local argc = take()
+  local stop = cursor + (NUM_OF[argc] or num(argc))
   local status, run_status = apply_one(i)
   reply[#reply + 1], reply[#reply + 2] = status, run_status
   -- A refused commit leaves its lists unread.

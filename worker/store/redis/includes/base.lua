@@ -55,12 +55,19 @@ local NUM_OF, STR_OF = {}, {}
 
 local INT_PATTERN = '^%-?%d+$'
 
--- tonumber(s) for the counts the functions read.
+-- tonumber(s) for the counts the functions read (a small count a function already holds as a
+-- number is kept too, as itself). On the hot paths callers write `NUM_OF[s] or num(s)`: a hit
+-- then costs one table read instead of a function call.
 local function num(s)
   local n = NUM_OF[s]
   if n then return n end
   n = tonumber(s)
-  if n and type(s) == 'string' and #s <= 3 and string.find(s, INT_PATTERN) then NUM_OF[s] = n end
+  if not n then return nil end
+  if type(s) == 'string' then
+    if #s <= 3 and string.find(s, INT_PATTERN) then NUM_OF[s] = n end
+  elseif n >= 0 and n < 1000 and n == math.floor(n) then
+    NUM_OF[n] = n
+  end
   return n
 end
 

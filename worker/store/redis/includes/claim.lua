@@ -37,7 +37,8 @@ end
 -- events at all (most runs have none: no command); the log's length is the truth when it has,
 -- so a cache ahead of a log that lost its tail (a restart that lost writes) is never trusted.
 local function event_seq(run_id, run)
-  if num(run[2] or 0) == 0 then return 0 end
+  local seq = run[2] or 0
+  if (NUM_OF[seq] or num(seq)) == 0 then return 0 end
   return redis.call('LLEN', rkey('events', run_id))
 end
 
@@ -112,7 +113,8 @@ local function claim_batch(workflow, lease_ms, tokens, workers, out, late, score
       if item and not run then
         local read_problem
         run, read_problem = read_run(item.runId, CLAIM_FIELDS)
-        if not read_problem and num(run[2] or 0) > 0 then
+        local seq = run[2] or 0
+        if not read_problem and (NUM_OF[seq] or num(seq)) > 0 then
           read_problem = run_keys_problem(item.runId, { 'events' })
         end
         if not read_problem and run[1] == 'paused' then read_problem = run_keys_problem(item.runId, { 'parked' }) end

@@ -55,7 +55,8 @@ end
 local function parse_item(raw, workflow)
   local attempt, max_attempts, id, run_id, wf, node = string.match(raw, HEAD)
   if attempt and (not workflow or wf == workflow) then
-    return { attempt = num(attempt), attempt_s = attempt, maxAttempts = num(max_attempts), id = id,
+    return { attempt = NUM_OF[attempt] or num(attempt), attempt_s = attempt,
+      maxAttempts = NUM_OF[max_attempts] or num(max_attempts), id = id,
       runId = run_id, node = node }, nil
   end
   return parse_item_json(raw, workflow)

@@ -152,8 +152,9 @@ local FINISH_FIELDS = { 'status', 'held', 'idempotencyKey', 'openJoins', 'aux', 
 -- has; it joins `expiring` with the call's last writes (end_call). `run`: its FINISH_FIELDS.
 local function expire_run(run_id, run)
   redis.call('PEXPIRE', run_hash_key(run_id), RETENTION_S)
-  if num(run[6] or 0) > 0 then redis.call('PEXPIRE', rkey('events', run_id), RETENTION_S) end
-  if num(run[4] or 0) > 0 then
+  local events, joins = run[6] or 0, run[4] or 0
+  if (NUM_OF[events] or num(events)) > 0 then redis.call('PEXPIRE', rkey('events', run_id), RETENTION_S) end
+  if (NUM_OF[joins] or num(joins)) > 0 then
     redis.call('PEXPIRE', rkey('joins', run_id), RETENTION_S)
     redis.call('PEXPIRE', rkey('open-joins', run_id), RETENTION_S)
   end
