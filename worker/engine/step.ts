@@ -136,22 +136,99 @@ export async function runStep(deps: StepDeps, claim: Claim, stop: StepStop): Pro
     const makeItem = (target: string, input: unknown, frames: readonly FanFrame[], id?: string): WorkItem =>
       deps.workflow.newItem(item.runId, target, input, frames, id);
     const routed = routeTransition(def, item, transition, makeItem);
-    checkPayloads(def.maxPayloadBytes, item.node, [
-      ...routed.followUps.map((followUp) => followUp.input),
-      ...routed.arrivals.map((arrival) => arrival.value),
-      ...routed.outputs.map((output) => output.value),
-    ]);
-    checkPayloads(
-      def.maxPayloadBytes,
-      item.node,
-      events.map((event) => event.event),
-      "event",
-    );
+    // One array of the values, filled in place (a step's usual one or two: no spreads or maps).
+    const values: unknown[] = [];
+    for (const followUp of routed.followUps) values.push(followUp.input);
+    for (const arrival of routed.arrivals) values.push(arrival.value);
+    for (const output of routed.outputs) values.push(output.value);
+    checkPayloads(def.maxPayloadBytes, item.node, values);
+    if (events.length > 0) {
+      checkPayloads(
+        def.maxPayloadBytes,
+        item.node,
+        events.map((event) => event.event),
+        "event",
+      );
+    }
     return { kind: "success", events, ...routed, hold: null, durationMs: elapsed() };
   } catch (error) {
     return failureOutcome(deps, item, error, elapsed());
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * What a node sees of its step (`ctx`). A class, so a step allocates the object and one closure
+ * (`emit`): the getters live on the prototype, not in closures made per step. The logger is made
+ * when the node first logs, the AbortSignal when it first reads `signal` (StepStop): most nodes do
+ * neither.
+ */
+class StepContext implements NodeContext<unknown, unknown> {
+  readonly workflow: string;
+  readonly runId: string;
+  readonly itemId: string;
+  readonly node: string;
+  readonly attempt: number;
+  #state: unknown;
+  /** Whether #state is this step's own copy (made before the first fold). */
+  #copied = false;
+  #log: Logger | undefined;
+  readonly #deps: StepDeps;
+  readonly #events: EventDraft[];
+  readonly #stop: StepStop;
+
+  constructor(deps: StepDeps, item: WorkItem, committedState: unknown, events: EventDraft[], stop: StepStop) {
+    this.workflow = item.workflow;
+    this.runId = item.runId;
+    this.itemId = item.id;
+    this.node = item.node;
+    this.attempt = item.attempt;
+    this.#state = committedState;
+    this.#deps = deps;
+    this.#events = events;
+    this.#stop = stop;
+  }
+
+  get state(): unknown {
+    return this.#state;
+  }
+
+  /** A property, not a method: a node may take it out of ctx (`({ emit }) => ...`). */
+  readonly emit = (event: unknown): void => {
+    if (this.#stop.aborted) throw this.#stop.reason;
+    // Copy before the first fold so a failed attempt never touches the cached state.
+    if (!this.#copied) {
+      this.#state = structuredClone(this.#state);
+      this.#copied = true;
+    }
+    try {
+      this.#state = this.#deps.workflow.def.context.reduce(this.#state, event);
+    } catch (error) {
+      throw new FloxideError(
+        "ReducerFailed",
+        `the context reducer threw on an event from '${this.node}': ${String(error)}`,
+        {
+          node: this.node,
+        },
+        { cause: error },
+      );
+    }
+    this.#events.push({ id: randomUUID(), node: this.node, itemId: this.itemId, event });
+  };
+
+  get signal(): AbortSignal {
+    return this.#stop.signal;
+  }
+
+  get log(): Logger {
+    this.#log ??= childLog(this.#deps.log, {
+      workflow: this.workflow,
+      run: this.runId,
+      item: this.itemId,
+      node: this.node,
+    });
+    return this.#log;
   }
 }
 
@@ -164,54 +241,7 @@ async function runNode(
   stop: StepStop,
 ): Promise<Transition> {
   const { item } = claim;
-  const spec = deps.workflow.def.context;
-  let state = committedState;
-  let copied = false;
-  // Made when the node first logs or reads its signal: most nodes do neither.
-  let log: Logger | undefined;
-  const ctx: NodeContext<unknown, unknown> = {
-    workflow: item.workflow,
-    runId: item.runId,
-    itemId: item.id,
-    node: item.node,
-    attempt: item.attempt,
-    get state() {
-      return state;
-    },
-    emit(event: unknown) {
-      if (stop.aborted) throw stop.reason;
-      // Copy before the first fold so a failed attempt never touches the cached state.
-      if (!copied) {
-        state = structuredClone(state);
-        copied = true;
-      }
-      try {
-        state = spec.reduce(state, event);
-      } catch (error) {
-        throw new FloxideError(
-          "ReducerFailed",
-          `the context reducer threw on an event from '${item.node}': ${String(error)}`,
-          {
-            node: item.node,
-          },
-          { cause: error },
-        );
-      }
-      events.push({ id: randomUUID(), node: item.node, itemId: item.id, event });
-    },
-    get signal() {
-      return stop.signal;
-    },
-    get log() {
-      log ??= childLog(deps.log, {
-        workflow: item.workflow,
-        run: item.runId,
-        item: item.id,
-        node: item.node,
-      });
-      return log;
-    },
-  };
+  const ctx = new StepContext(deps, item, committedState, events, stop);
   if (stop.aborted) throw stop.reason;
   const returned = node.handler(ctx, item.input);
   // A node that returns at once needs no race; one that awaits is abandoned when the step stops.

@@ -126,6 +126,30 @@ describe("engine on the memory backend", () => {
     }
   });
 
+  test("a node may take emit, log and its ids out of ctx (destructured)", async () => {
+    const def = workflow<string[], string>({
+      name: "destructure",
+      version: "1",
+      start: "a",
+      nodes: [
+        node<null, string, string[], string>("a", ({ emit, log, runId, node: name, attempt }) => {
+          log.info({ attempt }, "taken out of ctx");
+          emit(`${name}@${runId}`);
+          emit("second");
+          return next("ok");
+        }),
+      ],
+    });
+    const engine = startEngine(def);
+    try {
+      const { runId } = await engine.orchestrator.start(null);
+      assert.equal((await engine.orchestrator.wait(runId)).status, "completed");
+      assert.deepEqual((await engine.orchestrator.context(runId)).state, [`a@${runId}`, "second"]);
+    } finally {
+      await engine.stop();
+    }
+  });
+
   test("a step timeout aborts ctx.signal, fails the attempt with StepTimeout and is retried", async () => {
     const seen: string[] = [];
     const def = workflow({
