@@ -37,6 +37,12 @@
 local ARGS, cursor -- ARGV, and the position of the next argument `take` reads
 local LEASES, HEADS, RAWS, DROPPED, GONE, STAGED -- per commit of the batch (see the body)
 local counts_at, events_n, follow_ups_n, arrivals_n, arrivals_at -- success_counts()
+-- What arrivals_problem() read of each arrival's join slot (its name, count, got and the value
+-- at this arrival's index), for arrive() to use instead of reading the slot again; `slots_read`
+-- is true while they belong to the commit being applied (apply_one clears it). A slot the step
+-- arrives at twice is read again by arrive() the second time (its name is false here): the
+-- first arrival changed it. Nothing else the step writes before its arrivals touches the slots.
+local READ_SLOT, READ_COUNT, READ_GOT, READ_SEEN, slots_read = {}, {}, {}, {}, false
 
 local function take()
   local value = ARGS[cursor]
@@ -106,11 +112,13 @@ local function success(token, head, raw, run_id, run, old, duration_s, hold)
   n = NUM_OF[n] or num(n)
   if n > 0 then
     local opened = open_joins
-    for _ = 1, n do
+    for j = 1, n do
       -- Index, count and attempt as sent (strings: written without formatting) and read as numbers.
       local frame_id, index_s, count_s, value = take(), take(), take(), take()
       local join_node, join_id, join_attempt, prefix = take(), take(), take(), take()
-      local fired, delta = arrive(run_id, frame_id, index_s, count_s, value, join_node, join_id, join_attempt, prefix)
+      local read = slots_read and READ_SLOT[j]
+      local fired, delta = arrive(run_id, frame_id, index_s, count_s, value, join_node, join_id, join_attempt, prefix,
+        read, READ_COUNT[j], READ_GOT[j], READ_SEEN[j])
       open_joins = open_joins + delta
       if fired then
         pending = pending + 1
@@ -219,16 +227,22 @@ local function arrivals_problem(run_id)
   local _, _, arrivals, at = success_counts()
   if arrivals == 0 then return nil end
   local key = rkey('joins', run_id)
+  local met = arrivals > 1 and {} or nil
   for i = 0, arrivals - 1 do
     local base = at + i * 8
     local slot = ARGS[base] .. '>' .. ARGS[base + 4]
-    local v = redis.call('HMGET', key, slot .. '|count', slot .. '|got', slot .. '|attempt', slot .. '|item', slot .. '|id')
+    local v = redis.call('HMGET', key, slot .. '|count', slot .. '|got', slot .. '|attempt', slot .. '|item', slot .. '|id',
+      slot .. '|v|' .. ARGS[base + 1])
     if v[1] or v[2] or v[3] or v[4] or v[5] then
       if not (v[1] and v[2] and v[3] and v[4] and v[5]) or not is_int(v[1]) or not is_int(v[2]) or not is_int(v[3]) then
         return 'join slot ' .. slot .. ' of ' .. key .. ' is incomplete or not numeric'
       end
     end
+    local again = met and met[slot]
+    if met then met[slot] = true end
+    READ_SLOT[i + 1], READ_COUNT[i + 1], READ_GOT[i + 1], READ_SEEN[i + 1] = not again and slot, v[1], v[2], v[6]
   end
+  slots_read = true
   return nil
 end
 
@@ -244,6 +258,7 @@ local function apply_one(i)
   -- Its eight fixed arguments in one unpack (a call of `take` each costs more).
   local token, run_id, kind, duration_s, err, delay_s, dead_letter_s, hold_s = unpack(ARGS, cursor, cursor + 7)
   cursor = cursor + 8
+  slots_read = false
   local duration_us = NUM_OF[duration_s] or num(duration_s)
   local delay_ms, dead_letter_it, hold = NUM_OF[delay_s] or num(delay_s), dead_letter_s == '1', hold_s == '1'
   -- Reads and checks first.

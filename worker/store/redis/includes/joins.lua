@@ -12,15 +12,22 @@
 -- `join_attempt` are integers as the caller sent them (strings): written as they are, since
 -- Redis formats a Lua number argument with snprintf("%.17g"), and Lua a concatenated one with
 -- "%.14g", both through glibc's slow floating-point printing.
-local function arrive(run_id, frame_id, index_s, count_s, value, join_node, join_id, join_attempt, prefix)
+--
+-- `read_slot`: the slot's name when the caller read it already (commit's arrivals_problem), with
+-- its count, got and this index's value as read (false when absent); nil: read here.
+local function arrive(run_id, frame_id, index_s, count_s, value, join_node, join_id, join_attempt, prefix,
+                      read_slot, read_count, read_got, read_seen)
   local key = rkey('joins', run_id)
-  local slot = frame_id .. '>' .. join_node
+  local slot = read_slot or frame_id .. '>' .. join_node
   local index, count = num(index_s), num(count_s)
-  local head = redis.call('HMGET', key, slot .. '|count', slot .. '|got', slot .. '|v|' .. index_s)
-  local total, got, opened = num(head[1]), num(head[2]) or 0, 0
+  if not read_slot then
+    local head = redis.call('HMGET', key, slot .. '|count', slot .. '|got', slot .. '|v|' .. index_s)
+    read_count, read_got, read_seen = head[1], head[2], head[3]
+  end
+  local total, got, opened = num(read_count), num(read_got) or 0, 0
   if not total then total, opened = count, 1 end
   -- Branches of one fan-out share its count; an index beyond the first arrival's count is ignored.
-  local counted = index < total and not head[3]
+  local counted = index < total and not read_seen
   if counted then got = got + 1 end
   if got < total then
     if opened == 1 then
